@@ -1,0 +1,201 @@
+//! One connection to a backend server, logged in as the client's own user.
+//!
+//! The login answers the server's nonce with the client's recovered
+//! `SHA1(password)` (see `protocol::auth`), so the server's own privilege checks
+//! apply to everything the session does. Capabilities are the client's, so the
+//! server formats every response exactly as the client asked for it.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
+use mysql_common::packets::{AuthPlugin, HandshakeResponse};
+use mysql_common::proto::MySerialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::{BackendError, BackendTarget, ServerInfo};
+use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
+use crate::protocol::framing::{write_packet, PacketReader};
+use crate::protocol::packets::take_nul_str;
+
+/// Who to log in as, and how the session wants its responses formatted.
+pub struct Login<'a> {
+    pub user: &'a [u8],
+    /// `SHA1(password)`, or `None` for an account without a password.
+    pub stage1: Option<&'a NativeStage1>,
+    pub database: Option<&'a [u8]>,
+    pub collation: u8,
+    pub capabilities: CapabilityFlags,
+    pub mariadb_capabilities: MariadbCapabilities,
+    pub attributes: Option<HashMap<String, String>>,
+    pub max_packet_size: u32,
+}
+
+pub struct BackendConn {
+    pub stream: TcpStream,
+    pub reader: PacketReader,
+    /// Scratch buffer for packets Tern writes to this backend.
+    pub out: BytesMut,
+    /// The server's nonce; COM_CHANGE_USER answers it again.
+    nonce: Vec<u8>,
+    pub server_connection_id: u32,
+}
+
+impl BackendConn {
+    /// Connects and logs in; returns the connection and the server's final OK
+    /// payload (it carries the initial session-state information).
+    pub async fn connect(
+        target: &BackendTarget,
+        login: &Login<'_>,
+    ) -> Result<(Self, Bytes), BackendError> {
+        tokio::time::timeout(
+            target.connect_timeout(),
+            Self::connect_inner(&target.addr, login),
+        )
+        .await
+        .map_err(|_| BackendError::Timeout(target.addr.clone()))?
+    }
+
+    async fn connect_inner(addr: &str, login: &Login<'_>) -> Result<(Self, Bytes), BackendError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| BackendError::Connect {
+                addr: addr.into(),
+                source,
+            })?;
+        // Replies are small and latency-bound; never wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let mut conn = BackendConn {
+            stream,
+            reader: PacketReader::new(),
+            out: BytesMut::with_capacity(1024),
+            nonce: Vec::new(),
+            server_connection_id: 0,
+        };
+        let greeting = conn
+            .reader
+            .read_packet(&mut conn.stream, Some(0), 64 * 1024)
+            .await?;
+        let (_, nonce, connection_id) = ServerInfo::from_greeting(&greeting.payload)?;
+        conn.nonce = nonce;
+        conn.server_connection_id = connection_id;
+
+        let scramble = login
+            .stage1
+            .map(|s1| native_response(&conn.nonce, s1).to_vec());
+        let response = HandshakeResponse::new(
+            Some(scramble.unwrap_or_default()),
+            (10, 0, 0),
+            Some(login.user),
+            login.database,
+            Some(AuthPlugin::MysqlNativePassword),
+            login.capabilities,
+            login.attributes.clone(),
+            login.max_packet_size,
+        )
+        .with_mariadb_ext_capabilities(login.mariadb_capabilities);
+        let mut payload = Vec::with_capacity(128);
+        response.serialize(&mut payload);
+        // HandshakeResponse always writes utf8mb4_general_ci; the session's own
+        // collation (byte 8) must reach the server so its charset variables match.
+        payload[8] = login.collation;
+        let seq = greeting.next_seq();
+        conn.send(seq, &payload).await?;
+        let ok = conn.finish_auth(seq.wrapping_add(1), login.stage1).await?;
+        Ok((conn, ok))
+    }
+
+    /// Re-authenticates this connection as another user (COM_CHANGE_USER), which
+    /// also resets the server-side session.
+    pub async fn change_user(&mut self, login: &Login<'_>) -> Result<Bytes, BackendError> {
+        let scramble = login
+            .stage1
+            .map(|s1| native_response(&self.nonce, s1).to_vec())
+            .unwrap_or_default();
+        let mut payload = Vec::with_capacity(128);
+        payload.push(crate::protocol::command::COM_CHANGE_USER);
+        payload.extend_from_slice(login.user);
+        payload.push(0);
+        payload.push(scramble.len() as u8);
+        payload.extend_from_slice(&scramble);
+        payload.extend_from_slice(login.database.unwrap_or_default());
+        payload.push(0);
+        payload.extend_from_slice(&(login.collation as u16).to_le_bytes());
+        payload.extend_from_slice(NATIVE_PASSWORD.as_bytes());
+        payload.push(0);
+        if login
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_CONNECT_ATTRS)
+        {
+            let mut attrs = BytesMut::new();
+            for (k, v) in login.attributes.iter().flatten() {
+                crate::protocol::packets::put_lenenc(&mut attrs, k.len() as u64);
+                attrs.extend_from_slice(k.as_bytes());
+                crate::protocol::packets::put_lenenc(&mut attrs, v.len() as u64);
+                attrs.extend_from_slice(v.as_bytes());
+            }
+            let mut len = BytesMut::new();
+            crate::protocol::packets::put_lenenc(&mut len, attrs.len() as u64);
+            payload.extend_from_slice(&len);
+            payload.extend_from_slice(&attrs);
+        }
+        self.send(0, &payload).await?;
+        self.finish_auth(1, login.stage1).await
+    }
+
+    /// Follows the server through an optional auth switch to its OK or ERR.
+    async fn finish_auth(
+        &mut self,
+        mut seq: u8,
+        stage1: Option<&NativeStage1>,
+    ) -> Result<Bytes, BackendError> {
+        loop {
+            let reply = self
+                .reader
+                .read_packet(&mut self.stream, Some(seq), 64 * 1024)
+                .await?;
+            match reply.payload.first() {
+                Some(0x00) => return Ok(reply.payload),
+                Some(0xFF) => return Err(BackendError::Refused(reply.payload)),
+                Some(0xFE) => {
+                    let (plugin, data) = take_nul_str(&reply.payload[1..])
+                        .ok_or_else(|| BackendError::Protocol("bad auth switch request".into()))?;
+                    if plugin != NATIVE_PASSWORD.as_bytes() {
+                        return Err(BackendError::Protocol(format!(
+                            "server asked for auth plugin {}; Tern logs in with mysql_native_password only",
+                            String::from_utf8_lossy(plugin)
+                        )));
+                    }
+                    let nonce = data.strip_suffix(&[0]).unwrap_or(data);
+                    self.nonce = nonce.to_vec();
+                    let answer = stage1
+                        .map(|s1| native_response(nonce, s1).to_vec())
+                        .unwrap_or_default();
+                    seq = reply.next_seq();
+                    self.send(seq, &answer).await?;
+                    seq = seq.wrapping_add(1);
+                }
+                _ => {
+                    return Err(BackendError::Protocol(
+                        "unexpected packet during backend login".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Writes one packet (split into frames as needed) and flushes it.
+    pub async fn send(&mut self, seq: u8, payload: &[u8]) -> Result<(), BackendError> {
+        self.out.clear();
+        write_packet(&mut self.out, seq, payload);
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| BackendError::Lost(e.into()))?;
+        if self.out.capacity() > 256 * 1024 {
+            self.out = BytesMut::with_capacity(1024);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! Configuration: command-line flags, `TERN_*` environment variables and an
+//! optional TOML file, in that order of precedence, resolved into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// Tern's default listening address: the port ProxySQL made familiar for a MySQL
+/// proxy, on loopback so that a demo never exposes a database by accident.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6033";
+/// Most client connections Tern accepts at once; each one also holds a backend
+/// connection, so this should stay below the primary's `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Largest client packet Tern buffers (64 MiB). Larger ones are refused with
+/// ER_NET_PACKET_TOO_LARGE, as the server does past `max_allowed_packet`.
+pub const DEFAULT_MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
+/// A client must finish the handshake within this time, so that half-open or
+/// silent connections cannot pin a connection slot (the server's connect_timeout).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on opening and logging in to a backend connection.
+pub const DEFAULT_BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tern",
+    version,
+    about = "MySQL/MariaDB proxy: online ALTER TABLE, read-your-writes replica reads, routing rules"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy.
+    Serve(Box<ServeArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Flags of `tern serve`. Every flag may also come from a `TERN_*` environment
+/// variable or from the TOML file given with `--config` (same names, with `_`
+/// instead of `-`; `replica` is the list `replicas`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "TERN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to accept MySQL clients on [default: 127.0.0.1:6033].
+    #[arg(long, env = "TERN_LISTEN")]
+    pub listen: Option<String>,
+    /// The primary server, HOST:PORT.
+    #[arg(long, env = "TERN_PRIMARY")]
+    pub primary: Option<String>,
+    /// A replica server, HOST:PORT; repeat for several (comma-separated in the
+    /// environment variable).
+    #[arg(long = "replica", env = "TERN_REPLICAS", value_delimiter = ',')]
+    pub replicas: Vec<String>,
+    /// Tern's own control-plane account on the primary (reads `mysql.user`,
+    /// monitors replicas, runs migrations). Clients log in as themselves.
+    #[arg(long, env = "TERN_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// Password of the admin account.
+    #[arg(long, env = "TERN_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// PEM certificate chain for TLS towards clients (needs --tls-key).
+    #[arg(long, env = "TERN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS towards clients.
+    #[arg(long, env = "TERN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Most client connections at once; more get ERROR 1040 [default: 4096].
+    #[arg(long, env = "TERN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest client packet in bytes; larger ones get ERROR 1153 [default: 67108864].
+    #[arg(long, env = "TERN_MAX_PACKET_SIZE")]
+    pub max_packet_size: Option<usize>,
+    /// Seconds a client has to complete its login [default: 10].
+    #[arg(long, env = "TERN_HANDSHAKE_TIMEOUT_SECS")]
+    pub handshake_timeout_secs: Option<u64>,
+    /// Log format [default: text].
+    #[arg(long, env = "TERN_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter in `tracing` syntax, e.g. `info` or `tern=debug` [default: info].
+    #[arg(long, env = "TERN_LOG")]
+    pub log: Option<String>,
+}
+
+/// The TOML file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub primary: Option<String>,
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+    pub max_packet_size: Option<usize>,
+    pub handshake_timeout_secs: Option<u64>,
+    pub log_format: Option<LogFormat>,
+    pub log: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "missing setting `{0}` (flag --{1}, environment TERN_{2}, or `{0}` in the config file)"
+    )]
+    Missing(&'static str, &'static str, &'static str),
+    #[error("invalid address `{0}` for {1}: expected HOST:PORT")]
+    Address(String, &'static str),
+    #[error("--tls-cert and --tls-key must be given together")]
+    TlsPair,
+}
+
+/// Resolved settings, every value present.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub primary: String,
+    pub replicas: Vec<String>,
+    pub admin_user: String,
+    pub admin_password: String,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_connections: usize,
+    pub max_packet_size: usize,
+    pub handshake_timeout: Duration,
+    pub backend_connect_timeout: Duration,
+    pub log_format: LogFormat,
+    pub log: String,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Address(listen_text.clone(), "listen"))?;
+        let primary = self
+            .primary
+            .or(file.primary)
+            .ok_or(ConfigError::Missing("primary", "primary", "PRIMARY"))?;
+        check_host_port(&primary, "primary")?;
+        let replicas = if self.replicas.is_empty() {
+            file.replicas
+        } else {
+            self.replicas
+        };
+        for r in &replicas {
+            check_host_port(r, "replica")?;
+        }
+        let admin_user = self
+            .admin_user
+            .or(file.admin_user)
+            .ok_or(ConfigError::Missing(
+                "admin_user",
+                "admin-user",
+                "ADMIN_USER",
+            ))?;
+        let admin_password = self
+            .admin_password
+            .or(file.admin_password)
+            .unwrap_or_default();
+        let tls = match (
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
+        Ok(Settings {
+            listen,
+            primary,
+            replicas,
+            admin_user,
+            admin_password,
+            tls,
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            max_packet_size: self
+                .max_packet_size
+                .or(file.max_packet_size)
+                .unwrap_or(DEFAULT_MAX_PACKET_SIZE),
+            handshake_timeout: self
+                .handshake_timeout_secs
+                .or(file.handshake_timeout_secs)
+                .map_or(DEFAULT_HANDSHAKE_TIMEOUT, Duration::from_secs),
+            backend_connect_timeout: DEFAULT_BACKEND_CONNECT_TIMEOUT,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            log: self.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })
+}
+
+fn check_host_port(addr: &str, what: &'static str) -> Result<(), ConfigError> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(ConfigError::Address(addr.into(), what)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> ServeArgs {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            a: ServeArgs,
+        }
+        let mut v = vec!["tern"];
+        v.extend_from_slice(list);
+        Wrap::try_parse_from(v).expect("parses").a
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_in() {
+        let dir = std::env::temp_dir().join(format!("tern-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("tern.toml");
+        std::fs::write(
+            &file,
+            "primary = \"db1:3306\"\nreplicas = [\"db2:3306\"]\nadmin_user = \"tern\"\nmax_connections = 10\n",
+        )
+        .expect("write");
+        let s = args(&[
+            "--config",
+            file.to_str().expect("utf8"),
+            "--primary",
+            "db9:3307",
+        ])
+        .resolve()
+        .expect("resolves");
+        assert_eq!(s.primary, "db9:3307");
+        assert_eq!(s.replicas, vec!["db2:3306".to_string()]);
+        assert_eq!(s.max_connections, 10);
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.max_packet_size, DEFAULT_MAX_PACKET_SIZE);
+    }
+
+    #[test]
+    fn missing_primary_is_a_clear_error() {
+        let err = args(&["--admin-user", "x"]).resolve().unwrap_err();
+        assert!(err.to_string().contains("--primary"), "{err}");
+    }
+
+    #[test]
+    fn bad_address_and_unknown_keys_are_rejected() {
+        let err = args(&["--primary", "nohostport", "--admin-user", "x"])
+            .resolve()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Address(..)));
+        let bad: Result<FileConfig, _> = toml::from_str("primry = \"x:1\"");
+        assert!(bad.is_err());
+    }
+}

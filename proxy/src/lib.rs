@@ -1,0 +1,10 @@
+//! Tern: a MySQL/MariaDB wire-protocol proxy.
+//!
+//! Rooms: `protocol` (framing and the packets Tern reads or writes), `server`
+//! (listener, login, one session per client), `backend` (server connections and
+//! accounts), `config`.
+
+pub mod backend;
+pub mod config;
+pub mod protocol;
+pub mod server;

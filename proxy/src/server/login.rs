@@ -1,0 +1,279 @@
+//! Client login: greeting, optional TLS upgrade, password check against the
+//! primary's `mysql.user`, and the backend login as the same user.
+//!
+//! Only mysql_native_password is verified (clients asking for another plugin are
+//! switched to it): its scramble is what lets Tern log in to backends as the
+//! client's user without knowing the password. Every failure is answered with
+//! the code and wording the server itself would use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mysql_common::constants::{CapabilityFlags, StatusFlags};
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{HandshakePacket, HandshakeResponse};
+use mysql_common::proto::{MyDeserialize, MySerialize};
+
+use super::client::ClientConn;
+use super::stream::ClientStream;
+use super::Shared;
+use crate::backend::conn::{BackendConn, Login};
+use crate::backend::users::Credential;
+use crate::backend::{BackendError, ServerInfo};
+use crate::protocol::auth::{new_nonce, verify_native, NativeStage1, NATIVE_PASSWORD, NONCE_LEN};
+use crate::protocol::errcode::*;
+use crate::protocol::framing::FrameError;
+use crate::protocol::packets::auth_switch_payload;
+
+/// The identity and wire options a session logged in with.
+pub struct Identity {
+    pub user: String,
+    pub stage1: Option<NativeStage1>,
+    pub database: Option<Vec<u8>>,
+    pub collation: u8,
+    pub capabilities: CapabilityFlags,
+    pub mariadb_capabilities: mysql_common::constants::MariadbCapabilities,
+    pub attributes: Option<HashMap<String, String>>,
+    pub max_packet_size: u32,
+    /// The nonce of Tern's greeting: COM_CHANGE_USER scrambles against it.
+    pub nonce: [u8; NONCE_LEN],
+}
+
+impl Identity {
+    pub fn backend_login(&self) -> Login<'_> {
+        Login {
+            user: self.user.as_bytes(),
+            stage1: self.stage1.as_ref(),
+            database: self.database.as_deref(),
+            collation: self.collation,
+            capabilities: self.capabilities,
+            mariadb_capabilities: self.mariadb_capabilities,
+            attributes: self.attributes.clone(),
+            max_packet_size: self.max_packet_size,
+        }
+    }
+}
+
+/// Why a login ended without a session. The client has been told already.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("client went away during login: {0}")]
+    Client(#[from] FrameError),
+    #[error("client I/O error during login: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("login refused: {0}")]
+    Refused(String),
+    #[error("backend unavailable: {0}")]
+    Backend(#[from] BackendError),
+}
+
+/// Runs the whole login. On success the backend connection is logged in and the
+/// client has received the server's OK packet.
+pub async fn login(
+    shared: &Arc<Shared>,
+    client: &mut ClientConn,
+    connection_id: u32,
+) -> Result<(Identity, BackendConn), LoginError> {
+    let info = match shared.primary.info().await {
+        Ok(info) => info,
+        Err(e) => {
+            let msg = format!("Can't connect to server on '{}' ({e})", shared.primary.addr);
+            client.send_err(0, CR_CONN_HOST_ERROR, &msg).await;
+            return Err(e.into());
+        }
+    };
+    let nonce = new_nonce();
+    let caps = info.client_capabilities(shared.tls.is_some());
+    let greeting = greeting(&info, connection_id, &nonce, caps);
+    let mut seq = client.send(0, &greeting).await?;
+
+    let max = shared.settings.max_packet_size.min(64 * 1024);
+    let mut packet = client
+        .reader
+        .read_packet(&mut client.stream, Some(seq), max)
+        .await?;
+    seq = packet.next_seq();
+    // An SSLRequest is the first 32 bytes of a handshake response with CLIENT_SSL.
+    if packet.payload.len() == 32 && packet.payload[1] & 0x08 != 0 {
+        let Some(acceptor) = shared.tls.clone() else {
+            client
+                .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
+                .await;
+            return Err(LoginError::Refused(
+                "TLS requested but not configured".into(),
+            ));
+        };
+        let ClientStream::Plain(tcp) =
+            std::mem::replace(&mut client.stream, ClientStream::Upgrading)
+        else {
+            return Err(LoginError::Refused("TLS requested twice".into()));
+        };
+        if !client.reader.buffered().is_empty() {
+            // Bytes after the SSLRequest but before the TLS handshake would be
+            // injected plaintext; a real client never sends them.
+            return Err(LoginError::Refused("plaintext after SSLRequest".into()));
+        }
+        let tls = acceptor.accept(tcp).await?;
+        client.stream = ClientStream::Tls(Box::new(tls));
+        packet = client
+            .reader
+            .read_packet(&mut client.stream, Some(seq), max)
+            .await?;
+        seq = packet.next_seq();
+    }
+
+    let response = match HandshakeResponse::deserialize((), &mut ParseBuf(&packet.payload)) {
+        Ok(r)
+            if r.capabilities()
+                .contains(CapabilityFlags::CLIENT_PROTOCOL_41) =>
+        {
+            r
+        }
+        _ => {
+            client
+                .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
+                .await;
+            return Err(LoginError::Refused("malformed handshake response".into()));
+        }
+    };
+    let user = String::from_utf8_lossy(response.user()).into_owned();
+    let client_plugin = response
+        .auth_plugin()
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_else(|| NATIVE_PASSWORD.as_bytes().to_vec());
+    let mut scramble = Bytes::copy_from_slice(response.scramble_buf());
+    if client_plugin != NATIVE_PASSWORD.as_bytes() {
+        // caching_sha2_password and others: ask for a native-password answer to the
+        // same nonce, as a server does for an account using that plugin.
+        seq = client
+            .send(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce))
+            .await?;
+        let answer = client
+            .reader
+            .read_packet(&mut client.stream, Some(seq), max)
+            .await?;
+        seq = answer.next_seq();
+        scramble = answer.payload;
+    }
+
+    let stage1 = match authenticate(shared, client, &user, &nonce, &scramble).await {
+        Ok(stage1) => stage1,
+        Err(message) => {
+            client.send_err(seq, ER_ACCESS_DENIED_ERROR, &message).await;
+            return Err(LoginError::Refused(message));
+        }
+    };
+
+    let identity = Identity {
+        user,
+        stage1,
+        database: response.db_name().map(<[u8]>::to_vec),
+        collation: response.collation(),
+        capabilities: response.capabilities() & caps - CapabilityFlags::CLIENT_SSL,
+        mariadb_capabilities: response.mariadb_ext_capabilities()
+            & info.client_mariadb_capabilities(),
+        attributes: response.connect_attributes(),
+        max_packet_size: shared.settings.max_packet_size.min(u32::MAX as usize) as u32,
+        nonce,
+    };
+    let backend = match BackendConn::connect(&shared.primary, &identity.backend_login()).await {
+        Ok((backend, ok)) => {
+            client.send(seq, &ok).await?;
+            backend
+        }
+        Err(BackendError::Refused(err)) => {
+            client.send(seq, &err).await?;
+            return Err(LoginError::Refused("backend refused login".into()));
+        }
+        Err(e) => {
+            let msg = format!("Can't connect to server on '{}' ({e})", shared.primary.addr);
+            client.send_err(seq, CR_CONN_HOST_ERROR, &msg).await;
+            return Err(e.into());
+        }
+    };
+    Ok((identity, backend))
+}
+
+fn greeting(
+    info: &ServerInfo,
+    connection_id: u32,
+    nonce: &[u8; NONCE_LEN],
+    caps: CapabilityFlags,
+) -> Vec<u8> {
+    let mut scramble_1 = [0u8; 8];
+    scramble_1.copy_from_slice(&nonce[..8]);
+    // The second part carries a NUL terminator, as servers send it.
+    let mut scramble_2 = nonce[8..].to_vec();
+    scramble_2.push(0);
+    let packet = HandshakePacket::new(
+        10,
+        info.server_version.as_slice(),
+        connection_id,
+        scramble_1,
+        Some(scramble_2),
+        caps,
+        info.default_collation,
+        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+        Some(NATIVE_PASSWORD.as_bytes()),
+    )
+    .with_mariadb_ext_capabilities(info.client_mariadb_capabilities());
+    let mut out = Vec::with_capacity(128);
+    packet.serialize(&mut out);
+    out
+}
+
+/// Checks the client's scramble; returns its stage1 (None for an empty password)
+/// or the server's wording of the refusal.
+pub async fn authenticate(
+    shared: &Shared,
+    client: &ClientConn,
+    user: &str,
+    nonce: &[u8],
+    scramble: &[u8],
+) -> Result<Option<NativeStage1>, String> {
+    let ip = client.peer.ip();
+    let host = match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.to_string(), |v4| v4.to_string()),
+        v4 => v4.to_string(),
+    };
+    let denied = || {
+        format!(
+            "Access denied for user '{user}'@'{host}' (using password: {})",
+            if scramble.is_empty() { "NO" } else { "YES" }
+        )
+    };
+    // First try the cached table; on a miss or a mismatch read it again once, in
+    // case the account or its password changed since.
+    for attempt in 0..2 {
+        if attempt == 1 || shared.users.find(user, ip).is_none() {
+            if let Err(e) = shared.users.refresh().await {
+                tracing::warn!(error = %e, "cannot read accounts from the primary");
+                return Err(denied());
+            }
+        }
+        let Some(account) = shared.users.find(user, ip) else {
+            continue;
+        };
+        match account.credential() {
+            Credential::Empty if scramble.is_empty() => return Ok(None),
+            Credential::Native(stage2) => {
+                if let Some(stage1) = verify_native(nonce, scramble, &stage2) {
+                    return Ok(Some(stage1));
+                }
+            }
+            Credential::Unsupported(plugin) => {
+                tracing::info!(
+                    user,
+                    plugin,
+                    "account uses an authentication plugin Tern cannot proxy"
+                );
+                return Err(denied());
+            }
+            Credential::Empty => {}
+        }
+    }
+    Err(denied())
+}
