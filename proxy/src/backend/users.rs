@@ -90,12 +90,21 @@ impl UserDirectory {
         }
     }
 
-    /// Reads `mysql.user` again unless that happened within the minimum interval.
-    pub async fn refresh(&self) -> Result<(), UsersError> {
+    /// Makes sure the accounts were read after `requested_at`: reads them again
+    /// unless a concurrent caller already did, waiting out the minimum interval
+    /// first if the last read was too recent.
+    pub async fn refresh_after(&self, requested_at: Instant) -> Result<(), UsersError> {
         let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
-            return Ok(());
+        if let Some(t) = *last {
+            if t >= requested_at {
+                return Ok(());
+            }
+            let since = t.elapsed();
+            if since < MIN_REFRESH_INTERVAL {
+                tokio::time::sleep(MIN_REFRESH_INTERVAL - since).await;
+            }
         }
+        let read_started = Instant::now();
         let mut conn = self.pool.get_conn().await?;
         let rows: Vec<(String, String, String, String, String)> =
             match conn.query(MARIADB_ACCOUNTS).await {
@@ -121,7 +130,7 @@ impl UserDirectory {
         if let Ok(mut guard) = self.accounts.write() {
             *guard = Arc::new(accounts);
         }
-        *last = Some(Instant::now());
+        *last = Some(read_started);
         Ok(())
     }
 

@@ -94,6 +94,16 @@ pub fn err_payload_with_state(code: u16, sqlstate: &[u8; 5], message: &str) -> B
     out
 }
 
+/// ERR packet sent in place of the greeting: the client's capabilities are not
+/// known yet, so, like the server, Tern sends the pre-4.1 layout without SQLSTATE.
+pub fn err_payload_before_greeting(code: u16, message: &str) -> BytesMut {
+    let mut out = BytesMut::with_capacity(3 + message.len());
+    out.put_u8(0xFF);
+    out.put_u16_le(code);
+    out.put_slice(message.as_bytes());
+    out
+}
+
 /// Plain OK packet payload (the server's own OK is relayed whenever there is one).
 pub fn ok_payload(affected_rows: u64, last_insert_id: u64, status: u16, warnings: u16) -> BytesMut {
     let mut out = BytesMut::with_capacity(16);

@@ -9,6 +9,9 @@ use super::stream::ClientStream;
 use crate::protocol::framing::{write_packet, PacketReader};
 use crate::protocol::packets::err_payload;
 
+/// How long a refused client's remaining input is drained before closing.
+const DRAIN_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct ClientConn {
     pub stream: ClientStream,
     pub reader: PacketReader,
@@ -44,9 +47,31 @@ impl ClientConn {
         let _ = self.send(seq, &err_payload(code, message)).await;
     }
 
+    /// Refuses a connection before the greeting, as the server does.
+    pub async fn refuse_before_greeting(&mut self, code: u16, message: &str) {
+        let _ = self
+            .send(
+                0,
+                &crate::protocol::packets::err_payload_before_greeting(code, message),
+            )
+            .await;
+    }
+
     /// Writes raw, already framed bytes (relayed from a backend).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes).await
+    }
+
+    /// Reads and discards what the client is still sending, for a bounded time,
+    /// before the connection is closed. Closing a socket with unread input makes
+    /// the kernel send a reset, which can destroy the error packet just written
+    /// before the client reads it.
+    pub async fn drain_before_close(&mut self) {
+        let _ = self.stream.flush().await;
+        let _ = self.stream.shutdown().await;
+        let mut sink = tokio::io::sink();
+        let _ =
+            tokio::time::timeout(DRAIN_BOUND, tokio::io::copy(&mut self.stream, &mut sink)).await;
     }
 
     pub async fn flush(&mut self) -> std::io::Result<()> {

@@ -79,7 +79,9 @@ pub async fn login(
         Ok(info) => info,
         Err(e) => {
             let msg = format!("Can't connect to server on '{}' ({e})", shared.primary.addr);
-            client.send_err(0, CR_CONN_HOST_ERROR, &msg).await;
+            client
+                .refuse_before_greeting(CR_CONN_HOST_ERROR, &msg)
+                .await;
             return Err(e.into());
         }
     };
@@ -170,7 +172,7 @@ pub async fn login(
         stage1,
         database: response.db_name().map(<[u8]>::to_vec),
         collation: response.collation(),
-        capabilities: response.capabilities() & caps - CapabilityFlags::CLIENT_SSL,
+        capabilities: response.capabilities() & (caps - CapabilityFlags::CLIENT_SSL),
         mariadb_capabilities: response.mariadb_ext_capabilities()
             & info.client_mariadb_capabilities(),
         attributes: response.connect_attributes(),
@@ -247,9 +249,10 @@ pub async fn authenticate(
     };
     // First try the cached table; on a miss or a mismatch read it again once, in
     // case the account or its password changed since.
+    let requested_at = std::time::Instant::now();
     for attempt in 0..2 {
         if attempt == 1 || shared.users.find(user, ip).is_none() {
-            if let Err(e) = shared.users.refresh().await {
+            if let Err(e) = shared.users.refresh_after(requested_at).await {
                 tracing::warn!(error = %e, "cannot read accounts from the primary");
                 return Err(denied());
             }

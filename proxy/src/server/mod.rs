@@ -88,7 +88,7 @@ pub async fn bind(shared: &Shared) -> Result<TcpListener, ServeError> {
 
 /// Accepts clients forever, one task each.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
-    if let Err(e) = shared.users.refresh().await {
+    if let Err(e) = shared.users.refresh_after(std::time::Instant::now()).await {
         // Not fatal: the primary may come up later; logins retry the read.
         tracing::warn!(error = %e, "cannot read accounts from the primary yet");
     }
@@ -130,7 +130,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         // The server answers an over-limit connection with this ERR in place of
         // its greeting.
         client
-            .send_err(0, ER_CON_COUNT_ERROR, "Too many connections")
+            .refuse_before_greeting(ER_CON_COUNT_ERROR, "Too many connections")
             .await;
         tracing::warn!(parent: &span, limit = shared.settings.max_connections, "connection refused: too many connections");
         return;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Tern's demo and tests need on a Debian/Ubuntu machine, skipping
+# whatever is already there: MariaDB server and client, sysbench, openssl, the
+# Python drivers used by the client-compatibility tests, and a Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
+command -v sysbench >/dev/null 2>&1 || missing+=(sysbench)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v stdbuf >/dev/null 2>&1 || missing+=(coreutils)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pymysql, mysql.connector' >/dev/null 2>&1; then
+  # Debian's Python refuses system-wide pip installs; the drivers are test-only.
+  python3 -m pip install -q -r tests/py/requirements.txt 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages -r tests/py/requirements.txt
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi

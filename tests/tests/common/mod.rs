@@ -1,0 +1,257 @@
+//! Shared pieces of the proxy's integration tests: a cluster with Tern in front,
+//! connections through either, and a raw protocol client for what drivers never
+//! send (pipelined commands, broken packets).
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bytes::BytesMut;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use tern::protocol::framing::{write_packet, Packet, PacketReader};
+use tern_tests::cluster::{
+    Cluster, ADMIN_PASSWORD, ADMIN_USER, APP_DATABASE, APP_PASSWORD, APP_USER,
+};
+use tern_tests::tern::TernProcess;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Bound on any single read in the raw client, so a broken proxy fails a test
+/// instead of hanging it.
+pub const RAW_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Setup {
+    pub tern: TernProcess,
+    pub cluster: Cluster,
+}
+
+impl Setup {
+    pub fn start(replicas: usize, extra_args: &[&str]) -> Result<Setup> {
+        let cluster = Cluster::start(replicas)?;
+        let tern = TernProcess::start(&cluster, extra_args)?;
+        Ok(Setup { tern, cluster })
+    }
+
+    pub fn tern_opts(&self, user: &str, password: &str) -> Opts {
+        self.tern.opts(user, password, Some(APP_DATABASE))
+    }
+
+    pub fn direct_opts(&self, user: &str, password: &str) -> Opts {
+        self.cluster
+            .primary()
+            .opts(user, password, Some(APP_DATABASE))
+    }
+
+    pub async fn app_via_tern(&self) -> Result<Conn> {
+        Ok(Conn::new(self.tern_opts(APP_USER, APP_PASSWORD)).await?)
+    }
+
+    pub async fn app_direct(&self) -> Result<Conn> {
+        Ok(Conn::new(self.direct_opts(APP_USER, APP_PASSWORD)).await?)
+    }
+
+    pub async fn admin_direct(&self) -> Result<Conn> {
+        Ok(Conn::new(self.direct_opts(ADMIN_USER, ADMIN_PASSWORD)).await?)
+    }
+}
+
+/// (code, sqlstate, message) of a server error, or a failure if it was not one.
+pub fn server_error<T: std::fmt::Debug>(
+    r: Result<T, mysql_async::Error>,
+) -> Result<(u16, String, String)> {
+    match r {
+        Err(mysql_async::Error::Server(e)) => Ok((e.code, e.state, e.message)),
+        other => bail!("expected a server error, got {other:?}"),
+    }
+}
+
+/// Number of connections the primary has open for `user`.
+pub async fn backend_connections(admin: &mut Conn, user: &str) -> Result<u64> {
+    let n: Option<u64> = admin
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
+            (user,),
+        )
+        .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A hand-driven protocol client.
+pub struct RawClient {
+    pub stream: TcpStream,
+    pub reader: PacketReader,
+}
+
+impl RawClient {
+    pub async fn connect(port: u16) -> Result<RawClient> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        Ok(RawClient {
+            stream,
+            reader: PacketReader::new(),
+        })
+    }
+
+    /// Connects and logs in with mysql_native_password and the given capabilities
+    /// (CLIENT_PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH are always added).
+    pub async fn login(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        extra_caps: u32,
+    ) -> Result<RawClient> {
+        let mut c = RawClient::connect(port).await?;
+        let greeting = c.read().await?;
+        if greeting.payload.first() == Some(&0xFF) {
+            bail!(
+                "server refused: {:?}",
+                String::from_utf8_lossy(&greeting.payload)
+            );
+        }
+        let nonce = greeting_nonce(&greeting.payload).context("parsing greeting")?;
+        let caps: u32 = 0x0200
+            | 0x8000
+            | 0x0008_0000
+            | 0x2000
+            | 0x0002_0000
+            | extra_caps
+            | if db.is_some() { 0x8 } else { 0 };
+        let mut p = Vec::new();
+        p.extend_from_slice(&caps.to_le_bytes());
+        p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        p.push(45); // utf8mb4_general_ci
+        p.extend_from_slice(&[0; 23]);
+        p.extend_from_slice(user.as_bytes());
+        p.push(0);
+        let scramble = mysql_common_scramble(&nonce, password);
+        p.push(scramble.len() as u8);
+        p.extend_from_slice(&scramble);
+        if let Some(db) = db {
+            p.extend_from_slice(db.as_bytes());
+            p.push(0);
+        }
+        p.extend_from_slice(b"mysql_native_password\0");
+        c.send(1, &p).await?;
+        let reply = c.read().await?;
+        if reply.payload.first() != Some(&0x00) {
+            bail!(
+                "login failed: {:?}",
+                String::from_utf8_lossy(&reply.payload)
+            );
+        }
+        Ok(c)
+    }
+
+    pub async fn send(&mut self, seq: u8, payload: &[u8]) -> Result<()> {
+        let mut out = BytesMut::new();
+        write_packet(&mut out, seq, payload);
+        self.stream.write_all(&out).await?;
+        Ok(())
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes).await?;
+        Ok(())
+    }
+
+    pub async fn read(&mut self) -> Result<Packet> {
+        let p = tokio::time::timeout(
+            RAW_READ_TIMEOUT,
+            self.reader.read_packet(&mut self.stream, None, 1 << 30),
+        )
+        .await
+        .context("timed out reading a packet")??;
+        Ok(p)
+    }
+
+    /// Reads packets of one text-protocol COM_QUERY response (classic EOF client)
+    /// and returns them.
+    pub async fn read_query_response(&mut self) -> Result<Vec<Packet>> {
+        let mut out = Vec::new();
+        let first = self.read().await?;
+        let head = first.payload.first().copied();
+        out.push(first);
+        match head {
+            Some(0x00) | Some(0xFF) => return Ok(out),
+            _ => {}
+        }
+        // Column definitions until EOF, then rows until EOF.
+        let mut eofs = 0;
+        while eofs < 2 {
+            let p = self.read().await?;
+            if p.payload.first() == Some(&0xFE) && p.payload.len() < 9 {
+                eofs += 1;
+            }
+            let is_err = p.payload.first() == Some(&0xFF);
+            out.push(p);
+            if is_err {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// True if the peer closed the connection (EOF or reset) within the timeout.
+    pub async fn is_closed(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(
+                RAW_READ_TIMEOUT,
+                self.reader.read_packet(&mut self.stream, None, 1 << 30)
+            )
+            .await,
+            Ok(Err(_))
+        )
+    }
+}
+
+fn greeting_nonce(payload: &[u8]) -> Option<Vec<u8>> {
+    // protocol version, server version NUL, connection id, 8 bytes scramble, filler,
+    // caps, collation, status, caps, auth data len, 10 reserved, rest of scramble.
+    let nul = payload.iter().skip(1).position(|&b| b == 0)? + 1;
+    let mut pos = nul + 1 + 4;
+    let mut nonce = payload.get(pos..pos + 8)?.to_vec();
+    pos += 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10;
+    nonce.extend_from_slice(payload.get(pos..pos + 12)?);
+    Some(nonce)
+}
+
+fn mysql_common_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
+    if password.is_empty() {
+        return Vec::new();
+    }
+    use sha1::{Digest, Sha1};
+    let s1: [u8; 20] = Sha1::digest(password.as_bytes()).into();
+    let s2: [u8; 20] = Sha1::digest(s1).into();
+    let mut h = Sha1::new();
+    h.update(nonce);
+    h.update(s2);
+    let mask: [u8; 20] = h.finalize().into();
+    s1.iter().zip(mask).map(|(a, b)| a ^ b).collect()
+}
+
+/// COM_QUERY payload.
+pub fn com_query(sql: &str) -> Vec<u8> {
+    let mut p = vec![0x03];
+    p.extend_from_slice(sql.as_bytes());
+    p
+}
