@@ -234,13 +234,15 @@ mod tests {
     fn most_specific_account_wins() {
         let mut v = vec![
             acct("app", "%"),
-            acct("", "localhost"),
+            acct("", "10.1.2.3"),
             acct("app", "10.%"),
             acct("app", "10.1.2.3"),
         ];
         sort_like_server(&mut v);
-        let hosts: Vec<_> = v.iter().map(|a| a.host.as_str()).collect();
-        assert_eq!(hosts, ["10.1.2.3", "localhost", "10.%", "%"]);
+        let order: Vec<_> = v.iter().map(|a| format!("{}@{}", a.user, a.host)).collect();
+        // Host specificity first, then a named user before the anonymous one: as on
+        // the server, ''@10.1.2.3 shadows app@10.% for a client at 10.1.2.3.
+        assert_eq!(order, ["app@10.1.2.3", "@10.1.2.3", "app@10.%", "app@%"]);
     }
 
     #[test]
