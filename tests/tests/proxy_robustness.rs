@@ -206,3 +206,34 @@ async fn max_connections_answers_1040() -> Result<()> {
     assert_eq!(again.query_first::<u8, _>("SELECT 1").await?, Some(1));
     Ok(())
 }
+
+/// The `mariadb` CLI's Ctrl-C sends `KILL QUERY <id from the greeting>` on a new
+/// connection; that id must reach the right backend thread and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_query_with_greeting_id_stops_that_session_only() -> Result<()> {
+    let s = Setup::start(0, &[])?;
+    let mut bystander = s.app_via_tern().await?;
+    let mut victim = s.app_via_tern().await?;
+    let greeting_id = victim.id();
+    let backend_id: Option<u32> = victim.query_first("SELECT CONNECTION_ID()").await?;
+    assert_ne!(Some(greeting_id), backend_id, "ids are expected to differ");
+    let running = tokio::spawn(async move {
+        let r: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
+        r
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut killer = s.app_via_tern().await?;
+    killer
+        .query_drop(format!("KILL QUERY {greeting_id}"))
+        .await?;
+    let result = tokio::time::timeout(Duration::from_secs(10), running).await??;
+    // SLEEP returns 1 when interrupted by KILL QUERY.
+    assert!(
+        matches!(result, Ok(Some(1))) || result.is_err(),
+        "{result:?}"
+    );
+    // Killing a Tern id that does not exist is the server's own error.
+    let unknown = server_error(killer.query_drop(format!("KILL {}", u32::MAX - 1)).await)?;
+    assert_eq!(unknown.0, 1094, "{unknown:?}");
+    still_serves(&s, &mut bystander).await
+}

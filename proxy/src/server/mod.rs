@@ -1,6 +1,7 @@
 //! The client side: listener, login and one session task per client connection.
 
 pub mod client;
+pub mod kill;
 pub mod login;
 pub mod session;
 pub mod stream;
@@ -27,6 +28,7 @@ pub struct Shared {
     pub primary: BackendTarget,
     pub users: UserDirectory,
     pub tls: Option<TlsAcceptor>,
+    pub sessions: kill::SessionRegistry,
     active_sessions: AtomicUsize,
     next_connection_id: AtomicU32,
 }
@@ -68,8 +70,9 @@ impl Shared {
             users,
             tls,
             settings,
+            sessions: kill::SessionRegistry::default(),
             active_sessions: AtomicUsize::new(0),
-            next_connection_id: AtomicU32::new(1),
+            next_connection_id: AtomicU32::new(kill::FIRST_SESSION_ID),
         }))
     }
 
@@ -121,7 +124,10 @@ impl Drop for SessionSlot {
 
 async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.set_nodelay(true);
-    let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+    let connection_id = shared
+        .next_connection_id
+        .fetch_add(1, Ordering::Relaxed)
+        .max(kill::FIRST_SESSION_ID);
     let span = tracing::info_span!("session", id = connection_id, %peer);
     let before = shared.active_sessions.fetch_add(1, Ordering::Relaxed);
     let _slot = SessionSlot(shared.clone());
@@ -153,8 +159,10 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
             }
         };
         tracing::debug!(user = %identity.user, tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
+        shared.sessions.register(connection_id, backend.server_connection_id);
         let session = session::Session::new(shared.clone(), client, backend, identity);
         let end = session.run().await;
+        shared.sessions.unregister(connection_id);
         tracing::debug!(reason = %end, "session ended");
     }
     .instrument(span.clone())

@@ -123,6 +123,13 @@ impl Session {
                 COM_STMT_SEND_LONG_DATA | COM_STMT_CLOSE => {
                     self.forward(packet.seq, &packet.payload).await
                 }
+                COM_QUERY | COM_PROCESS_KILL if self.names_tern_session(&packet.payload) => {
+                    let translated = self.translate_kill(&packet.payload);
+                    match self.forward(packet.seq, &translated).await {
+                        Ok(()) => self.relay_response(command).await,
+                        Err(e) => Err(e),
+                    }
+                }
                 COM_BINLOG_DUMP
                 | COM_BINLOG_DUMP_GTID
                 | COM_REGISTER_SLAVE
@@ -141,6 +148,41 @@ impl Session {
             if let Err(end) = result {
                 return end;
             }
+        }
+    }
+
+    /// A cheap first look: is this a KILL that may name a Tern session id?
+    fn names_tern_session(&self, payload: &[u8]) -> bool {
+        match payload.first() {
+            Some(&COM_PROCESS_KILL) => true,
+            Some(&COM_QUERY) => payload
+                .iter()
+                .skip(1)
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|b| b.eq_ignore_ascii_case(&b'k')),
+            _ => false,
+        }
+    }
+
+    /// Rewrites a KILL of a Tern session id to the session's backend thread id.
+    fn translate_kill(&self, payload: &[u8]) -> Vec<u8> {
+        let registry = &self.shared.sessions;
+        if payload[0] == COM_PROCESS_KILL {
+            if let Some(id) = payload
+                .get(1..5)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            {
+                if let Some(backend) = registry.backend_of(id) {
+                    let mut out = vec![COM_PROCESS_KILL];
+                    out.extend_from_slice(&backend.to_le_bytes());
+                    return out;
+                }
+            }
+            return payload.to_vec();
+        }
+        match super::kill::translate_kill(&payload[1..], registry) {
+            Some(sql) => [&[COM_QUERY][..], &sql].concat(),
+            None => payload.to_vec(),
         }
     }
 

@@ -1,0 +1,148 @@
+//! `KILL` with the thread id a client was given.
+//!
+//! A client learns its thread id from Tern's greeting, before Tern knows which
+//! user to log in to the backend as, so that id cannot be the server's. Clients
+//! use it: the `mariadb` CLI sends `KILL QUERY <id>` on Ctrl-C from a second
+//! connection. Passed through unchanged it would name some other server thread
+//! and kill an unrelated query. So Tern hands out ids from a range the server
+//! does not reach in practice ([`FIRST_SESSION_ID`] and up) and translates
+//! `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>` and COM_PROCESS_KILL for ids in
+//! that range to the session's backend thread id. Every other KILL passes
+//! through untouched.
+
+use dashmap::DashMap;
+
+/// First id Tern hands out. Server thread ids count up from 1 per server start;
+/// two billion connections into one server's life is far beyond any deployment.
+pub const FIRST_SESSION_ID: u32 = 0x8000_0000;
+
+/// Tern session id → the session's backend thread id on the primary.
+#[derive(Default)]
+pub struct SessionRegistry {
+    backends: DashMap<u32, u32>,
+}
+
+impl SessionRegistry {
+    pub fn register(&self, session_id: u32, backend_thread_id: u32) {
+        self.backends.insert(session_id, backend_thread_id);
+    }
+
+    pub fn unregister(&self, session_id: u32) {
+        self.backends.remove(&session_id);
+    }
+
+    pub fn backend_of(&self, session_id: u32) -> Option<u32> {
+        self.backends.get(&session_id).map(|v| *v)
+    }
+}
+
+/// If `sql` is a KILL naming a Tern session id, returns the statement rewritten
+/// to name the backend thread (None when there is nothing to translate).
+pub fn translate_kill(sql: &[u8], registry: &SessionRegistry) -> Option<Vec<u8>> {
+    let (id_start, id_end) = kill_target(sql)?;
+    let id: u32 = std::str::from_utf8(&sql[id_start..id_end])
+        .ok()?
+        .parse()
+        .ok()?;
+    if id < FIRST_SESSION_ID {
+        return None;
+    }
+    // An id in Tern's range that names no live session is left alone: the server
+    // answers it with its own "Unknown thread id" error.
+    let backend = registry.backend_of(id)?;
+    let mut out = Vec::with_capacity(sql.len());
+    out.extend_from_slice(&sql[..id_start]);
+    out.extend_from_slice(backend.to_string().as_bytes());
+    out.extend_from_slice(&sql[id_end..]);
+    Some(out)
+}
+
+/// Byte range of the numeric id in `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>`.
+fn kill_target(sql: &[u8]) -> Option<(usize, usize)> {
+    let mut words = Words { sql, pos: 0 };
+    if !words.next()?.eq_ignore_ascii_case(b"KILL") {
+        return None;
+    }
+    let mut word = words.next()?;
+    if word.eq_ignore_ascii_case(b"HARD") || word.eq_ignore_ascii_case(b"SOFT") {
+        word = words.next()?;
+    }
+    if word.eq_ignore_ascii_case(b"CONNECTION") || word.eq_ignore_ascii_case(b"QUERY") {
+        word = words.next()?;
+    }
+    if word.is_empty() || !word.iter().all(u8::is_ascii_digit) {
+        // `KILL QUERY ID n`, `KILL USER u` and expressions are not thread ids.
+        return None;
+    }
+    let end = words.pos;
+    let start = end - word.len();
+    // Only a statement that ends here (optionally with `;` and spaces) is taken.
+    let rest = &sql[end..];
+    if !rest.iter().all(|b| b.is_ascii_whitespace() || *b == b';') {
+        return None;
+    }
+    Some((start, end))
+}
+
+struct Words<'a> {
+    sql: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while self.pos < self.sql.len() && self.sql[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        while self.pos < self.sql.len() && self.sql[self.pos].is_ascii_alphanumeric() {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.sql[start..self.pos])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> SessionRegistry {
+        let r = SessionRegistry::default();
+        r.register(FIRST_SESSION_ID + 4, 17);
+        r
+    }
+
+    #[test]
+    fn translates_tern_ids_only() {
+        let r = registry();
+        let id = FIRST_SESSION_ID + 4;
+        for (sql, want) in [
+            (
+                format!("KILL QUERY {id}"),
+                Some("KILL QUERY 17".to_string()),
+            ),
+            (format!("kill {id};"), Some("kill 17;".to_string())),
+            (
+                format!("KILL HARD CONNECTION {id}"),
+                Some("KILL HARD CONNECTION 17".to_string()),
+            ),
+            ("KILL QUERY 5".to_string(), None),
+            (format!("KILL QUERY ID {id}"), None),
+            ("KILL USER app".to_string(), None),
+            (format!("KILL {}", FIRST_SESSION_ID + 99), None),
+            (format!("KILL {id} + 1"), None),
+            ("SELECT 1".to_string(), None),
+        ] {
+            let got =
+                translate_kill(sql.as_bytes(), &r).map(|v| String::from_utf8(v).expect("utf8"));
+            assert_eq!(got, want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn unregistered_sessions_are_forgotten() {
+        let r = registry();
+        r.unregister(FIRST_SESSION_ID + 4);
+        assert_eq!(r.backend_of(FIRST_SESSION_ID + 4), None);
+    }
+}
