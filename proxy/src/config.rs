@@ -20,6 +20,15 @@ pub const DEFAULT_MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
 /// A client must finish the handshake within this time, so that half-open or
 /// silent connections cannot pin a connection slot (the server's connect_timeout).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often replica health and positions are polled. Sessions also learn
+/// positions from their own waits, so this bounds staleness, not correctness.
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_millis(100);
+/// A replica lagging more than this leaves the read rotation.
+pub const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
+/// Longest a read waits for a replica to apply the session's last write before
+/// it is sent to the primary instead. Short: the primary is always a correct
+/// answer, and a slow read is worse than a busier primary.
+pub const DEFAULT_READ_WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Bound on opening and logging in to a backend connection.
 pub const DEFAULT_BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,6 +47,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy.
     Serve(Box<ServeArgs>),
+    /// Validate a routing rule file; prints every error with its line number and
+    /// exits non-zero if there is one.
+    CheckRules {
+        /// The TOML rule file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum, Default)]
@@ -62,7 +77,8 @@ pub struct ServeArgs {
     /// The primary server, HOST:PORT.
     #[arg(long, env = "TERN_PRIMARY")]
     pub primary: Option<String>,
-    /// A replica server, HOST:PORT; repeat for several (comma-separated in the
+    /// A replica server, HOST:PORT or GROUP=HOST:PORT (a named replica group that
+    /// routing rules can address); repeat for several (comma-separated in the
     /// environment variable).
     #[arg(long = "replica", env = "TERN_REPLICAS", value_delimiter = ',')]
     pub replicas: Vec<String>,
@@ -88,6 +104,19 @@ pub struct ServeArgs {
     /// Seconds a client has to complete its login [default: 10].
     #[arg(long, env = "TERN_HANDSHAKE_TIMEOUT_SECS")]
     pub handshake_timeout_secs: Option<u64>,
+    /// Routing rule file (TOML); SIGHUP reloads it.
+    #[arg(long, env = "TERN_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Replica health poll interval in milliseconds [default: 100].
+    #[arg(long, env = "TERN_MONITOR_INTERVAL_MS")]
+    pub monitor_interval_ms: Option<u64>,
+    /// A replica lagging more than this many milliseconds leaves the read rotation [default: 5000].
+    #[arg(long, env = "TERN_MAX_REPLICA_LAG_MS")]
+    pub max_replica_lag_ms: Option<u64>,
+    /// Longest a read waits for a replica to catch up with the session's writes
+    /// before it goes to the primary, in milliseconds [default: 100].
+    #[arg(long, env = "TERN_READ_WAIT_TIMEOUT_MS")]
+    pub read_wait_timeout_ms: Option<u64>,
     /// Log format [default: text].
     #[arg(long, env = "TERN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -113,6 +142,10 @@ pub struct FileConfig {
     pub handshake_timeout_secs: Option<u64>,
     pub log_format: Option<LogFormat>,
     pub log: Option<String>,
+    pub rules: Option<PathBuf>,
+    pub monitor_interval_ms: Option<u64>,
+    pub max_replica_lag_ms: Option<u64>,
+    pub read_wait_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +167,19 @@ pub enum ConfigError {
     TlsPair,
 }
 
+/// A configured replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSetting {
+    pub addr: String,
+    pub group: Option<String>,
+}
+
 /// Resolved settings, every value present.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub primary: String,
-    pub replicas: Vec<String>,
+    pub replicas: Vec<ReplicaSetting>,
     pub admin_user: String,
     pub admin_password: String,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -149,6 +189,10 @@ pub struct Settings {
     pub backend_connect_timeout: Duration,
     pub log_format: LogFormat,
     pub log: String,
+    pub rules: Option<PathBuf>,
+    pub monitor_interval: Duration,
+    pub max_replica_lag: Duration,
+    pub read_wait_timeout: Duration,
 }
 
 impl ServeArgs {
@@ -174,9 +218,20 @@ impl ServeArgs {
         } else {
             self.replicas
         };
-        for r in &replicas {
-            check_host_port(r, "replica")?;
-        }
+        let replicas = replicas
+            .iter()
+            .map(|r| {
+                let (group, addr) = match r.split_once('=') {
+                    Some((g, a)) if !g.is_empty() => (Some(g.to_string()), a),
+                    _ => (None, r.as_str()),
+                };
+                check_host_port(addr, "replica")?;
+                Ok(ReplicaSetting {
+                    addr: addr.to_string(),
+                    group,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let admin_user = self
             .admin_user
             .or(file.admin_user)
@@ -219,6 +274,19 @@ impl ServeArgs {
             backend_connect_timeout: DEFAULT_BACKEND_CONNECT_TIMEOUT,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             log: self.log.or(file.log).unwrap_or_else(|| "info".into()),
+            rules: self.rules.or(file.rules),
+            monitor_interval: self
+                .monitor_interval_ms
+                .or(file.monitor_interval_ms)
+                .map_or(DEFAULT_MONITOR_INTERVAL, Duration::from_millis),
+            max_replica_lag: self
+                .max_replica_lag_ms
+                .or(file.max_replica_lag_ms)
+                .map_or(DEFAULT_MAX_REPLICA_LAG, Duration::from_millis),
+            read_wait_timeout: self
+                .read_wait_timeout_ms
+                .or(file.read_wait_timeout_ms)
+                .map_or(DEFAULT_READ_WAIT_TIMEOUT, Duration::from_millis),
         })
     }
 }
@@ -275,10 +343,26 @@ mod tests {
         .resolve()
         .expect("resolves");
         assert_eq!(s.primary, "db9:3307");
-        assert_eq!(s.replicas, vec!["db2:3306".to_string()]);
+        assert_eq!(
+            s.replicas,
+            vec![ReplicaSetting {
+                addr: "db2:3306".into(),
+                group: None
+            }]
+        );
         assert_eq!(s.max_connections, 10);
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(s.max_packet_size, DEFAULT_MAX_PACKET_SIZE);
+    }
+
+    #[test]
+    fn replica_groups_parse() {
+        let s = args(&["--primary", "p:1", "--admin-user", "a", "--replica", "reports=r1:3306", "--replica", "r2:3306"])
+            .resolve()
+            .expect("resolves");
+        assert_eq!(s.replicas[0].group.as_deref(), Some("reports"));
+        assert_eq!(s.replicas[0].addr, "r1:3306");
+        assert_eq!(s.replicas[1].group, None);
     }
 
     #[test]

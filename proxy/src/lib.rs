@@ -6,6 +6,8 @@
 
 pub mod backend;
 pub mod config;
+pub mod gtid;
 pub mod protocol;
+pub mod route;
 pub mod server;
 pub mod sql;

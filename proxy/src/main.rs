@@ -6,6 +6,21 @@ use tracing_subscriber::EnvFilter;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::CheckRules { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            match tern_rules::RuleSet::from_toml(&text) {
+                Ok(rules) => {
+                    println!("{}: {} rules, OK", file.display(), rules.len());
+                    Ok(())
+                }
+                Err(errors) => {
+                    for line in errors.to_string().lines() {
+                        eprintln!("{}:{line}", file.display());
+                    }
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Serve(args) => {
             let settings = args.resolve()?;
             init_logging(settings.log_format, &settings.log)?;
@@ -16,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(async move {
                 let shared = tern::server::Shared::new(settings)?;
                 let listener = tern::server::bind(&shared).await?;
+                tokio::spawn(reload_on_sighup(shared.clone()));
                 tokio::select! {
                     _ = tern::server::serve(shared, listener) => {}
                     _ = shutdown_signal() => tracing::info!("shutting down"),
@@ -37,6 +53,18 @@ fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// SIGHUP re-reads the rule file; sessions pick the new rules up at their next
+/// statement and no connection is dropped.
+async fn reload_on_sighup(shared: std::sync::Arc<tern::server::Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        shared.reload_rules();
+    }
 }
 
 async fn shutdown_signal() {

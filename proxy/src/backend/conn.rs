@@ -199,3 +199,116 @@ impl BackendConn {
         Ok(())
     }
 }
+
+/// The answer to a statement Tern runs itself on a session's backend connection
+/// (state replay, GTID waits): small by construction, so it is read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalReply {
+    Ok,
+    Err { code: u16, message: String },
+    /// Text-protocol rows; `None` is SQL NULL.
+    Rows(Vec<Vec<Option<Vec<u8>>>>),
+}
+
+/// Bound on an internal reply's packets, so a misbehaving server cannot make Tern
+/// buffer without limit.
+const INTERNAL_PACKET_LIMIT: usize = 1024 * 1024;
+
+impl BackendConn {
+    /// Runs one command (payload starting with the command byte) and reads its
+    /// whole reply. `deprecate_eof` is the connection's CLIENT_DEPRECATE_EOF.
+    pub async fn internal(&mut self, payload: &[u8], deprecate_eof: bool) -> Result<InternalReply, BackendError> {
+        self.send(0, payload).await?;
+        let first = self.read_internal().await?;
+        match first.first() {
+            Some(0x00) => return Ok(InternalReply::Ok),
+            Some(0xFF) => {
+                let e = crate::protocol::packets::parse_err(&first);
+                return Ok(InternalReply::Err {
+                    code: e.as_ref().map_or(0, |e| e.code),
+                    message: e.map(|e| String::from_utf8_lossy(e.message).into_owned()).unwrap_or_default(),
+                });
+            }
+            // COM_SET_OPTION and a few others answer with a bare EOF.
+            Some(0xFE) if first.len() < 9 => return Ok(InternalReply::Ok),
+            _ => {}
+        }
+        let columns = crate::protocol::packets::read_lenenc(&first)
+            .map(|(n, _)| n)
+            .ok_or_else(|| BackendError::Protocol("bad column count".into()))?;
+        for _ in 0..columns {
+            self.read_internal().await?;
+        }
+        if !deprecate_eof {
+            self.read_internal().await?;
+        }
+        let mut rows = Vec::new();
+        loop {
+            let p = self.read_internal().await?;
+            let is_end = p.first() == Some(&0xFE) && p.len() < if deprecate_eof { MAX_FRAME_LEN } else { 9 };
+            if is_end {
+                return Ok(InternalReply::Rows(rows));
+            }
+            if p.first() == Some(&0xFF) {
+                let e = crate::protocol::packets::parse_err(&p);
+                return Ok(InternalReply::Err {
+                    code: e.as_ref().map_or(0, |e| e.code),
+                    message: e.map(|e| String::from_utf8_lossy(e.message).into_owned()).unwrap_or_default(),
+                });
+            }
+            let mut row = Vec::with_capacity(columns as usize);
+            let mut rest = &p[..];
+            for _ in 0..columns {
+                if rest.first() == Some(&0xFB) {
+                    row.push(None);
+                    rest = &rest[1..];
+                    continue;
+                }
+                let (len, n) = crate::protocol::packets::read_lenenc(rest)
+                    .ok_or_else(|| BackendError::Protocol("bad row".into()))?;
+                let value = rest
+                    .get(n..n + len as usize)
+                    .ok_or_else(|| BackendError::Protocol("short row".into()))?;
+                row.push(Some(value.to_vec()));
+                rest = &rest[n + len as usize..];
+            }
+            rows.push(row);
+        }
+    }
+
+    /// Prepares a statement for Tern's own use of this connection; returns its
+    /// id, or None when the server refused it.
+    pub async fn internal_prepare(&mut self, payload: &[u8], deprecate_eof: bool) -> Result<Option<u32>, BackendError> {
+        self.send(0, payload).await?;
+        let first = self.read_internal().await?;
+        if first.first() != Some(&0x00) || first.len() < 9 {
+            return Ok(None);
+        }
+        let id = u32::from_le_bytes([first[1], first[2], first[3], first[4]]);
+        let columns = u16::from_le_bytes([first[5], first[6]]) as usize;
+        let params = u16::from_le_bytes([first[7], first[8]]) as usize;
+        for n in [params, columns] {
+            let eof = usize::from(n > 0 && !deprecate_eof);
+            for _ in 0..n + eof {
+                self.read_internal().await?;
+            }
+        }
+        Ok(Some(id))
+    }
+
+    async fn read_internal(&mut self) -> Result<Bytes, BackendError> {
+        loop {
+            let p = self
+                .reader
+                .read_packet(&mut self.stream, None, INTERNAL_PACKET_LIMIT)
+                .await?;
+            // MariaDB progress reports are informational.
+            if crate::protocol::packets::is_progress_report(&p.payload) {
+                continue;
+            }
+            return Ok(p.payload);
+        }
+    }
+}
+
+const MAX_FRAME_LEN: usize = crate::protocol::MAX_FRAME;

@@ -1,6 +1,7 @@
 //! Backends: what Tern knows about the servers behind it, and connections to them.
 
 pub mod conn;
+pub mod monitor;
 pub mod users;
 
 use std::sync::Arc;

@@ -52,6 +52,10 @@ pub enum Step {
     LocalInfile,
     /// The response is complete.
     Done,
+    /// The last packet scanned, whose frame starts at this offset of the scanned
+    /// bytes, is an OK packet held whole in them. The caller inspects it (session
+    /// state), forwards it, and calls `scan` again unless the tracker is done.
+    Ok { frame_at: usize },
 }
 
 /// How a response ended, for session bookkeeping.
@@ -61,6 +65,8 @@ pub struct Outcome {
     pub status: Option<u16>,
     /// The response ended with an ERR packet.
     pub error: bool,
+    /// COM_STMT_PREPARE succeeded: statement id and parameter count.
+    pub prepared: Option<(u32, u16)>,
 }
 
 #[derive(Debug)]
@@ -74,6 +80,8 @@ pub struct ResponseTracker {
     in_continuation: bool,
     /// Decision for a packet whose tail is still being skipped.
     pending: Option<Step>,
+    /// The packet being classified is an OK packet (set by `on_packet`).
+    saw_ok: bool,
     /// Sequence id of the last frame seen, so an injected ERR can follow it.
     pub last_seq: u8,
     pub outcome: Outcome,
@@ -95,6 +103,7 @@ impl ResponseTracker {
             skip: 0,
             in_continuation: false,
             pending: None,
+            saw_ok: false,
             last_seq: 0,
             outcome: Outcome::default(),
         }
@@ -150,13 +159,18 @@ impl ResponseTracker {
             self.last_seq = rest[3];
             self.in_continuation = len == MAX_FRAME;
             let take = len.min(avail);
+            self.saw_ok = false;
             let step = if continuation {
                 Step::NeedMore
             } else {
                 self.on_packet(&rest[4..4 + take], len)
             };
+            let frame_at = pos;
             pos += 4 + take;
             self.skip = len - take;
+            if self.saw_ok && self.skip == 0 {
+                return (pos, Step::Ok { frame_at });
+            }
             match step {
                 Step::NeedMore => {}
                 done_or_infile if self.skip > 0 => self.pending = Some(done_or_infile),
@@ -188,6 +202,10 @@ impl ResponseTracker {
                         }
                     };
                     let expected = section(count(5)) + section(count(7));
+                    if let Some(id) = head.get(1..5) {
+                        self.outcome.prepared =
+                            Some((u32::from_le_bytes([id[0], id[1], id[2], id[3]]), count(7) as u16));
+                    }
                     self.phase = if expected == 0 {
                         Phase::Done
                     } else {
@@ -195,6 +213,7 @@ impl ResponseTracker {
                     };
                 }
                 Some(0x00) => {
+                    self.saw_ok = true;
                     let status = ok_status(head).unwrap_or(0);
                     self.outcome.status = Some(status);
                     if status & MORE_RESULTS_EXISTS == 0 {
@@ -232,6 +251,7 @@ impl ResponseTracker {
             }
             Phase::Rows => match header {
                 Some(0xFE) if self.is_terminator(len) => {
+                    self.saw_ok = self.deprecate_eof;
                     let status = if self.deprecate_eof {
                         ok_status(head)
                     } else {
@@ -260,6 +280,7 @@ impl ResponseTracker {
                 if header == Some(0xFF) {
                     self.outcome.error = true;
                 } else if header == Some(0x00) {
+                    self.saw_ok = true;
                     self.outcome.status = ok_status(head);
                 }
                 // A progress report before the final answer (e.g. a long COM_QUERY
@@ -367,6 +388,8 @@ mod tests {
             consumed += n;
             match step {
                 Step::Done => return consumed,
+                Step::Ok { .. } if tracker.is_done() => return consumed,
+                Step::Ok { .. } => {}
                 Step::LocalInfile => panic!("unexpected infile"),
                 Step::NeedMore => assert!(received < wire.len(), "ran out of input at {consumed}"),
             }
@@ -513,7 +536,8 @@ mod tests {
         t.resume_after_infile();
         let mut ok = Wire::new();
         ok.ok(AUTOCOMMIT);
-        assert_eq!(t.scan(&ok.buf), (ok.buf.len(), Step::Done));
+        assert_eq!(t.scan(&ok.buf), (ok.buf.len(), Step::Ok { frame_at: 0 }));
+        assert!(t.is_done());
     }
 
     #[test]
@@ -530,6 +554,20 @@ mod tests {
         )
         .eof(AUTOCOMMIT);
         check_all_chunkings(COM_FIELD_LIST, false, &w.buf);
+    }
+
+    #[test]
+    fn ok_packets_are_reported_where_they_start() {
+        let mut w = Wire::new();
+        w.ok(MORE_RESULTS_EXISTS).result(1, &[b"\x01x"], true, AUTOCOMMIT);
+        let mut t = ResponseTracker::new(COM_QUERY, true);
+        let (n, step) = t.scan(&w.buf);
+        assert_eq!(step, Step::Ok { frame_at: 0 });
+        assert!(!t.is_done());
+        let (m, step) = t.scan(&w.buf[n..]);
+        assert!(matches!(step, Step::Ok { .. }));
+        assert_eq!(n + m, w.buf.len());
+        assert!(t.is_done());
     }
 
     #[test]

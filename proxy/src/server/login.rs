@@ -38,6 +38,9 @@ pub struct Identity {
     pub max_packet_size: u32,
     /// The nonce of Tern's greeting: COM_CHANGE_USER scrambles against it.
     pub nonce: [u8; NONCE_LEN],
+    /// The client asked for session-state tracking itself. Backends always get
+    /// it; OK packets are reshaped for clients that did not ask.
+    pub client_tracks_session: bool,
 }
 
 impl Identity {
@@ -47,7 +50,7 @@ impl Identity {
             stage1: self.stage1.as_ref(),
             database: self.database.as_deref(),
             collation: self.collation,
-            capabilities: self.capabilities,
+            capabilities: self.capabilities | CapabilityFlags::CLIENT_SESSION_TRACK,
             mariadb_capabilities: self.mariadb_capabilities,
             attributes: self.attributes.clone(),
             max_packet_size: self.max_packet_size,
@@ -74,7 +77,7 @@ pub async fn login(
     shared: &Arc<Shared>,
     client: &mut ClientConn,
     connection_id: u32,
-) -> Result<(Identity, BackendConn), LoginError> {
+) -> Result<(Identity, BackendConn, u16), LoginError> {
     let info = match shared.primary.info().await {
         Ok(info) => info,
         Err(e) => {
@@ -176,13 +179,19 @@ pub async fn login(
         mariadb_capabilities: response.mariadb_ext_capabilities()
             & info.client_mariadb_capabilities(),
         attributes: response.connect_attributes(),
+        client_tracks_session: response
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK),
         max_packet_size: shared.settings.max_packet_size.min(u32::MAX as usize) as u32,
         nonce,
     };
-    let backend = match BackendConn::connect(&shared.primary, &identity.backend_login()).await {
+    let (backend, status) = match BackendConn::connect(&shared.primary, &identity.backend_login()).await {
         Ok((backend, ok)) => {
-            client.send(seq, &ok).await?;
-            backend
+            let mut scratch = bytes::BytesMut::new();
+            let out = super::relay::client_ok(&ok, identity.client_tracks_session, &mut scratch);
+            client.send(seq, out).await?;
+            let status = crate::protocol::packets::ok_status(&ok).unwrap_or(0);
+            (backend, status)
         }
         Err(BackendError::Refused(err)) => {
             client.send(seq, &err).await?;
@@ -194,7 +203,7 @@ pub async fn login(
             return Err(e.into());
         }
     };
-    Ok((identity, backend))
+    Ok((identity, backend, status))
 }
 
 fn greeting(

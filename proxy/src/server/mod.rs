@@ -3,6 +3,7 @@
 pub mod client;
 pub mod kill;
 pub mod login;
+pub mod relay;
 pub mod session;
 pub mod stream;
 pub mod tls;
@@ -15,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
+use crate::backend::monitor::{PrimaryHistory, ReplicaHealth};
 use crate::backend::users::UserDirectory;
 use crate::backend::BackendTarget;
 use crate::config::Settings;
@@ -22,10 +24,21 @@ use crate::protocol::errcode::ER_CON_COUNT_ERROR;
 use client::ClientConn;
 use stream::ClientStream;
 
+/// A replica and what the monitor knows about it.
+pub struct ReplicaNode {
+    pub target: BackendTarget,
+    pub group: Option<String>,
+    pub health: Arc<ReplicaHealth>,
+}
+
 /// State every session shares.
 pub struct Shared {
     pub settings: Settings,
     pub primary: BackendTarget,
+    pub replicas: Vec<ReplicaNode>,
+    pub primary_history: Arc<PrimaryHistory>,
+    /// Swapped whole on reload; sessions take a cheap clone of the Arc.
+    pub rules: std::sync::RwLock<Arc<tern_rules::RuleSet>>,
     pub users: UserDirectory,
     pub tls: Option<TlsAcceptor>,
     pub sessions: kill::SessionRegistry,
@@ -42,6 +55,20 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("rule file {path}:\n{errors}")]
+    Rules { path: String, errors: String },
+}
+
+/// Reads and compiles a rule file.
+pub fn load_rules(path: &std::path::Path) -> Result<tern_rules::RuleSet, ServeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ServeError::Rules {
+        path: path.display().to_string(),
+        errors: e.to_string(),
+    })?;
+    tern_rules::RuleSet::from_toml(&text).map_err(|e| ServeError::Rules {
+        path: path.display().to_string(),
+        errors: e.to_string(),
+    })
 }
 
 impl Shared {
@@ -65,8 +92,25 @@ impl Shared {
                     .with_constraints(mysql_async::PoolConstraints::new(0, 4).unwrap_or_default()),
             );
         let users = UserDirectory::new(mysql_async::Pool::new(admin_opts));
+        let rules = match &settings.rules {
+            Some(path) => load_rules(path)?,
+            None => tern_rules::RuleSet::empty(),
+        };
+        let max_lag_ms = settings.max_replica_lag.as_millis() as u64;
+        let replicas = settings
+            .replicas
+            .iter()
+            .map(|r| ReplicaNode {
+                target: BackendTarget::new(r.addr.clone(), settings.backend_connect_timeout),
+                group: r.group.clone(),
+                health: Arc::new(ReplicaHealth::new(max_lag_ms)),
+            })
+            .collect();
         Ok(Arc::new(Self {
             primary: BackendTarget::new(settings.primary.clone(), settings.backend_connect_timeout),
+            replicas,
+            primary_history: Arc::new(PrimaryHistory::default()),
+            rules: std::sync::RwLock::new(Arc::new(rules)),
             users,
             tls,
             settings,
@@ -78,6 +122,54 @@ impl Shared {
 
     pub fn active_sessions(&self) -> usize {
         self.active_sessions.load(Ordering::Relaxed)
+    }
+
+    pub fn current_rules(&self) -> Arc<tern_rules::RuleSet> {
+        self.rules
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|_| Arc::new(tern_rules::RuleSet::empty()))
+    }
+
+    /// Re-reads the rule file; an invalid file keeps the old rules.
+    pub fn reload_rules(&self) {
+        let Some(path) = &self.settings.rules else {
+            return;
+        };
+        match load_rules(path) {
+            Ok(rules) => {
+                let count = rules.len();
+                if let Ok(mut current) = self.rules.write() {
+                    *current = Arc::new(rules);
+                }
+                tracing::info!(path = %path.display(), rules = count, "routing rules reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "rule file invalid; keeping the previous rules"),
+        }
+    }
+
+    /// Starts the health and position monitors (one task per server).
+    pub fn spawn_monitors(self: &Arc<Self>) {
+        if self.replicas.is_empty() {
+            return;
+        }
+        let interval = self.settings.monitor_interval;
+        let user = &self.settings.admin_user;
+        let password = &self.settings.admin_password;
+        tokio::spawn(crate::backend::monitor::watch_primary(
+            crate::backend::monitor::admin_opts(&self.settings.primary, user, password),
+            self.primary_history.clone(),
+            interval,
+        ));
+        for node in &self.replicas {
+            tokio::spawn(crate::backend::monitor::watch_replica(
+                node.target.addr.clone(),
+                crate::backend::monitor::admin_opts(&node.target.addr, user, password),
+                node.health.clone(),
+                self.primary_history.clone(),
+                interval,
+            ));
+        }
     }
 }
 
@@ -95,6 +187,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
         // Not fatal: the primary may come up later; logins retry the read.
         tracing::warn!(error = %e, "cannot read accounts from the primary yet");
     }
+    shared.spawn_monitors();
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, primary = %shared.primary.addr, "listening on {addr}");
     }
@@ -147,7 +240,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
             login::login(&shared, &mut client, connection_id),
         )
         .await;
-        let (identity, backend) = match login {
+        let (identity, backend, login_status) = match login {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 tracing::info!(error = %e, "login failed");
@@ -160,7 +253,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         };
         tracing::debug!(user = %identity.user, tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
         shared.sessions.register(connection_id, backend.server_connection_id);
-        let session = session::Session::new(shared.clone(), client, backend, identity);
+        let session = session::Session::new(shared.clone(), client, backend, identity, login_status);
         let end = session.run().await;
         shared.sessions.unregister(connection_id);
         tracing::debug!(reason = %end, "session ended");

@@ -1,32 +1,51 @@
-//! One client session: a task that reads client commands in order and relays each
-//! to the session's own backend connection, streaming the response back.
+//! One client session: a task that reads client commands in order, decides where
+//! each runs (primary, or a replica for reads that may go there), and streams the
+//! response back.
 //!
 //! Invariants:
 //! - commands are handled strictly one at a time; pipelined commands wait in the
 //!   read buffer, so responses can never interleave;
-//! - a response is relayed as the backend's bytes, unmodified, as they arrive;
-//! - when the backend connection dies, the client gets an ERR packet at the right
-//!   sequence position and the session ends (its server-side state is gone, so
-//!   carrying on silently would be a lie).
+//! - a response is relayed as the backend's bytes, as they arrive (OK packets are
+//!   only reshaped to the layout the server uses for clients without session
+//!   tracking);
+//! - the primary connection carries the session's real state; a replica
+//!   connection is brought to the same default schema and session variables
+//!   (replayed `SET` statements) before it serves a read;
+//! - a read goes to a replica only with the session's last write applied there
+//!   (or whatever the consistency mode requires), else it waits a bounded time on
+//!   the replica, else it runs on the primary;
+//! - when the primary connection dies, the client gets an ERR packet at the right
+//!   sequence position and the session ends (its server-side state is gone);
+//!   when a replica connection dies before any of its answer was relayed, the
+//!   read is retried elsewhere.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Buf;
+use bytes::{Bytes, BytesMut};
 use mysql_common::constants::CapabilityFlags;
-use tokio::io::AsyncWriteExt;
+use tern_rules::{Consistency, StatementFacts, StatementKind};
 
 use super::client::ClientConn;
 use super::login::{authenticate, Identity};
+use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
 use super::Shared;
-use crate::backend::conn::BackendConn;
+use crate::backend::conn::{BackendConn, InternalReply};
 use crate::backend::BackendError;
+use crate::gtid::GtidSet;
 use crate::protocol::auth::{new_nonce, NATIVE_PASSWORD};
 use crate::protocol::command::*;
 use crate::protocol::errcode::*;
 use crate::protocol::framing::FrameError;
-use crate::protocol::packets::{auth_switch_payload, ChangeUserRequest};
-use crate::protocol::response::{ResponseTracker, Step};
-use crate::protocol::MAX_FRAME;
+use crate::protocol::packets::{auth_switch_payload, ok_payload, ChangeUserRequest};
+use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
+use crate::route::{plan, Pins, Plan, Route, SessionView, Target};
+use crate::sql::classify::{classify_bytes, Classified};
+
+/// Most session-variable statements kept for replaying on replica connections.
+/// A session past it stays on the primary: unbounded state per session would let
+/// one client grow Tern's memory without limit.
+const MAX_REPLAYED_STATEMENTS: usize = 256;
 
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]
@@ -39,30 +58,101 @@ pub enum SessionEnd {
     Backend(BackendError),
 }
 
+/// A session's connection to one replica and how far it mirrors the session.
+struct ReplicaLink {
+    conn: BackendConn,
+    /// How many entries of the session's replay log it has executed.
+    replayed: usize,
+    /// Its default schema.
+    schema: Option<Vec<u8>>,
+    /// Client statement id → the same statement prepared on this replica.
+    statements: HashMap<u32, ReplicaStatement>,
+}
+
+struct ReplicaStatement {
+    id: u32,
+    /// The replica has been sent parameter types for it (the first execute must
+    /// carry them; later ones may omit them).
+    typed: bool,
+}
+
+/// What Tern remembers of a statement the client prepared (on the primary).
+struct PreparedStatement {
+    /// The statement text, to prepare it again on a replica.
+    sql: Bytes,
+    /// A plain read that may run on a replica when the session allows.
+    replica_safe: bool,
+    params: u16,
+    /// Parameter types from the last execute that sent them.
+    param_types: Option<Vec<u8>>,
+    /// Long data was sent to the primary's copy: its executes stay there.
+    long_data: bool,
+}
+
+/// What a read sends to the replica that serves it.
+#[derive(Clone, Copy)]
+enum ReadCommand<'a> {
+    Query(&'a [u8]),
+    /// COM_STMT_EXECUTE of the client's statement `id`.
+    Execute { id: u32, payload: &'a [u8] },
+}
+
 pub struct Session {
     shared: Arc<Shared>,
     client: ClientConn,
-    backend: BackendConn,
+    primary: BackendConn,
+    /// One slot per configured replica, opened on first use.
+    replicas: Vec<Option<ReplicaLink>>,
     identity: Identity,
     deprecate_eof: bool,
+    client_tracks: bool,
+    in_transaction: bool,
+    autocommit: bool,
+    pins: Pins,
+    consistency: Consistency,
+    /// GTIDs of the session's own writes: what its reads must see.
+    last_write: GtidSet,
+    /// Session-variable statements (COM_QUERY payloads) replayed on replicas.
+    replay_log: Vec<Bytes>,
+    schema: Option<Vec<u8>>,
+    /// The replica that served the last statement, for SHOW WARNINGS and friends.
+    last_replica: Option<usize>,
+    /// The client's prepared statements, by id. The server bounds how many a
+    /// session may hold (max_prepared_stmt_count), which bounds this map too.
+    prepared: HashMap<u32, PreparedStatement>,
 }
 
 impl Session {
     pub fn new(
         shared: Arc<Shared>,
         client: ClientConn,
-        backend: BackendConn,
+        primary: BackendConn,
         identity: Identity,
+        login_status: u16,
     ) -> Self {
         let deprecate_eof = identity
             .capabilities
             .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+        let client_tracks = identity.client_tracks_session;
+        let replicas = (0..shared.replicas.len()).map(|_| None).collect();
+        let schema = identity.database.clone();
         Self {
             shared,
             client,
-            backend,
+            primary,
+            replicas,
             identity,
             deprecate_eof,
+            client_tracks,
+            in_transaction: login_status & IN_TRANS != 0,
+            autocommit: login_status & AUTOCOMMIT != 0,
+            pins: Pins::default(),
+            consistency: Consistency::Session,
+            last_write: GtidSet::new(),
+            replay_log: Vec::new(),
+            schema,
+            last_replica: None,
+            prepared: HashMap::new(),
         }
     }
 
@@ -73,7 +163,7 @@ impl Session {
     pub async fn run(mut self) -> SessionEnd {
         loop {
             self.client.reader.shrink_if_idle();
-            self.backend.reader.shrink_if_idle();
+            self.primary.reader.shrink_if_idle();
             let max = self.shared.settings.max_packet_size;
             let packet = match self
                 .client
@@ -82,7 +172,7 @@ impl Session {
                 .await
             {
                 Ok(p) => p,
-                Err(FrameError::TooLarge { .. }) => {
+                Err(FrameError::TooLarge { size, limit }) => {
                     self.client
                         .send_err(
                             1,
@@ -90,10 +180,8 @@ impl Session {
                             "Got a packet bigger than 'max_allowed_packet' bytes",
                         )
                         .await;
-                    return SessionEnd::Client(FrameError::TooLarge {
-                        size: 0,
-                        limit: max,
-                    });
+                    self.client.drain_before_close().await;
+                    return SessionEnd::Client(FrameError::TooLarge { size, limit });
                 }
                 Err(FrameError::OutOfOrder { expected, got }) => {
                     self.client
@@ -115,39 +203,613 @@ impl Session {
             };
             let result = match command {
                 COM_QUIT => {
-                    // Tell the server too, so it does not log an aborted connection.
-                    let _ = self.backend.send(0, &[COM_QUIT]).await;
+                    // Tell the servers too, so they do not log aborted connections.
+                    let _ = self.primary.send(0, &[COM_QUIT]).await;
+                    for link in self.replicas.iter_mut().flatten() {
+                        let _ = link.conn.send(0, &[COM_QUIT]).await;
+                    }
                     return SessionEnd::Quit;
                 }
                 COM_CHANGE_USER => self.change_user(&packet.payload).await,
-                COM_STMT_SEND_LONG_DATA | COM_STMT_CLOSE => {
+                COM_STMT_SEND_LONG_DATA => {
+                    if let Some(ps) = statement_id(&packet.payload).and_then(|id| self.prepared.get_mut(&id)) {
+                        ps.long_data = true;
+                    }
                     self.forward(packet.seq, &packet.payload).await
                 }
-                COM_QUERY | COM_PROCESS_KILL if self.names_tern_session(&packet.payload) => {
-                    let translated = self.translate_kill(&packet.payload);
-                    match self.forward(packet.seq, &translated).await {
-                        Ok(()) => self.relay_response(command).await,
-                        Err(e) => Err(e),
-                    }
-                }
-                COM_BINLOG_DUMP
-                | COM_BINLOG_DUMP_GTID
-                | COM_REGISTER_SLAVE
-                | COM_STMT_BULK_EXECUTE
-                | COM_SLEEP => {
+                COM_STMT_CLOSE => self.close_statement(packet.seq, &packet.payload).await,
+                COM_STMT_PREPARE => self.prepare(packet.seq, packet.payload).await,
+                COM_STMT_EXECUTE => self.execute(packet.seq, &packet.payload).await,
+                COM_BINLOG_DUMP | COM_BINLOG_DUMP_GTID | COM_REGISTER_SLAVE
+                | COM_STMT_BULK_EXECUTE | COM_SLEEP => {
                     self.client
                         .send_err(1, ER_UNKNOWN_COM_ERROR, "Unknown command")
                         .await;
                     Ok(())
                 }
-                _ => match self.forward(packet.seq, &packet.payload).await {
-                    Ok(()) => self.relay_response(command).await,
-                    Err(e) => Err(e),
-                },
+                COM_QUERY | COM_PROCESS_KILL if self.names_tern_session(&packet.payload) => {
+                    let translated = self.translate_kill(&packet.payload);
+                    self.on_primary(command, packet.seq, &translated).await
+                }
+                COM_QUERY => self.query(packet.seq, packet.payload).await,
+                COM_RESET_CONNECTION => {
+                    let r = self.on_primary(command, packet.seq, &packet.payload).await;
+                    self.reset_session_state(self.identity.database.clone());
+                    r
+                }
+                _ => self.on_primary(command, packet.seq, &packet.payload).await,
             };
             if let Err(end) = result {
                 return end;
             }
+        }
+    }
+
+    /// COM_QUERY: classify, consult rules and hints, run where the plan says.
+    async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), SessionEnd> {
+        let sql = &payload[1..];
+        let c = classify_bytes(sql);
+        if c.kind == StatementKind::Set && contains_ci(sql, b"tern_") {
+            return self.tern_set(sql).await;
+        }
+        let rules = self.shared.current_rules();
+        let decision = if rules.is_empty() {
+            None
+        } else {
+            let text = std::str::from_utf8(sql).unwrap_or("");
+            let schema = self.schema.as_deref().and_then(|s| std::str::from_utf8(s).ok());
+            let facts = StatementFacts {
+                kind: c.kind,
+                tables: c.tables.as_slice(),
+                user: &self.identity.user,
+                schema,
+                client_addr: self.client.peer.ip(),
+                text,
+                hints: c.hints.as_slice(),
+            };
+            Some(rules.evaluate(&facts))
+        };
+        let view = SessionView {
+            in_transaction: self.in_transaction,
+            autocommit: self.autocommit,
+            pinned: self.pins.reason(),
+            consistency: self.consistency,
+            has_replicas: !self.shared.replicas.is_empty(),
+        };
+        let mut outcome = None;
+        match plan(&c, sql, &view, decision.as_ref()) {
+            Plan::Reject(reject) => {
+                let message = reject.message.clone();
+                self.client
+                    .send(
+                        1,
+                        &crate::protocol::packets::err_payload_with_state(
+                            reject.code,
+                            &reject.sqlstate,
+                            &message,
+                        ),
+                    )
+                    .await
+                    .map_err(|e| SessionEnd::Client(e.into()))?;
+                return Ok(());
+            }
+            Plan::Send(route) => {
+                if route.target == Target::Primary && is_diagnostics_query(sql) {
+                    if let Some(idx) = self.last_replica {
+                        if self.replicas.get(idx).is_some_and(Option::is_some) {
+                            // Warnings belong to the server that ran the last statement.
+                            match self.on_replica(idx, COM_QUERY, seq, &payload).await? {
+                                Some(o) => outcome = Some(o),
+                                None => {}
+                            }
+                        }
+                    }
+                }
+                if outcome.is_none() {
+                    outcome = Some(match &route.target {
+                        Target::Primary => {
+                            self.last_replica = None;
+                            self.primary_query(seq, &payload).await?
+                        }
+                        Target::Replica { .. } => self.read(&route, seq, ReadCommand::Query(&payload)).await?,
+                    });
+                }
+            }
+        }
+        if let Some(outcome) = outcome {
+            self.after_query(&c, &payload, &outcome);
+        }
+        Ok(())
+    }
+
+    /// Records what a statement did to the session: pins and replayable state.
+    fn after_query(&mut self, c: &Classified<'_>, payload: &Bytes, outcome: &RelayOutcome) {
+        self.pins.apply(c.pin);
+        if outcome.error || c.kind != StatementKind::Set || !is_replayable_set(c, &payload[1..]) {
+            return;
+        }
+        if self.replay_log.last() == Some(payload) {
+            return;
+        }
+        if self.replay_log.len() >= MAX_REPLAYED_STATEMENTS {
+            if !self.pins.too_much_state {
+                tracing::info!(
+                    statements = self.replay_log.len(),
+                    "session keeps too much session state for replicas; its reads stay on the primary"
+                );
+            }
+            self.pins.too_much_state = true;
+            return;
+        }
+        self.replay_log.push(payload.clone());
+    }
+
+    /// `SET [SESSION] tern_consistency = 'session' | 'global' | 'eventual'`.
+    async fn tern_set(&mut self, sql: &[u8]) -> Result<(), SessionEnd> {
+        let text = String::from_utf8_lossy(sql).to_ascii_lowercase();
+        let parsed = text
+            .split_once("tern_consistency")
+            .and_then(|(_, rest)| rest.trim_start().strip_prefix('='))
+            .map(|v| {
+                v.trim()
+                    .trim_end_matches(';')
+                    .trim()
+                    .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+                    .to_string()
+            });
+        let reply = match parsed.as_deref() {
+            Some("default") => {
+                self.consistency = Consistency::Session;
+                Ok(())
+            }
+            Some(v) => match Consistency::from_name(v) {
+                Some(mode) => {
+                    self.consistency = mode;
+                    Ok(())
+                }
+                None => Err(format!(
+                    "Variable 'tern_consistency' can't be set to the value of '{v}'"
+                )),
+            },
+            None => Err("Unknown system variable".to_string()),
+        };
+        let result = match reply {
+            Ok(()) => {
+                let mut status = 0;
+                if self.in_transaction {
+                    status |= IN_TRANS;
+                }
+                if self.autocommit {
+                    status |= AUTOCOMMIT;
+                }
+                self.client.send(1, &ok_payload(0, 0, status, 0)).await
+            }
+            Err(message) => {
+                // The server's code for a bad value of a known variable.
+                self.client
+                    .send(
+                        1,
+                        &crate::protocol::packets::err_payload_with_state(1231, b"42000", &message),
+                    )
+                    .await
+            }
+        };
+        result.map(|_| ()).map_err(|e| SessionEnd::Client(e.into()))
+    }
+
+    /// Runs a non-query command on the primary.
+    async fn on_primary(&mut self, command: u8, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
+        self.forward(seq, payload).await?;
+        self.last_replica = None;
+        self.relay_primary(command).await.map(|_| ())
+    }
+
+    async fn primary_query(&mut self, seq: u8, payload: &[u8]) -> Result<RelayOutcome, SessionEnd> {
+        self.forward(seq, payload).await?;
+        self.relay_primary(COM_QUERY).await
+    }
+
+    async fn relay_primary(&mut self, command: u8) -> Result<RelayOutcome, SessionEnd> {
+        let opts = RelayOptions {
+            command,
+            deprecate_eof: self.deprecate_eof,
+            client_tracks: self.client_tracks,
+        };
+        match relay_response(&mut self.client, &mut self.primary, &opts).await {
+            Ok(outcome) => {
+                self.absorb(&outcome);
+                Ok(outcome)
+            }
+            Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
+            Err(RelayError::Backend { error, forwarded, last_seq }) => {
+                let seq = if forwarded { last_seq.wrapping_add(1) } else { 1 };
+                self.client
+                    .send_err(seq, CR_SERVER_LOST, "Lost connection to server during query")
+                    .await;
+                Err(SessionEnd::Backend(BackendError::Lost(error)))
+            }
+        }
+    }
+
+    /// Takes in what a primary response said about the session.
+    fn absorb(&mut self, outcome: &RelayOutcome) {
+        if let Some(status) = outcome.status {
+            self.in_transaction = status & IN_TRANS != 0;
+            self.autocommit = status & AUTOCOMMIT != 0;
+        }
+        for g in &outcome.gtids {
+            self.last_write.add(g);
+        }
+        if let Some(schema) = &outcome.schema {
+            self.schema = Some(schema.clone());
+        }
+    }
+
+    /// A read routed to replicas: find one that has (or soon has) what the read
+    /// must see, else run it on the primary.
+    async fn read(&mut self, route: &Route, seq: u8, command: ReadCommand<'_>) -> Result<RelayOutcome, SessionEnd> {
+        let on_primary = |this: &mut Self| {
+            this.last_replica = None;
+            match command {
+                ReadCommand::Query(p) => (COM_QUERY, p),
+                ReadCommand::Execute { payload, .. } => (COM_STMT_EXECUTE, payload),
+            }
+        };
+        let required = match self.required_position(route).await {
+            Some(r) => r,
+            None => {
+                let (cmd, payload) = on_primary(self);
+                self.forward(seq, payload).await?;
+                return self.relay_primary(cmd).await;
+            }
+        };
+        let group = match &route.target {
+            Target::Replica { group } => group.as_deref(),
+            Target::Primary => None,
+        };
+        for idx in self.candidates(group, &required) {
+            let node_has_it = self.shared.replicas[idx].health.has_applied(&required);
+            if let Err(e) = self.prepare_link(idx).await {
+                tracing::debug!(replica = %self.shared.replicas[idx].target.addr, error = %e, "replica unusable for this session");
+                self.replicas[idx] = None;
+                continue;
+            }
+            if !node_has_it && !self.wait_for(idx, &required).await {
+                // Replicas lag behind what this read must see: the primary answers.
+                break;
+            }
+            let served = match command {
+                ReadCommand::Query(payload) => self.on_replica(idx, COM_QUERY, seq, payload).await?,
+                ReadCommand::Execute { id, payload } => match self.replica_execute_packet(idx, id, payload).await {
+                    Some(rewritten) => {
+                        let served = self.on_replica(idx, COM_STMT_EXECUTE, seq, &rewritten).await?;
+                        if served.is_some() {
+                            if let Some(st) = self.replicas[idx].as_mut().and_then(|l| l.statements.get_mut(&id)) {
+                                st.typed = true;
+                            }
+                        }
+                        served
+                    }
+                    None => None,
+                },
+            };
+            if let Some(outcome) = served {
+                return Ok(outcome);
+            }
+        }
+        let (cmd, payload) = on_primary(self);
+        self.forward(seq, payload).await?;
+        self.relay_primary(cmd).await
+    }
+
+    /// COM_STMT_PREPARE runs on the primary; Tern notes the statement so that its
+    /// executes can run on replicas when they are plain reads.
+    async fn prepare(&mut self, seq: u8, payload: Bytes) -> Result<(), SessionEnd> {
+        self.forward(seq, &payload).await?;
+        self.last_replica = None;
+        let outcome = self.relay_primary(COM_STMT_PREPARE).await?;
+        if let Some((id, params)) = outcome.prepared {
+            let sql = payload.slice(1..);
+            let c = classify_bytes(&sql);
+            let view = SessionView {
+                in_transaction: false,
+                autocommit: true,
+                pinned: None,
+                consistency: self.consistency,
+                has_replicas: true,
+            };
+            let replica_safe = matches!(
+                plan(&c, &sql, &view, None),
+                Plan::Send(Route { target: Target::Replica { .. }, .. })
+            );
+            self.prepared.insert(
+                id,
+                PreparedStatement {
+                    sql,
+                    replica_safe,
+                    params,
+                    param_types: None,
+                    long_data: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// COM_STMT_EXECUTE: on a replica when the statement is a plain read, the
+    /// session may read from replicas and no cursor is asked for.
+    async fn execute(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
+        let id = statement_id(payload);
+        let mut to_replica = false;
+        if let Some(ps) = id.and_then(|id| self.prepared.get_mut(&id)) {
+            if let Some(types) = execute_param_types(payload, ps.params) {
+                ps.param_types = Some(types.to_vec());
+            }
+            let cursor = payload.get(5).is_some_and(|flags| *flags != 0);
+            to_replica = ps.replica_safe
+                && !ps.long_data
+                && !cursor
+                && !self.shared.replicas.is_empty()
+                && !self.in_transaction
+                && self.autocommit
+                && self.pins.reason().is_none();
+        }
+        match (to_replica, id) {
+            (true, Some(id)) => {
+                let route = Route {
+                    target: Target::Replica { group: None },
+                    consistency: self.consistency,
+                    after: None,
+                    why: "prepared read",
+                };
+                self.read(&route, seq, ReadCommand::Execute { id, payload }).await?;
+                Ok(())
+            }
+            _ => self.on_primary(COM_STMT_EXECUTE, seq, payload).await,
+        }
+    }
+
+    /// The execute packet for replica `idx`: the statement prepared there first
+    /// if needed, its id swapped in, and parameter types added when the client
+    /// omitted them (it sent them to the primary's copy earlier).
+    async fn replica_execute_packet(&mut self, idx: usize, id: u32, payload: &[u8]) -> Option<Vec<u8>> {
+        let ps = self.prepared.get(&id)?;
+        let (sql, params, types) = (ps.sql.clone(), ps.params, ps.param_types.clone());
+        let deprecate_eof = self.deprecate_eof;
+        let link = self.replicas[idx].as_mut()?;
+        if !link.statements.contains_key(&id) {
+            let mut cmd = Vec::with_capacity(sql.len() + 1);
+            cmd.push(COM_STMT_PREPARE);
+            cmd.extend_from_slice(&sql);
+            let replica_id = match link.conn.internal_prepare(&cmd, deprecate_eof).await {
+                Ok(Some(replica_id)) => replica_id,
+                Ok(None) => return None,
+                Err(_) => {
+                    self.replicas[idx] = None;
+                    return None;
+                }
+            };
+            link.statements.insert(id, ReplicaStatement { id: replica_id, typed: false });
+        }
+        let st = link.statements.get(&id)?;
+        let mut out = payload.to_vec();
+        out.get_mut(1..5)?.copy_from_slice(&st.id.to_le_bytes());
+        if params > 0 && !st.typed {
+            let bound_at = 10 + (params as usize).div_ceil(8);
+            if *out.get(bound_at)? == 0 {
+                let types = types?;
+                out[bound_at] = 1;
+                out.splice(bound_at + 1..bound_at + 1, types);
+            }
+        }
+        Some(out)
+    }
+
+    /// COM_STMT_CLOSE: on the primary and on every replica that has a copy. No
+    /// reply is expected from any of them.
+    async fn close_statement(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
+        if let Some(id) = statement_id(payload) {
+            self.prepared.remove(&id);
+            let mut failed = Vec::new();
+            for (idx, slot) in self.replicas.iter_mut().enumerate() {
+                if let Some(link) = slot {
+                    if let Some(st) = link.statements.remove(&id) {
+                        let mut cmd = vec![COM_STMT_CLOSE];
+                        cmd.extend_from_slice(&st.id.to_le_bytes());
+                        if link.conn.send(0, &cmd).await.is_err() {
+                            failed.push(idx);
+                        }
+                    }
+                }
+            }
+            for idx in failed {
+                self.replicas[idx] = None;
+            }
+        }
+        self.forward(seq, payload).await
+    }
+
+    /// What the read must see, or None when only the primary can tell (a global
+    /// read whose primary position could not be read).
+    async fn required_position(&mut self, route: &Route) -> Option<GtidSet> {
+        let mut required = match route.consistency {
+            Consistency::Eventual => GtidSet::new(),
+            Consistency::Session => self.last_write.clone(),
+            Consistency::Global => {
+                // Everything committed anywhere before this read: the primary's
+                // position now, read on the session's own primary connection.
+                let reply = self
+                    .primary
+                    .internal(b"\x03SELECT @@global.gtid_binlog_pos", self.deprecate_eof)
+                    .await
+                    .ok()?;
+                let InternalReply::Rows(rows) = reply else {
+                    return None;
+                };
+                let text = rows.first()?.first()?.as_ref()?;
+                let mut set = GtidSet::parse(std::str::from_utf8(text).ok()?).ok()?;
+                set.merge(&self.last_write);
+                set
+            }
+        };
+        if let Some(after) = &route.after {
+            required.merge(after);
+        }
+        Some(required)
+    }
+
+    /// Healthy replicas of `group` in the order to try them: those known to have
+    /// `required` first, then the freshest; a replica this session already has a
+    /// connection to wins ties.
+    fn candidates(&self, group: Option<&str>, required: &GtidSet) -> Vec<usize> {
+        let mut list: Vec<(bool, bool, u64, usize)> = self
+            .shared
+            .replicas
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| group.is_none() || n.group.as_deref() == group)
+            .filter(|(_, n)| n.health.is_healthy())
+            .map(|(i, n)| {
+                (
+                    !n.health.has_applied(required),
+                    self.replicas[i].is_none(),
+                    n.health.lag_ms(),
+                    i,
+                )
+            })
+            .collect();
+        list.sort_unstable();
+        list.into_iter().map(|(_, _, _, i)| i).collect()
+    }
+
+    /// Opens the session's connection to replica `idx` if needed and brings it to
+    /// the session's schema and session variables.
+    async fn prepare_link(&mut self, idx: usize) -> Result<(), BackendError> {
+        if self.replicas[idx].is_none() {
+            let node = &self.shared.replicas[idx];
+            let (conn, _ok) = BackendConn::connect(&node.target, &self.identity.backend_login()).await?;
+            self.replicas[idx] = Some(ReplicaLink {
+                conn,
+                replayed: 0,
+                schema: self.identity.database.clone(),
+                statements: HashMap::new(),
+            });
+        }
+        let deprecate_eof = self.deprecate_eof;
+        let Some(link) = self.replicas[idx].as_mut() else {
+            return Err(BackendError::Protocol("replica link vanished".into()));
+        };
+        if link.schema != self.schema {
+            let Some(schema) = &self.schema else {
+                return Err(BackendError::Protocol("cannot clear the default schema".into()));
+            };
+            let mut cmd = Vec::with_capacity(schema.len() + 1);
+            cmd.push(COM_INIT_DB);
+            cmd.extend_from_slice(schema);
+            expect_ok(link.conn.internal(&cmd, deprecate_eof).await?)?;
+            link.schema = Some(schema.clone());
+        }
+        while link.replayed < self.replay_log.len() {
+            let stmt = &self.replay_log[link.replayed];
+            expect_ok(link.conn.internal(stmt, deprecate_eof).await?)?;
+            link.replayed += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits (bounded) for replica `idx` to apply `required`.
+    async fn wait_for(&mut self, idx: usize, required: &GtidSet) -> bool {
+        let timeout = self.shared.settings.read_wait_timeout;
+        let sql = crate::gtid::wait_statement(required, timeout);
+        let deprecate_eof = self.deprecate_eof;
+        let Some(link) = self.replicas[idx].as_mut() else {
+            return false;
+        };
+        let mut cmd = Vec::with_capacity(sql.len() + 1);
+        cmd.push(COM_QUERY);
+        cmd.extend_from_slice(sql.as_bytes());
+        let reached = match link.conn.internal(&cmd, deprecate_eof).await {
+            Ok(InternalReply::Rows(rows)) => rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(|v| v.as_deref())
+                == Some(b"0".as_slice()),
+            Ok(_) => false,
+            Err(_) => {
+                self.replicas[idx] = None;
+                false
+            }
+        };
+        if reached {
+            self.shared.replicas[idx].health.note_applied(required);
+        }
+        reached
+    }
+
+    /// Runs a read on replica `idx`. `Ok(None)` means the replica failed before
+    /// any of its answer reached the client, so the caller may try elsewhere.
+    async fn on_replica(
+        &mut self,
+        idx: usize,
+        command: u8,
+        seq: u8,
+        payload: &[u8],
+    ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        let opts = RelayOptions {
+            command,
+            deprecate_eof: self.deprecate_eof,
+            client_tracks: self.client_tracks,
+        };
+        let Some(link) = self.replicas[idx].as_mut() else {
+            return Ok(None);
+        };
+        if let Err(e) = link.conn.send(seq, payload).await {
+            self.replica_failed(idx, &e.to_string());
+            return Ok(None);
+        }
+        match relay_response(&mut self.client, &mut link.conn, &opts).await {
+            Ok(outcome) => {
+                self.last_replica = Some(idx);
+                Ok(Some(outcome))
+            }
+            Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
+            Err(RelayError::Backend { error, forwarded: false, .. }) => {
+                self.replica_failed(idx, &error.to_string());
+                Ok(None)
+            }
+            Err(RelayError::Backend { error, last_seq, .. }) => {
+                // Part of the answer is out: it cannot be retried. The session
+                // itself lives on the primary and carries on.
+                self.replica_failed(idx, &error.to_string());
+                self.client
+                    .send_err(last_seq.wrapping_add(1), CR_SERVER_LOST, "Lost connection to server during query")
+                    .await;
+                Ok(Some(RelayOutcome {
+                    error: true,
+                    ..RelayOutcome::default()
+                }))
+            }
+        }
+    }
+
+    fn replica_failed(&mut self, idx: usize, why: &str) {
+        self.replicas[idx] = None;
+        self.shared.replicas[idx].health.mark_unreachable(why.to_string());
+        tracing::warn!(replica = %self.shared.replicas[idx].target.addr, error = why, "replica connection failed; read retried elsewhere");
+    }
+
+    /// Forgets session state after COM_RESET_CONNECTION or COM_CHANGE_USER (the
+    /// server reset it). Replica connections are closed: reopening is simpler
+    /// than resetting each and cannot leave stale state behind.
+    fn reset_session_state(&mut self, schema: Option<Vec<u8>>) {
+        self.pins = Pins::default();
+        self.consistency = Consistency::Session;
+        self.replay_log.clear();
+        self.prepared.clear();
+        self.schema = schema;
+        self.last_replica = None;
+        for slot in &mut self.replicas {
+            *slot = None;
         }
     }
 
@@ -186,9 +848,9 @@ impl Session {
         }
     }
 
-    /// Sends a client packet on to the backend; the client is told if that fails.
+    /// Sends a client packet on to the primary; the client is told if that fails.
     async fn forward(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
-        if let Err(e) = self.backend.send(seq, payload).await {
+        if let Err(e) = self.primary.send(seq, payload).await {
             self.client
                 .send_err(
                     seq.wrapping_add(1),
@@ -199,103 +861,6 @@ impl Session {
             return Err(SessionEnd::Backend(e));
         }
         Ok(())
-    }
-
-    /// Streams the backend's response to the current command to the client.
-    async fn relay_response(&mut self, command: u8) -> Result<(), SessionEnd> {
-        let mut tracker = ResponseTracker::new(command, self.deprecate_eof);
-        let mut sent_any = false;
-        loop {
-            let (n, step) = tracker.scan(self.backend.reader.buffered());
-            if n > 0 {
-                let buf = self.backend.reader.buffer_mut();
-                if let Err(e) = self.client.write_raw(&buf[..n]).await {
-                    return Err(SessionEnd::Client(e.into()));
-                }
-                buf.advance(n);
-                sent_any = true;
-            }
-            match step {
-                Step::Done => {
-                    return self
-                        .client
-                        .flush()
-                        .await
-                        .map_err(|e| SessionEnd::Client(e.into()));
-                }
-                Step::LocalInfile => {
-                    self.relay_local_infile().await?;
-                    tracker.resume_after_infile();
-                    continue;
-                }
-                Step::NeedMore => {}
-            }
-            if sent_any {
-                self.client
-                    .flush()
-                    .await
-                    .map_err(|e| SessionEnd::Client(e.into()))?;
-            }
-            if let Err(e) = self.backend.reader.fill(&mut self.backend.stream).await {
-                let seq = if sent_any || tracker.last_seq != 0 {
-                    tracker.last_seq.wrapping_add(1)
-                } else {
-                    1
-                };
-                self.client
-                    .send_err(
-                        seq,
-                        CR_SERVER_LOST,
-                        "Lost connection to server during query",
-                    )
-                    .await;
-                return Err(SessionEnd::Backend(BackendError::Lost(e)));
-            }
-        }
-    }
-
-    /// Relays the client's LOCAL INFILE data to the backend: packets up to and
-    /// including the empty one that ends the file. Data is relayed frame by frame
-    /// as it arrives, never reassembled: the file's size is the server's business.
-    async fn relay_local_infile(&mut self) -> Result<(), SessionEnd> {
-        self.client
-            .flush()
-            .await
-            .map_err(|e| SessionEnd::Client(e.into()))?;
-        let mut continues_previous = false;
-        loop {
-            let reader = &mut self.client.reader;
-            while reader.buffered().len() < 4 {
-                reader
-                    .fill(&mut self.client.stream)
-                    .await
-                    .map_err(SessionEnd::Client)?;
-            }
-            let len = crate::protocol::framing::frame_len(reader.buffered());
-            let mut remaining = 4 + len;
-            while remaining > 0 {
-                if reader.buffered().is_empty() {
-                    reader
-                        .fill(&mut self.client.stream)
-                        .await
-                        .map_err(SessionEnd::Client)?;
-                }
-                let n = remaining.min(reader.buffered().len());
-                let buf = reader.buffer_mut();
-                self.backend
-                    .stream
-                    .write_all(&buf[..n])
-                    .await
-                    .map_err(|e| SessionEnd::Backend(BackendError::Lost(e.into())))?;
-                buf.advance(n);
-                remaining -= n;
-            }
-            // An empty frame ends the file, unless it closes a 16 MiB - 1 frame.
-            if len == 0 && !continues_previous {
-                return Ok(());
-            }
-            continues_previous = len == MAX_FRAME;
-        }
     }
 
     /// COM_CHANGE_USER: authenticate the new user for real, then log the backend
@@ -355,19 +920,26 @@ impl Session {
             std::mem::replace(&mut self.identity.user, user),
             std::mem::replace(&mut self.identity.stage1, stage1),
         );
-        self.identity.database = request.database;
+        self.identity.database = request.database.clone();
         self.identity.collation = collation as u8;
         if let Some(attrs) = request.attributes {
             self.identity.attributes = Some(attrs.into_iter().collect());
         }
         match self
-            .backend
+            .primary
             .change_user(&self.identity.backend_login())
             .await
         {
             Ok(ok) => {
+                // COM_CHANGE_USER resets the server session: so does Tern.
+                self.reset_session_state(request.database.clone());
+                let mut outcome = RelayOutcome::default();
+                observe_ok(&ok, &mut outcome);
+                self.absorb(&outcome);
+                let mut scratch = BytesMut::new();
+                let out = client_ok(&ok, self.client_tracks, &mut scratch);
                 self.client
-                    .send(seq, &ok)
+                    .send(seq, out)
                     .await
                     .map_err(|e| SessionEnd::Client(e.into()))?;
                 Ok(())
@@ -394,4 +966,74 @@ impl Session {
             }
         }
     }
+}
+
+/// The statement id of a COM_STMT_* packet.
+fn statement_id(payload: &[u8]) -> Option<u32> {
+    payload.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The parameter types a COM_STMT_EXECUTE carries, if it carries them:
+/// command, id (4), flags, iteration count (4), NULL bitmap, "new params bound"
+/// flag, then two bytes per parameter.
+fn execute_param_types(payload: &[u8], params: u16) -> Option<&[u8]> {
+    if params == 0 {
+        return None;
+    }
+    let bound_at = 10 + (params as usize).div_ceil(8);
+    if *payload.get(bound_at)? != 1 {
+        return None;
+    }
+    payload.get(bound_at + 1..bound_at + 1 + 2 * params as usize)
+}
+
+fn expect_ok(reply: InternalReply) -> Result<(), BackendError> {
+    match reply {
+        InternalReply::Ok | InternalReply::Rows(_) => Ok(()),
+        InternalReply::Err { code, message } => Err(BackendError::Protocol(format!(
+            "replaying session state failed: {code} {message}"
+        ))),
+    }
+}
+
+fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`: they describe the
+/// previous statement, wherever it ran.
+fn is_diagnostics_query(sql: &[u8]) -> bool {
+    let trimmed = sql.trim_ascii_start();
+    trimmed.len() >= 4
+        && trimmed[..4].eq_ignore_ascii_case(b"SHOW")
+        && (contains_ci(trimmed, b"WARNINGS") || contains_ci(trimmed, b"ERRORS"))
+}
+
+/// Can this SET statement be replayed on a replica connection to give it the
+/// session's state? Only session-scoped assignments qualify: never GLOBAL ones,
+/// passwords or roles' defaults (writes), `SET STATEMENT ... FOR` (one statement),
+/// bare `SET TRANSACTION` (the next transaction only), autocommit (a replica
+/// connection must never hold a transaction open), or user variables (their
+/// values are computed on the primary).
+fn is_replayable_set(c: &Classified<'_>, sql: &[u8]) -> bool {
+    if c.side_effects || c.reads_user_variables || c.multi_statement || c.pin.is_some() {
+        return false;
+    }
+    if c.sets_autocommit.is_some() {
+        return false;
+    }
+    let text = sql.trim_ascii_start();
+    let after_set = text.get(3..).unwrap_or_default().trim_ascii_start();
+    let first_word: &[u8] = after_set
+        .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+        .next()
+        .unwrap_or_default();
+    for banned in [&b"GLOBAL"[..], b"PASSWORD", b"DEFAULT", b"STATEMENT", b"TRANSACTION"] {
+        if first_word.eq_ignore_ascii_case(banned) {
+            return false;
+        }
+    }
+    !contains_ci(text, b"GLOBAL")
 }

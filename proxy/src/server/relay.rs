@@ -1,0 +1,202 @@
+//! Streaming one backend response to the client.
+//!
+//! Bytes go out as they arrive, unmodified, with one exception: an OK packet
+//! carrying session-state information is rewritten for a client that did not ask
+//! for session tracking (Tern always asks its backends for it, to learn GTIDs and
+//! schema changes). The rewrite produces exactly what the server sends such a
+//! client.
+
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::AsyncWriteExt;
+
+use super::client::ClientConn;
+use crate::backend::conn::BackendConn;
+use crate::gtid::Gtid;
+use crate::protocol::framing::{frame_len, FrameError};
+use crate::protocol::response::{ResponseTracker, Step};
+use crate::protocol::session_state::{parse_ok, state_changes, write_untracked_ok, StateChange};
+use crate::protocol::status::SESSION_STATE_CHANGED;
+use crate::protocol::MAX_FRAME;
+
+/// What a response told Tern about the session.
+#[derive(Debug, Default)]
+pub struct RelayOutcome {
+    /// Status flags of the last OK/EOF.
+    pub status: Option<u16>,
+    /// The response ended with an ERR packet.
+    pub error: bool,
+    /// GTIDs the statement committed (MariaDB `last_gtid`, MySQL own GTIDs).
+    pub gtids: Vec<Gtid>,
+    /// The default schema changed to this.
+    pub schema: Option<Vec<u8>>,
+    /// COM_STMT_PREPARE succeeded: statement id and parameter count.
+    pub prepared: Option<(u32, u16)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("client connection: {0}")]
+    Client(FrameError),
+    /// The backend failed. `forwarded` says whether any of its response already
+    /// reached the client (then the statement cannot be retried elsewhere).
+    #[error("backend connection: {error}")]
+    Backend {
+        error: FrameError,
+        forwarded: bool,
+        last_seq: u8,
+    },
+}
+
+/// Reads the ERR/OK-carried facts of one OK packet payload into `outcome`.
+pub fn observe_ok(payload: &[u8], outcome: &mut RelayOutcome) {
+    let Some(ok) = parse_ok(payload) else {
+        return;
+    };
+    outcome.status = Some(ok.status);
+    if ok.status & SESSION_STATE_CHANGED == 0 {
+        return;
+    }
+    for change in state_changes(ok.state) {
+        match change {
+            StateChange::SystemVariable { name, value } if name == b"last_gtid" && !value.is_empty() => {
+                if let Some(g) = std::str::from_utf8(value).ok().and_then(|v| Gtid::parse(v).ok()) {
+                    outcome.gtids.push(g);
+                }
+            }
+            StateChange::Schema(schema) => outcome.schema = Some(schema.to_vec()),
+            StateChange::Gtids(set) => {
+                if let Ok(set) = std::str::from_utf8(set) {
+                    for g in set.split(',').filter_map(|g| Gtid::parse(g).ok()) {
+                        outcome.gtids.push(g);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The OK payload as this client must see it (rewritten into `scratch` when the
+/// client does not track session state and the server sent some).
+pub fn client_ok<'a>(payload: &'a [u8], client_tracks: bool, scratch: &'a mut BytesMut) -> &'a [u8] {
+    if client_tracks {
+        return payload;
+    }
+    match parse_ok(payload) {
+        Some(ok) if ok.status & SESSION_STATE_CHANGED != 0 => {
+            scratch.clear();
+            write_untracked_ok(&ok, scratch);
+            scratch
+        }
+        _ => payload,
+    }
+}
+
+pub struct RelayOptions {
+    pub command: u8,
+    pub deprecate_eof: bool,
+    pub client_tracks: bool,
+}
+
+/// Streams the response to the command just sent on `backend` to `client`.
+pub async fn relay_response(
+    client: &mut ClientConn,
+    backend: &mut BackendConn,
+    opts: &RelayOptions,
+) -> Result<RelayOutcome, RelayError> {
+    let mut tracker = ResponseTracker::new(opts.command, opts.deprecate_eof);
+    let mut outcome = RelayOutcome::default();
+    let mut forwarded = false;
+    let mut scratch = BytesMut::new();
+    loop {
+        let (n, step) = tracker.scan(backend.reader.buffered());
+        if n > 0 {
+            let buf = backend.reader.buffer_mut();
+            match step {
+                Step::Ok { frame_at } => {
+                    client.write_raw(&buf[..frame_at]).await.map_err(|e| RelayError::Client(e.into()))?;
+                    let frame = &buf[frame_at..n];
+                    let payload = &frame[4..];
+                    observe_ok(payload, &mut outcome);
+                    let out = client_ok(payload, opts.client_tracks, &mut scratch);
+                    if out.len() == payload.len() {
+                        client.write_raw(frame).await.map_err(|e| RelayError::Client(e.into()))?;
+                    } else {
+                        let mut framed = BytesMut::with_capacity(out.len() + 4);
+                        framed.put_uint_le(out.len() as u64, 3);
+                        framed.put_u8(frame[3]);
+                        framed.put_slice(out);
+                        client.write_raw(&framed).await.map_err(|e| RelayError::Client(e.into()))?;
+                    }
+                }
+                _ => client.write_raw(&buf[..n]).await.map_err(|e| RelayError::Client(e.into()))?,
+            }
+            buf.advance(n);
+            forwarded = true;
+        }
+        match step {
+            Step::Done => break,
+            Step::Ok { .. } if tracker.is_done() => break,
+            Step::Ok { .. } => continue,
+            Step::LocalInfile => {
+                relay_local_infile(client, backend).await?;
+                tracker.resume_after_infile();
+                continue;
+            }
+            Step::NeedMore => {}
+        }
+        if forwarded {
+            client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+        }
+        if let Err(error) = backend.reader.fill(&mut backend.stream).await {
+            return Err(RelayError::Backend {
+                error,
+                forwarded,
+                last_seq: tracker.last_seq,
+            });
+        }
+    }
+    client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+    outcome.error = tracker.outcome.error;
+    outcome.prepared = tracker.outcome.prepared;
+    if outcome.status.is_none() {
+        outcome.status = tracker.outcome.status;
+    }
+    Ok(outcome)
+}
+
+/// Relays the client's LOCAL INFILE data to the backend: packets up to and
+/// including the empty one that ends the file. Data is relayed frame by frame as
+/// it arrives, never reassembled: the file's size is the server's business.
+async fn relay_local_infile(client: &mut ClientConn, backend: &mut BackendConn) -> Result<(), RelayError> {
+    client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+    let backend_err = |e: std::io::Error| RelayError::Backend {
+        error: e.into(),
+        forwarded: true,
+        last_seq: 0,
+    };
+    let mut continues_previous = false;
+    loop {
+        let reader = &mut client.reader;
+        while reader.buffered().len() < 4 {
+            reader.fill(&mut client.stream).await.map_err(RelayError::Client)?;
+        }
+        let len = frame_len(reader.buffered());
+        let mut remaining = 4 + len;
+        while remaining > 0 {
+            if reader.buffered().is_empty() {
+                reader.fill(&mut client.stream).await.map_err(RelayError::Client)?;
+            }
+            let n = remaining.min(reader.buffered().len());
+            let buf = reader.buffer_mut();
+            backend.stream.write_all(&buf[..n]).await.map_err(backend_err)?;
+            buf.advance(n);
+            remaining -= n;
+        }
+        // An empty frame ends the file, unless it closes a 16 MiB - 1 frame.
+        if len == 0 && !continues_previous {
+            return Ok(());
+        }
+        continues_previous = len == MAX_FRAME;
+    }
+}

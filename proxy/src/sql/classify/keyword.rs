@@ -1,0 +1,367 @@
+//! The words the classifier reacts to, found with one hash probe per word.
+//!
+//! A `match` on byte-string literals compiles to a chain of comparisons, one
+//! per arm; with ~150 keywords that costs more than the rest of a short
+//! statement. The open-addressing table below is built at compile time, so a
+//! lookup is one FNV hash of the word plus, almost always, one comparison.
+
+/// Declares the keyword enum and its spellings side by side, so the two
+/// cannot drift apart.
+macro_rules! keywords {
+    ($($variant:ident $text:literal,)*) => {
+        /// A word the classifier knows. `None` for every other word.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum Kw {
+            None,
+            $($variant,)*
+        }
+
+        const KEYWORDS: &[(&[u8], Kw)] = &[$(($text, Kw::$variant),)*];
+    };
+}
+
+keywords! {
+    Aggregate b"AGGREGATE",
+    Algorithm b"ALGORITHM",
+    Alter b"ALTER",
+    Analyze b"ANALYZE",
+    And b"AND",
+    As b"AS",
+    Atomic b"ATOMIC",
+    Begin b"BEGIN",
+    Call b"CALL",
+    Case b"CASE",
+    Chain b"CHAIN",
+    Character b"CHARACTER",
+    Charset b"CHARSET",
+    Check b"CHECK",
+    Checksum b"CHECKSUM",
+    Column b"COLUMN",
+    Commit b"COMMIT",
+    Concurrent b"CONCURRENT",
+    Create b"CREATE",
+    Cross b"CROSS",
+    Data b"DATA",
+    Deallocate b"DEALLOCATE",
+    Default b"DEFAULT",
+    Definer b"DEFINER",
+    Delayed b"DELAYED",
+    Delete b"DELETE",
+    Desc b"DESC",
+    Describe b"DESCRIBE",
+    Do b"DO",
+    Drop b"DROP",
+    Dual b"DUAL",
+    Duplicate b"DUPLICATE",
+    End b"END",
+    Event b"EVENT",
+    Except b"EXCEPT",
+    Execute b"EXECUTE",
+    Exists b"EXISTS",
+    Explain b"EXPLAIN",
+    Export b"EXPORT",
+    Extended b"EXTENDED",
+    False b"FALSE",
+    Flush b"FLUSH",
+    For b"FOR",
+    Force b"FORCE",
+    Format b"FORMAT",
+    FoundRows b"FOUND_ROWS",
+    From b"FROM",
+    Full b"FULL",
+    Fulltext b"FULLTEXT",
+    Function b"FUNCTION",
+    GetLock b"GET_LOCK",
+    Global b"GLOBAL",
+    Grant b"GRANT",
+    Group b"GROUP",
+    Handler b"HANDLER",
+    Having b"HAVING",
+    Help b"HELP",
+    HighPriority b"HIGH_PRIORITY",
+    If b"IF",
+    Ignore b"IGNORE",
+    In b"IN",
+    Index b"INDEX",
+    Inner b"INNER",
+    Insert b"INSERT",
+    Intersect b"INTERSECT",
+    Into b"INTO",
+    Join b"JOIN",
+    Key b"KEY",
+    Kill b"KILL",
+    LastInsertId b"LAST_INSERT_ID",
+    Lastval b"LASTVAL",
+    Lateral b"LATERAL",
+    Left b"LEFT",
+    Like b"LIKE",
+    Limit b"LIMIT",
+    Load b"LOAD",
+    Local b"LOCAL",
+    Lock b"LOCK",
+    Loop b"LOOP",
+    LowPriority b"LOW_PRIORITY",
+    Names b"NAMES",
+    Natural b"NATURAL",
+    Next b"NEXT",
+    Nextval b"NEXTVAL",
+    No b"NO",
+    NoWriteToBinlog b"NO_WRITE_TO_BINLOG",
+    Not b"NOT",
+    Nowait b"NOWAIT",
+    Off b"OFF",
+    Offline b"OFFLINE",
+    On b"ON",
+    Online b"ONLINE",
+    Optimize b"OPTIMIZE",
+    Or b"OR",
+    Order b"ORDER",
+    Outer b"OUTER",
+    Package b"PACKAGE",
+    Partition b"PARTITION",
+    Partitions b"PARTITIONS",
+    Password b"PASSWORD",
+    Persist b"PERSIST",
+    PersistOnly b"PERSIST_ONLY",
+    Prepare b"PREPARE",
+    Previous b"PREVIOUS",
+    Procedure b"PROCEDURE",
+    Read b"READ",
+    Recursive b"RECURSIVE",
+    References b"REFERENCES",
+    Release b"RELEASE",
+    ReleaseAllLocks b"RELEASE_ALL_LOCKS",
+    ReleaseLock b"RELEASE_LOCK",
+    Rename b"RENAME",
+    Repair b"REPAIR",
+    Repeat b"REPEAT",
+    Replace b"REPLACE",
+    Returning b"RETURNING",
+    Revoke b"REVOKE",
+    Right b"RIGHT",
+    Role b"ROLE",
+    Rollback b"ROLLBACK",
+    RowCount b"ROW_COUNT",
+    Savepoint b"SAVEPOINT",
+    Select b"SELECT",
+    Sequence b"SEQUENCE",
+    Session b"SESSION",
+    Set b"SET",
+    Setval b"SETVAL",
+    Share b"SHARE",
+    Show b"SHOW",
+    Spatial b"SPATIAL",
+    Sql b"SQL",
+    SqlCalcFoundRows b"SQL_CALC_FOUND_ROWS",
+    Start b"START",
+    Statement b"STATEMENT",
+    StraightJoin b"STRAIGHT_JOIN",
+    SystemTime b"SYSTEM_TIME",
+    Table b"TABLE",
+    Tables b"TABLES",
+    Temporary b"TEMPORARY",
+    To b"TO",
+    Transaction b"TRANSACTION",
+    Trigger b"TRIGGER",
+    True b"TRUE",
+    Truncate b"TRUNCATE",
+    Union b"UNION",
+    Unique b"UNIQUE",
+    Unlock b"UNLOCK",
+    Update b"UPDATE",
+    Use b"USE",
+    Using b"USING",
+    Value b"VALUE",
+    Values b"VALUES",
+    View b"VIEW",
+    Wait b"WAIT",
+    Where b"WHERE",
+    While b"WHILE",
+    Window b"WINDOW",
+    With b"WITH",
+    Work b"WORK",
+    Write b"WRITE",
+    Xa b"XA",
+    Xml b"XML",
+}
+
+impl Kw {
+    /// Words MySQL or MariaDB reserve, so that an unquoted one can be neither a
+    /// table name nor an alias. Only these may end a table list: treating a
+    /// non-reserved word such as `data` or `value` as the end of a table list
+    /// would drop the tables after it, the dangerous direction for the write
+    /// gate and for rules. `RETURNING` is reserved in MariaDB only.
+    pub(super) fn is_reserved(self) -> bool {
+        matches!(
+            self,
+            Kw::Alter
+                | Kw::Analyze
+                | Kw::And
+                | Kw::As
+                | Kw::Call
+                | Kw::Case
+                | Kw::Character
+                | Kw::Check
+                | Kw::Column
+                | Kw::Create
+                | Kw::Cross
+                | Kw::Default
+                | Kw::Delayed
+                | Kw::Delete
+                | Kw::Desc
+                | Kw::Describe
+                | Kw::Drop
+                | Kw::Dual
+                | Kw::Except
+                | Kw::Exists
+                | Kw::Explain
+                | Kw::False
+                | Kw::For
+                | Kw::Force
+                | Kw::From
+                | Kw::Fulltext
+                | Kw::Grant
+                | Kw::Group
+                | Kw::Having
+                | Kw::HighPriority
+                | Kw::If
+                | Kw::Ignore
+                | Kw::In
+                | Kw::Index
+                | Kw::Inner
+                | Kw::Insert
+                | Kw::Intersect
+                | Kw::Into
+                | Kw::Join
+                | Kw::Key
+                | Kw::Kill
+                | Kw::Lateral
+                | Kw::Left
+                | Kw::Like
+                | Kw::Limit
+                | Kw::Load
+                | Kw::Lock
+                | Kw::Loop
+                | Kw::LowPriority
+                | Kw::Natural
+                | Kw::Not
+                | Kw::NoWriteToBinlog
+                | Kw::On
+                | Kw::Optimize
+                | Kw::Or
+                | Kw::Order
+                | Kw::Outer
+                | Kw::Partition
+                | Kw::Procedure
+                | Kw::Read
+                | Kw::Recursive
+                | Kw::References
+                | Kw::Release
+                | Kw::Rename
+                | Kw::Repeat
+                | Kw::Replace
+                | Kw::Returning
+                | Kw::Revoke
+                | Kw::Right
+                | Kw::Select
+                | Kw::Set
+                | Kw::Show
+                | Kw::Spatial
+                | Kw::Sql
+                | Kw::SqlCalcFoundRows
+                | Kw::StraightJoin
+                | Kw::Table
+                | Kw::To
+                | Kw::Trigger
+                | Kw::True
+                | Kw::Union
+                | Kw::Unique
+                | Kw::Unlock
+                | Kw::Update
+                | Kw::Use
+                | Kw::Using
+                | Kw::Values
+                | Kw::Where
+                | Kw::While
+                | Kw::Window
+                | Kw::With
+                | Kw::Write
+        )
+    }
+}
+
+const SLOT_BITS: u32 = 9;
+const SLOTS: usize = 1 << SLOT_BITS;
+const LONGEST: usize = 19;
+
+/// FNV-1a over the upper-cased bytes; `const` so the table can be built by the
+/// compiler with the same function the lookup uses.
+const fn slot_of(word: &[u8]) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < word.len() {
+        hash ^= word[i].to_ascii_uppercase() as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    (hash >> (32 - SLOT_BITS)) as usize
+}
+
+/// Slot -> 1 + index into `KEYWORDS`, 0 for an empty slot.
+const TABLE: [u8; SLOTS] = build_table();
+
+const fn build_table() -> [u8; SLOTS] {
+    assert!(KEYWORDS.len() < 255 && KEYWORDS.len() * 2 < SLOTS);
+    let mut table = [0u8; SLOTS];
+    let mut k = 0;
+    while k < KEYWORDS.len() {
+        assert!(KEYWORDS[k].0.len() <= LONGEST);
+        let mut slot = slot_of(KEYWORDS[k].0);
+        while table[slot] != 0 {
+            slot = (slot + 1) & (SLOTS - 1);
+        }
+        table[slot] = (k + 1) as u8;
+        k += 1;
+    }
+    table
+}
+
+/// The keyword spelled by `word` in any letter case, or `Kw::None`.
+pub(super) fn keyword(word: &[u8]) -> Kw {
+    if word.len() < 2 || word.len() > LONGEST {
+        return Kw::None;
+    }
+    let mut slot = slot_of(word);
+    loop {
+        let entry = TABLE[slot];
+        if entry == 0 {
+            return Kw::None;
+        }
+        let (text, kw) = KEYWORDS[entry as usize - 1];
+        if text.eq_ignore_ascii_case(word) {
+            return kw;
+        }
+        slot = (slot + 1) & (SLOTS - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_keyword_is_found_in_any_case() {
+        for &(text, kw) in KEYWORDS {
+            assert_eq!(keyword(text), kw);
+            let lower = text.to_ascii_lowercase();
+            assert_eq!(keyword(&lower), kw);
+        }
+    }
+
+    #[test]
+    fn other_words_are_not_keywords() {
+        for word in [&b"orders"[..], b"selec", b"selects", b"", b"x", b"\xc3\xa9t\xc3\xa9"] {
+            assert_eq!(keyword(word), Kw::None);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Read/write split and read-your-writes on a real primary + replica.
+//!
+//! Reads ask `@@server_id` so that every answer says which server produced it.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use common::Setup;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use rand::Rng;
+
+struct Ids {
+    primary: u32,
+    replica: u32,
+}
+
+async fn server_ids(s: &Setup) -> Result<Ids> {
+    let mut p = s.admin_direct().await?;
+    let mut r = Conn::new(s.cluster.replicas()[0].opts(
+        tern_tests::cluster::ADMIN_USER,
+        tern_tests::cluster::ADMIN_PASSWORD,
+        None,
+    ))
+    .await?;
+    let primary: u32 = p.query_first("SELECT @@server_id").await?.context("id")?;
+    let replica: u32 = r.query_first("SELECT @@server_id").await?.context("id")?;
+    ensure!(primary != replica);
+    Ok(Ids { primary, replica })
+}
+
+async fn replica_admin(s: &Setup) -> Result<Conn> {
+    Ok(Conn::new(s.cluster.replicas()[0].opts(
+        tern_tests::cluster::ADMIN_USER,
+        tern_tests::cluster::ADMIN_PASSWORD,
+        None,
+    ))
+    .await?)
+}
+
+/// Waits until Tern routes a plain read to the replica (its monitor has seen it
+/// healthy).
+async fn until_replica_serves(s: &Setup, ids: &Ids) -> Result<()> {
+    let mut c = s.app_via_tern().await?;
+    for _ in 0..200 {
+        let id: Option<u32> = c.query_first("SELECT @@server_id").await?;
+        if id == Some(ids.replica) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("reads never reached the replica:\n{}", s.tern.log_tail())
+}
+
+fn pairs() -> u64 {
+    std::env::var("TERN_RYW_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// (a) and (b): 8 sessions write then read their own row; the replica's SQL
+/// thread is stopped and started at random moments. No read may return a value
+/// older than the session's last write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
+    let s = Arc::new(Setup::start(1, &[])?);
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin.query_drop("CREATE TABLE app.ryw (id INT PRIMARY KEY, v BIGINT NOT NULL)").await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flaps = Arc::new(AtomicU64::new(0));
+    let chaos = {
+        let s = s.clone();
+        let stop = stop.clone();
+        let flaps = flaps.clone();
+        tokio::spawn(async move {
+            let mut r = replica_admin(&s).await?;
+            while !stop.load(Ordering::Relaxed) {
+                let (up, down) = {
+                    let mut rng = rand::rng();
+                    (rng.random_range(50..400), rng.random_range(10..300))
+                };
+                tokio::time::sleep(Duration::from_millis(up)).await;
+                r.query_drop("STOP SLAVE SQL_THREAD").await?;
+                flaps.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(down)).await;
+                r.query_drop("START SLAVE SQL_THREAD").await?;
+            }
+            anyhow::Ok(())
+        })
+    };
+
+    let n = pairs();
+    let mut workers = Vec::new();
+    for session in 0..8u32 {
+        let s = s.clone();
+        let replica_id = ids.replica;
+        workers.push(tokio::spawn(async move {
+            let mut c = s.app_via_tern().await?;
+            c.query_drop(format!("INSERT INTO ryw VALUES ({session}, 0)")).await?;
+            let (mut stale, mut on_replica) = (0u64, 0u64);
+            for k in 1..=n {
+                c.query_drop(format!("UPDATE ryw SET v = {k} WHERE id = {session}")).await?;
+                let row: Option<(i64, u32)> = c
+                    .query_first(format!("SELECT v, @@server_id FROM ryw WHERE id = {session}"))
+                    .await?;
+                let (v, server) = row.context("row vanished")?;
+                if v != k as i64 {
+                    stale += 1;
+                }
+                if server == replica_id {
+                    on_replica += 1;
+                }
+            }
+            anyhow::Ok((stale, on_replica))
+        }));
+    }
+    let mut stale = 0;
+    let mut on_replica = 0;
+    for w in workers {
+        let (st, r) = w.await??;
+        stale += st;
+        on_replica += r;
+    }
+    stop.store(true, Ordering::Relaxed);
+    chaos.await??;
+    let reads = 8 * n;
+    println!(
+        "reads={reads} stale={stale} on_replica={on_replica} ({:.1}%) replica_flaps={}",
+        100.0 * on_replica as f64 / reads as f64,
+        flaps.load(Ordering::Relaxed)
+    );
+    assert_eq!(stale, 0, "stale reads");
+    assert!(flaps.load(Ordering::Relaxed) > 0, "the SQL thread was never stopped");
+    assert!(on_replica > 0, "no read was served by the replica");
+    // Leave replication running for the harness.
+    let mut r = replica_admin(&s).await?;
+    r.query_drop("START SLAVE").await?;
+    Ok(())
+}
+
+/// (b) With a healthy replica, at least 90% of reads outside transactions are
+/// served by it, including reads right after the session's own writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_replica_serves_most_reads() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop("CREATE TABLE app.hr (id INT PRIMARY KEY, v INT); INSERT INTO app.hr VALUES (1, 0)")
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let mut c = s.app_via_tern().await?;
+    let (mut total, mut replica) = (0u32, 0u32);
+    for k in 0..1000 {
+        if k % 4 == 0 {
+            c.query_drop(format!("UPDATE hr SET v = {k} WHERE id = 1")).await?;
+        }
+        let (v, server): (i64, u32) = c
+            .query_first("SELECT v, @@server_id FROM hr WHERE id = 1")
+            .await?
+            .context("row")?;
+        assert_eq!(v, (k / 4 * 4) as i64, "stale read");
+        total += 1;
+        if server == ids.replica {
+            replica += 1;
+        }
+    }
+    println!("replica share {replica}/{total}");
+    assert!(replica * 10 >= total * 9, "only {replica} of {total} reads on the replica");
+    Ok(())
+}
+
+/// (c) Every pinning case stays on the primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop("CREATE TABLE app.pin (id INT AUTO_INCREMENT PRIMARY KEY, v INT); INSERT INTO app.pin (v) VALUES (1); CREATE SEQUENCE app.sq")
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+
+    // Statements that must run on the primary, each checked in a fresh session.
+    let single = [
+        "SELECT id, @@server_id FROM pin FOR UPDATE",
+        "SELECT id, @@server_id FROM pin LOCK IN SHARE MODE",
+        "SELECT GET_LOCK('x', 0), @@server_id",
+        "SELECT LAST_INSERT_ID(), @@server_id",
+        "SELECT NEXTVAL(sq), @@server_id",
+        "SELECT NEXT VALUE FOR sq, @@server_id",
+        "SELECT FOUND_ROWS(), @@server_id",
+        "SELECT SQL_CALC_FOUND_ROWS id, @@server_id FROM pin",
+        "SELECT @v := 1, @@server_id",
+        "SELECT @@last_gtid, @@server_id",
+    ];
+    for sql in single {
+        let mut c = s.app_via_tern().await?;
+        let row: Option<(mysql_async::Value, u32)> = c.query_first(sql).await?;
+        let (_, server) = row.with_context(|| format!("no row for {sql}"))?;
+        assert_eq!(server, ids.primary, "{sql} ran on the replica");
+    }
+
+    // Session states that pin every later read.
+    let pinning = [
+        ("BEGIN", Some("COMMIT")),
+        ("START TRANSACTION READ ONLY", Some("COMMIT")),
+        ("SET autocommit = 0", Some("SET autocommit = 1")),
+        ("CREATE TEMPORARY TABLE tt (x INT)", None),
+        ("LOCK TABLES pin READ", Some("UNLOCK TABLES")),
+        ("SELECT GET_LOCK('pinned', 0)", None),
+        ("PREPARE ps FROM 'SELECT 1'", None),
+    ];
+    for (enter, leave) in pinning {
+        let mut c = s.app_via_tern().await?;
+        c.query_drop(enter).await?;
+        for _ in 0..5 {
+            let server: Option<u32> = c.query_first("SELECT @@server_id FROM pin LIMIT 1").await?;
+            assert_eq!(server, Some(ids.primary), "a read after `{enter}` ran on the replica");
+        }
+        if let Some(leave) = leave {
+            c.query_drop(leave).await?;
+            // Leaving the state frees the session again.
+            let mut back = false;
+            for _ in 0..50 {
+                let server: Option<u32> = c.query_first("SELECT @@server_id").await?;
+                if server == Some(ids.replica) {
+                    back = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(back, "session stayed pinned after `{leave}`");
+        }
+    }
+    // A user variable is set on the primary, and every read of it goes there;
+    // reads that do not use it may still go to the replica.
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("SET @uv = 5").await?;
+    let v: Option<(i64, u32)> = c.query_first("SELECT @uv, @@server_id").await?;
+    assert_eq!(v, Some((5, ids.primary)), "user variable read on a server that does not have it");
+    // Without a replica configured, everything goes to the primary (control).
+    let mut fresh = s.app_via_tern().await?;
+    let server: Option<u32> = fresh.query_first("SELECT @@server_id").await?;
+    assert_eq!(server, Some(ids.replica));
+    Ok(())
+}
+
+/// Session variables reach the replica connection before a read runs there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_reads_see_the_sessions_variables_and_schema() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin.query_drop("CREATE DATABASE other; CREATE TABLE other.t (x INT); INSERT INTO other.t VALUES (42)").await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("SET time_zone = '+05:30'").await?;
+    c.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").await?;
+    c.query_drop("SET NAMES latin1").await?;
+    c.query_drop("USE other").await?;
+    let row: Option<(String, String, String, i64, u32)> = c
+        .query_first("SELECT @@time_zone, @@sql_mode, @@character_set_client, x, @@server_id FROM t")
+        .await?;
+    let (tz, mode, cs, x, server) = row.context("row")?;
+    assert_eq!(server, ids.replica, "read did not go to the replica");
+    assert_eq!((tz.as_str(), mode.as_str(), cs.as_str(), x), ("+05:30", "ANSI_QUOTES", "latin1", 42));
+    // COM_INIT_DB too.
+    c.query_drop("USE app").await?;
+    let db: Option<(String, u32)> = c.query_first("SELECT DATABASE(), @@server_id").await?;
+    assert_eq!(db, Some(("app".to_string(), ids.replica)));
+    // tern_consistency is Tern's own session variable.
+    c.query_drop("SET tern_consistency = 'eventual'").await?;
+    let bad = c.query_drop("SET tern_consistency = 'sometimes'").await;
+    assert!(bad.is_err());
+    Ok(())
+}
+
+/// (d) A replica killed and restarted under read load: no client sees an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replica_killed_and_restarted_under_load_no_client_errors() -> Result<()> {
+    let s = Arc::new(Setup::start(1, &[])?);
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop("CREATE TABLE app.kl (id INT PRIMARY KEY, v INT); INSERT INTO app.kl VALUES (1, 1)")
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..6 {
+        let s = s.clone();
+        let stop = stop.clone();
+        readers.push(tokio::spawn(async move {
+            let mut c = s.app_via_tern().await?;
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v: Option<i64> = c.query_first("SELECT v FROM kl WHERE id = 1").await?;
+                ensure!(v == Some(1), "wrong value {v:?}");
+                n += 1;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.cluster.replicas()[0].kill9()?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.cluster.replicas()[0].start_again()?;
+    until_replica_serves(&s, &ids).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for r in readers {
+        total += r.await?.context("a reader saw an error")?;
+    }
+    println!("reads during the kill: {total}");
+    assert!(total > 100);
+    Ok(())
+}
+
+/// (e) `/* tern:after=GTID */` gives causal reads across connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_hint_gives_causal_reads_across_connections() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin.query_drop("CREATE TABLE app.cz (id INT PRIMARY KEY)").await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    // A replica that applies everything 3 s late, yet is healthy.
+    let mut r = replica_admin(&s).await?;
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3; START SLAVE").await?;
+    until_replica_serves(&s, &ids).await?;
+
+    let mut writer = s.app_via_tern().await?;
+    let mut reader = s.app_via_tern().await?;
+    writer.query_drop("INSERT INTO cz VALUES (1)").await?;
+    let gtid: String = writer.query_first("SELECT @@last_gtid").await?.context("gtid")?;
+    assert!(!gtid.is_empty());
+    // Without the token the other connection may read the lagging replica.
+    let plain: Option<(i64, u32)> = reader.query_first("SELECT COUNT(*), @@server_id FROM cz").await?;
+    assert_eq!(plain, Some((0, ids.replica)), "expected a stale replica read as the control");
+    let causal: Option<i64> = reader
+        .query_first(format!("SELECT /* tern:after={gtid} */ COUNT(*) FROM cz"))
+        .await?;
+    assert_eq!(causal, Some(1), "the after= hint did not make the read causal");
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE").await?;
+    Ok(())
+}
