@@ -357,9 +357,18 @@ mod tests {
 
     #[test]
     fn replica_groups_parse() {
-        let s = args(&["--primary", "p:1", "--admin-user", "a", "--replica", "reports=r1:3306", "--replica", "r2:3306"])
-            .resolve()
-            .expect("resolves");
+        let s = args(&[
+            "--primary",
+            "p:1",
+            "--admin-user",
+            "a",
+            "--replica",
+            "reports=r1:3306",
+            "--replica",
+            "r2:3306",
+        ])
+        .resolve()
+        .expect("resolves");
         assert_eq!(s.replicas[0].group.as_deref(), Some("reports"));
         assert_eq!(s.replicas[0].addr, "r1:3306");
         assert_eq!(s.replicas[1].group, None);

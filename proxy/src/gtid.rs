@@ -22,7 +22,10 @@ pub struct MariaGtid {
 pub enum Gtid {
     Maria(MariaGtid),
     /// MySQL: source uuid (lower-case, as text) and transaction number.
-    Mysql { uuid: String, n: u64 },
+    Mysql {
+        uuid: String,
+        n: u64,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,7 +47,9 @@ impl Gtid {
             });
         }
         let mut parts = t.split('-');
-        let (Some(d), Some(s), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(d), Some(s), Some(n), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(err());
         };
         Ok(Gtid::Maria(MariaGtid {
@@ -95,8 +100,14 @@ impl GtidSet {
                         Some((a, b)) => (a, b),
                         None => (range, range),
                     };
-                    let a = a.trim().parse::<u64>().map_err(|_| GtidParseError(item.to_string()))?;
-                    let b = b.trim().parse::<u64>().map_err(|_| GtidParseError(item.to_string()))?;
+                    let a = a
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| GtidParseError(item.to_string()))?;
+                    let b = b
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| GtidParseError(item.to_string()))?;
                     if a > b {
                         return Err(GtidParseError(item.to_string()));
                     }
@@ -142,7 +153,10 @@ impl GtidSet {
 
     pub fn contains(&self, gtid: &Gtid) -> bool {
         match gtid {
-            Gtid::Maria(g) => self.maria.get(&g.domain).is_some_and(|have| have.seq >= g.seq),
+            Gtid::Maria(g) => self
+                .maria
+                .get(&g.domain)
+                .is_some_and(|have| have.seq >= g.seq),
             Gtid::Mysql { uuid, n } => self
                 .mysql
                 .get(uuid)
@@ -246,16 +260,28 @@ mod tests {
     #[test]
     fn mysql_sets_are_interval_sets() {
         let set = GtidSet::parse(&format!("{U}:1-5:7-9")).expect("parses");
-        assert!(set.contains(&Gtid::Mysql { uuid: U.into(), n: 3 }));
-        assert!(!set.contains(&Gtid::Mysql { uuid: U.into(), n: 6 }));
+        assert!(set.contains(&Gtid::Mysql {
+            uuid: U.into(),
+            n: 3
+        }));
+        assert!(!set.contains(&Gtid::Mysql {
+            uuid: U.into(),
+            n: 6
+        }));
         let mut s2 = set.clone();
-        s2.add(&Gtid::Mysql { uuid: U.into(), n: 6 });
+        s2.add(&Gtid::Mysql {
+            uuid: U.into(),
+            n: 6,
+        });
         assert_eq!(s2.to_string(), format!("{U}:1-9"));
         assert!(s2.contains_set(&set));
         assert!(!set.contains_set(&s2));
         assert_eq!(
             Gtid::parse(&format!("{}:42", U.to_uppercase())).expect("gtid"),
-            Gtid::Mysql { uuid: U.into(), n: 42 }
+            Gtid::Mysql {
+                uuid: U.into(),
+                n: 42
+            }
         );
     }
 

@@ -7,7 +7,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckRules { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             match tern_rules::RuleSet::from_toml(&text) {
                 Ok(rules) => {
                     println!("{}: {} rules, OK", file.display(), rules.len());

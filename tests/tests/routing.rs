@@ -57,7 +57,10 @@ async fn until_replica_serves(s: &Setup, ids: &Ids) -> Result<()> {
 }
 
 fn pairs() -> u64 {
-    std::env::var("TERN_RYW_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    std::env::var("TERN_RYW_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
 }
 
 /// (a) and (b): 8 sessions write then read their own row; the replica's SQL
@@ -68,7 +71,9 @@ async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
     let s = Arc::new(Setup::start(1, &[])?);
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
-    admin.query_drop("CREATE TABLE app.ryw (id INT PRIMARY KEY, v BIGINT NOT NULL)").await?;
+    admin
+        .query_drop("CREATE TABLE app.ryw (id INT PRIMARY KEY, v BIGINT NOT NULL)")
+        .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
 
@@ -102,12 +107,16 @@ async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
         let replica_id = ids.replica;
         workers.push(tokio::spawn(async move {
             let mut c = s.app_via_tern().await?;
-            c.query_drop(format!("INSERT INTO ryw VALUES ({session}, 0)")).await?;
+            c.query_drop(format!("INSERT INTO ryw VALUES ({session}, 0)"))
+                .await?;
             let (mut stale, mut on_replica) = (0u64, 0u64);
             for k in 1..=n {
-                c.query_drop(format!("UPDATE ryw SET v = {k} WHERE id = {session}")).await?;
+                c.query_drop(format!("UPDATE ryw SET v = {k} WHERE id = {session}"))
+                    .await?;
                 let row: Option<(i64, u32)> = c
-                    .query_first(format!("SELECT v, @@server_id FROM ryw WHERE id = {session}"))
+                    .query_first(format!(
+                        "SELECT v, @@server_id FROM ryw WHERE id = {session}"
+                    ))
                     .await?;
                 let (v, server) = row.context("row vanished")?;
                 if v != k as i64 {
@@ -136,7 +145,10 @@ async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
         flaps.load(Ordering::Relaxed)
     );
     assert_eq!(stale, 0, "stale reads");
-    assert!(flaps.load(Ordering::Relaxed) > 0, "the SQL thread was never stopped");
+    assert!(
+        flaps.load(Ordering::Relaxed) > 0,
+        "the SQL thread was never stopped"
+    );
     assert!(on_replica > 0, "no read was served by the replica");
     // Leave replication running for the harness.
     let mut r = replica_admin(&s).await?;
@@ -152,7 +164,9 @@ async fn healthy_replica_serves_most_reads() -> Result<()> {
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
     admin
-        .query_drop("CREATE TABLE app.hr (id INT PRIMARY KEY, v INT); INSERT INTO app.hr VALUES (1, 0)")
+        .query_drop(
+            "CREATE TABLE app.hr (id INT PRIMARY KEY, v INT); INSERT INTO app.hr VALUES (1, 0)",
+        )
         .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
@@ -160,7 +174,8 @@ async fn healthy_replica_serves_most_reads() -> Result<()> {
     let (mut total, mut replica) = (0u32, 0u32);
     for k in 0..1000 {
         if k % 4 == 0 {
-            c.query_drop(format!("UPDATE hr SET v = {k} WHERE id = 1")).await?;
+            c.query_drop(format!("UPDATE hr SET v = {k} WHERE id = 1"))
+                .await?;
         }
         let (v, server): (i64, u32) = c
             .query_first("SELECT v, @@server_id FROM hr WHERE id = 1")
@@ -173,7 +188,10 @@ async fn healthy_replica_serves_most_reads() -> Result<()> {
         }
     }
     println!("replica share {replica}/{total}");
-    assert!(replica * 10 >= total * 9, "only {replica} of {total} reads on the replica");
+    assert!(
+        replica * 10 >= total * 9,
+        "only {replica} of {total} reads on the replica"
+    );
     Ok(())
 }
 
@@ -224,7 +242,11 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
         c.query_drop(enter).await?;
         for _ in 0..5 {
             let server: Option<u32> = c.query_first("SELECT @@server_id FROM pin LIMIT 1").await?;
-            assert_eq!(server, Some(ids.primary), "a read after `{enter}` ran on the replica");
+            assert_eq!(
+                server,
+                Some(ids.primary),
+                "a read after `{enter}` ran on the replica"
+            );
         }
         if let Some(leave) = leave {
             c.query_drop(leave).await?;
@@ -246,7 +268,11 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
     let mut c = s.app_via_tern().await?;
     c.query_drop("SET @uv = 5").await?;
     let v: Option<(i64, u32)> = c.query_first("SELECT @uv, @@server_id").await?;
-    assert_eq!(v, Some((5, ids.primary)), "user variable read on a server that does not have it");
+    assert_eq!(
+        v,
+        Some((5, ids.primary)),
+        "user variable read on a server that does not have it"
+    );
     // Without a replica configured, everything goes to the primary (control).
     let mut fresh = s.app_via_tern().await?;
     let server: Option<u32> = fresh.query_first("SELECT @@server_id").await?;
@@ -260,7 +286,11 @@ async fn replica_reads_see_the_sessions_variables_and_schema() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
-    admin.query_drop("CREATE DATABASE other; CREATE TABLE other.t (x INT); INSERT INTO other.t VALUES (42)").await?;
+    admin
+        .query_drop(
+            "CREATE DATABASE other; CREATE TABLE other.t (x INT); INSERT INTO other.t VALUES (42)",
+        )
+        .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
     let mut c = s.app_via_tern().await?;
@@ -269,11 +299,16 @@ async fn replica_reads_see_the_sessions_variables_and_schema() -> Result<()> {
     c.query_drop("SET NAMES latin1").await?;
     c.query_drop("USE other").await?;
     let row: Option<(String, String, String, i64, u32)> = c
-        .query_first("SELECT @@time_zone, @@sql_mode, @@character_set_client, x, @@server_id FROM t")
+        .query_first(
+            "SELECT @@time_zone, @@sql_mode, @@character_set_client, x, @@server_id FROM t",
+        )
         .await?;
     let (tz, mode, cs, x, server) = row.context("row")?;
     assert_eq!(server, ids.replica, "read did not go to the replica");
-    assert_eq!((tz.as_str(), mode.as_str(), cs.as_str(), x), ("+05:30", "ANSI_QUOTES", "latin1", 42));
+    assert_eq!(
+        (tz.as_str(), mode.as_str(), cs.as_str(), x),
+        ("+05:30", "ANSI_QUOTES", "latin1", 42)
+    );
     // COM_INIT_DB too.
     c.query_drop("USE app").await?;
     let db: Option<(String, u32)> = c.query_first("SELECT DATABASE(), @@server_id").await?;
@@ -292,7 +327,9 @@ async fn replica_killed_and_restarted_under_load_no_client_errors() -> Result<()
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
     admin
-        .query_drop("CREATE TABLE app.kl (id INT PRIMARY KEY, v INT); INSERT INTO app.kl VALUES (1, 1)")
+        .query_drop(
+            "CREATE TABLE app.kl (id INT PRIMARY KEY, v INT); INSERT INTO app.kl VALUES (1, 1)",
+        )
         .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
@@ -334,25 +371,159 @@ async fn after_hint_gives_causal_reads_across_connections() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
-    admin.query_drop("CREATE TABLE app.cz (id INT PRIMARY KEY)").await?;
+    admin
+        .query_drop("CREATE TABLE app.cz (id INT PRIMARY KEY)")
+        .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     // A replica that applies everything 3 s late, yet is healthy.
     let mut r = replica_admin(&s).await?;
-    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3; START SLAVE").await?;
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3; START SLAVE")
+        .await?;
     until_replica_serves(&s, &ids).await?;
 
     let mut writer = s.app_via_tern().await?;
     let mut reader = s.app_via_tern().await?;
     writer.query_drop("INSERT INTO cz VALUES (1)").await?;
-    let gtid: String = writer.query_first("SELECT @@last_gtid").await?.context("gtid")?;
+    let gtid: String = writer
+        .query_first("SELECT @@last_gtid")
+        .await?
+        .context("gtid")?;
     assert!(!gtid.is_empty());
     // Without the token the other connection may read the lagging replica.
-    let plain: Option<(i64, u32)> = reader.query_first("SELECT COUNT(*), @@server_id FROM cz").await?;
-    assert_eq!(plain, Some((0, ids.replica)), "expected a stale replica read as the control");
+    let plain: Option<(i64, u32)> = reader
+        .query_first("SELECT COUNT(*), @@server_id FROM cz")
+        .await?;
+    assert_eq!(
+        plain,
+        Some((0, ids.replica)),
+        "expected a stale replica read as the control"
+    );
     let causal: Option<i64> = reader
         .query_first(format!("SELECT /* tern:after={gtid} */ COUNT(*) FROM cz"))
         .await?;
-    assert_eq!(causal, Some(1), "the after= hint did not make the read causal");
-    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE").await?;
+    assert_eq!(
+        causal,
+        Some(1),
+        "the after= hint did not make the read causal"
+    );
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+        .await?;
+    Ok(())
+}
+
+/// Prepared statements: reads execute on the replica (prepared there behind the
+/// client's back), writes on the primary, and read-your-writes holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_reads_run_on_the_replica_with_read_your_writes() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE app.ps (id INT PRIMARY KEY, v BIGINT); INSERT INTO app.ps VALUES (1, 0)",
+        )
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let mut c = s.app_via_tern().await?;
+    let read = c.prep("SELECT v, @@server_id FROM ps WHERE id = ?").await?;
+    let write = c.prep("UPDATE ps SET v = ? WHERE id = ?").await?;
+    let mut on_replica = 0;
+    for k in 1..=300i64 {
+        c.exec_drop(&write, (k, 1)).await?;
+        let (v, server): (i64, u32) = c.exec_first(&read, (1,)).await?.context("row")?;
+        assert_eq!(v, k, "stale prepared read");
+        if server == ids.replica {
+            on_replica += 1;
+        }
+    }
+    assert!(
+        on_replica > 250,
+        "only {on_replica} of 300 prepared reads on the replica"
+    );
+    // Closing the statement closes every copy; a new one with the same text works.
+    c.close(read).await?;
+    let again: Option<(i64, u32)> = c
+        .exec_first("SELECT v, @@server_id FROM ps WHERE id = ?", (1,))
+        .await?;
+    assert_eq!(again.map(|r| r.0), Some(300));
+    // Inside a transaction prepared reads stay on the primary.
+    c.query_drop("BEGIN").await?;
+    let inside: Option<(i64, u32)> = c
+        .exec_first("SELECT v, @@server_id FROM ps WHERE id = ?", (1,))
+        .await?;
+    assert_eq!(inside.map(|r| r.1), Some(ids.primary));
+    c.query_drop("COMMIT").await?;
+    Ok(())
+}
+
+/// A client that sends parameter types only on a statement's first execute (as
+/// the protocol allows) still gets correct answers when a later execute is the
+/// first to reach the replica: Tern adds the types it saw earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_execute_without_types_gets_them_from_an_earlier_execute() -> Result<()> {
+    use common::{com_query, RawClient};
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    until_replica_serves(&s, &ids).await?;
+    let mut c = RawClient::login(
+        s.tern.port(),
+        tern_tests::cluster::APP_USER,
+        tern_tests::cluster::APP_PASSWORD,
+        Some("app"),
+        0,
+    )
+    .await?;
+    let mut prepare = vec![0x16];
+    prepare.extend_from_slice(b"SELECT CAST(@@server_id AS SIGNED) * 1000 + ?");
+    c.send(0, &prepare).await?;
+    let ok = c.read().await?.payload;
+    ensure!(ok[0] == 0, "prepare failed");
+    let id = [ok[1], ok[2], ok[3], ok[4]];
+    // One param definition + EOF, one column definition + EOF.
+    for _ in 0..4 {
+        c.read().await?;
+    }
+    let execute = |bound: bool, value: i64| {
+        let mut p = vec![0x17];
+        p.extend_from_slice(&id);
+        p.push(0);
+        p.extend_from_slice(&1u32.to_le_bytes());
+        p.push(0); // NULL bitmap
+        p.push(u8::from(bound));
+        if bound {
+            p.extend_from_slice(&[0x08, 0x00]); // LONGLONG
+        }
+        p.extend_from_slice(&value.to_le_bytes());
+        p
+    };
+    let result_of = |packets: &[tern::protocol::framing::Packet]| -> Result<i64> {
+        let row = packets
+            .iter()
+            .find(|p| p.payload.first() == Some(&0x00) && p.payload.len() == 10)
+            .context("no binary row")?;
+        Ok(i64::from_le_bytes(row.payload[2..10].try_into()?))
+    };
+    // First execute inside a transaction: on the primary, with types.
+    c.send(0, &com_query("BEGIN")).await?;
+    c.read().await?;
+    c.send(0, &execute(true, 1)).await?;
+    let first = result_of(&c.read_query_response().await?)?;
+    assert_eq!(first, ids.primary as i64 * 1000 + 1);
+    c.send(0, &com_query("COMMIT")).await?;
+    c.read().await?;
+    // Later executes omit the types; the replica must still get them.
+    let mut on_replica = false;
+    for value in 2..40 {
+        c.send(0, &execute(false, value)).await?;
+        let got = result_of(&c.read_query_response().await?)?;
+        assert_eq!(got % 1000, value, "wrong parameter value");
+        if got / 1000 == ids.replica as i64 {
+            on_replica = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(on_replica, "no execute reached the replica");
     Ok(())
 }

@@ -205,7 +205,10 @@ impl BackendConn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InternalReply {
     Ok,
-    Err { code: u16, message: String },
+    Err {
+        code: u16,
+        message: String,
+    },
     /// Text-protocol rows; `None` is SQL NULL.
     Rows(Vec<Vec<Option<Vec<u8>>>>),
 }
@@ -217,7 +220,11 @@ const INTERNAL_PACKET_LIMIT: usize = 1024 * 1024;
 impl BackendConn {
     /// Runs one command (payload starting with the command byte) and reads its
     /// whole reply. `deprecate_eof` is the connection's CLIENT_DEPRECATE_EOF.
-    pub async fn internal(&mut self, payload: &[u8], deprecate_eof: bool) -> Result<InternalReply, BackendError> {
+    pub async fn internal(
+        &mut self,
+        payload: &[u8],
+        deprecate_eof: bool,
+    ) -> Result<InternalReply, BackendError> {
         self.send(0, payload).await?;
         let first = self.read_internal().await?;
         match first.first() {
@@ -226,7 +233,9 @@ impl BackendConn {
                 let e = crate::protocol::packets::parse_err(&first);
                 return Ok(InternalReply::Err {
                     code: e.as_ref().map_or(0, |e| e.code),
-                    message: e.map(|e| String::from_utf8_lossy(e.message).into_owned()).unwrap_or_default(),
+                    message: e
+                        .map(|e| String::from_utf8_lossy(e.message).into_owned())
+                        .unwrap_or_default(),
                 });
             }
             // COM_SET_OPTION and a few others answer with a bare EOF.
@@ -245,7 +254,8 @@ impl BackendConn {
         let mut rows = Vec::new();
         loop {
             let p = self.read_internal().await?;
-            let is_end = p.first() == Some(&0xFE) && p.len() < if deprecate_eof { MAX_FRAME_LEN } else { 9 };
+            let is_end =
+                p.first() == Some(&0xFE) && p.len() < if deprecate_eof { MAX_FRAME_LEN } else { 9 };
             if is_end {
                 return Ok(InternalReply::Rows(rows));
             }
@@ -253,7 +263,9 @@ impl BackendConn {
                 let e = crate::protocol::packets::parse_err(&p);
                 return Ok(InternalReply::Err {
                     code: e.as_ref().map_or(0, |e| e.code),
-                    message: e.map(|e| String::from_utf8_lossy(e.message).into_owned()).unwrap_or_default(),
+                    message: e
+                        .map(|e| String::from_utf8_lossy(e.message).into_owned())
+                        .unwrap_or_default(),
                 });
             }
             let mut row = Vec::with_capacity(columns as usize);
@@ -278,7 +290,11 @@ impl BackendConn {
 
     /// Prepares a statement for Tern's own use of this connection; returns its
     /// id, or None when the server refused it.
-    pub async fn internal_prepare(&mut self, payload: &[u8], deprecate_eof: bool) -> Result<Option<u32>, BackendError> {
+    pub async fn internal_prepare(
+        &mut self,
+        payload: &[u8],
+        deprecate_eof: bool,
+    ) -> Result<Option<u32>, BackendError> {
         self.send(0, payload).await?;
         let first = self.read_internal().await?;
         if first.first() != Some(&0x00) || first.len() < 9 {

@@ -124,7 +124,11 @@ impl PrimaryHistory {
                 return;
             }
             h.push_back((at, position));
-            while h.front().is_some_and(|(t, _)| at.duration_since(*t) > LAG_HISTORY) && h.len() > 1 {
+            while h
+                .front()
+                .is_some_and(|(t, _)| at.duration_since(*t) > LAG_HISTORY)
+                && h.len() > 1
+            {
                 h.pop_front();
             }
         }
@@ -166,14 +170,20 @@ pub fn admin_opts(addr: &str, user: &str, password: &str) -> mysql_async::Opts {
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Polls the primary's binlog position forever.
-pub async fn watch_primary(opts: mysql_async::Opts, history: Arc<PrimaryHistory>, interval: Duration) {
+pub async fn watch_primary(
+    opts: mysql_async::Opts,
+    history: Arc<PrimaryHistory>,
+    interval: Duration,
+) {
     let mut conn: Option<mysql_async::Conn> = None;
     loop {
         let result = tokio::time::timeout(CHECK_TIMEOUT, async {
             if conn.is_none() {
                 conn = Some(mysql_async::Conn::new(opts.clone()).await?);
             }
-            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(mysql_async::DriverError::PoolDisconnected))?;
+            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(
+                mysql_async::DriverError::PoolDisconnected,
+            ))?;
             let pos: Option<String> = c.query_first("SELECT @@global.gtid_binlog_pos").await?;
             Ok::<_, mysql_async::Error>(pos.unwrap_or_default())
         })
@@ -208,7 +218,9 @@ pub async fn watch_replica(
             if conn.is_none() {
                 conn = Some(mysql_async::Conn::new(opts.clone()).await?);
             }
-            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(mysql_async::DriverError::PoolDisconnected))?;
+            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(
+                mysql_async::DriverError::PoolDisconnected,
+            ))?;
             let status: Option<mysql_async::Row> = c.query_first("SHOW SLAVE STATUS").await?;
             let applied: Option<String> = c.query_first("SELECT @@global.gtid_slave_pos").await?;
             Ok::<_, mysql_async::Error>((status, applied.unwrap_or_default()))
@@ -283,8 +295,14 @@ mod tests {
         let h = PrimaryHistory::default();
         let t0 = Instant::now();
         h.record(t0, GtidSet::parse("0-1-10").expect("pos"));
-        h.record(t0 + Duration::from_millis(100), GtidSet::parse("0-1-20").expect("pos"));
-        h.record(t0 + Duration::from_millis(200), GtidSet::parse("0-1-30").expect("pos"));
+        h.record(
+            t0 + Duration::from_millis(100),
+            GtidSet::parse("0-1-20").expect("pos"),
+        );
+        h.record(
+            t0 + Duration::from_millis(200),
+            GtidSet::parse("0-1-30").expect("pos"),
+        );
         let now = t0 + Duration::from_millis(250);
         assert_eq!(h.lag_ms(&GtidSet::parse("0-1-30").expect("pos"), now), 0);
         assert_eq!(h.lag_ms(&GtidSet::parse("0-1-25").expect("pos"), now), 50);

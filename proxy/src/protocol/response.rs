@@ -203,8 +203,10 @@ impl ResponseTracker {
                     };
                     let expected = section(count(5)) + section(count(7));
                     if let Some(id) = head.get(1..5) {
-                        self.outcome.prepared =
-                            Some((u32::from_le_bytes([id[0], id[1], id[2], id[3]]), count(7) as u16));
+                        self.outcome.prepared = Some((
+                            u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
+                            count(7) as u16,
+                        ));
                     }
                     self.phase = if expected == 0 {
                         Phase::Done
@@ -559,7 +561,8 @@ mod tests {
     #[test]
     fn ok_packets_are_reported_where_they_start() {
         let mut w = Wire::new();
-        w.ok(MORE_RESULTS_EXISTS).result(1, &[b"\x01x"], true, AUTOCOMMIT);
+        w.ok(MORE_RESULTS_EXISTS)
+            .result(1, &[b"\x01x"], true, AUTOCOMMIT);
         let mut t = ResponseTracker::new(COM_QUERY, true);
         let (n, step) = t.scan(&w.buf);
         assert_eq!(step, Step::Ok { frame_at: 0 });

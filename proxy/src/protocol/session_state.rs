@@ -69,7 +69,10 @@ pub fn parse_ok(payload: &[u8]) -> Option<OkView<'_>> {
 /// One entry of a session-state block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateChange<'a> {
-    SystemVariable { name: &'a [u8], value: &'a [u8] },
+    SystemVariable {
+        name: &'a [u8],
+        value: &'a [u8],
+    },
     Schema(&'a [u8]),
     /// MySQL's SESSION_TRACK_GTIDS payload: the GTID set text.
     Gtids(&'a [u8]),
@@ -143,7 +146,10 @@ mod tests {
             }]
         );
         let ok = parse_ok(USE_DB).expect("ok");
-        assert_eq!(state_changes(ok.state).collect::<Vec<_>>(), vec![StateChange::Schema(b"mysql")]);
+        assert_eq!(
+            state_changes(ok.state).collect::<Vec<_>>(),
+            vec![StateChange::Schema(b"mysql")]
+        );
     }
 
     #[test]
@@ -166,7 +172,12 @@ mod tests {
     fn mysql_gtid_entry() {
         let block = b"\x03\x2b\x00\x29aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:1-42";
         let changes: Vec<_> = state_changes(block).collect();
-        assert_eq!(changes, vec![StateChange::Gtids(b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:1-42")]);
+        assert_eq!(
+            changes,
+            vec![StateChange::Gtids(
+                b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:1-42"
+            )]
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //! anything to the primary or reject it, but they cannot move one of those
 //! statements to a replica.
 
-use tern_rules::{Consistency, Decision, Destination, Reject, StatementKind};
 #[cfg(test)]
 use tern_rules::StatementFacts;
+use tern_rules::{Consistency, Decision, Destination, Reject, StatementKind};
 
 use crate::gtid::{Gtid, GtidSet};
 use crate::sql::classify::{Classified, Pin};
@@ -23,7 +23,9 @@ use crate::sql::classify::{Classified, Pin};
 pub enum Target {
     Primary,
     /// A healthy replica, from the named group if given.
-    Replica { group: Option<String> },
+    Replica {
+        group: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,12 @@ fn primary(why: &'static str, consistency: Consistency) -> Plan {
 }
 
 /// Decides where `c` runs.
-pub fn plan(c: &Classified<'_>, sql: &[u8], session: &SessionView, rules: Option<&Decision<'_>>) -> Plan {
+pub fn plan(
+    c: &Classified<'_>,
+    sql: &[u8],
+    session: &SessionView,
+    rules: Option<&Decision<'_>>,
+) -> Plan {
     if let Some(reject) = rules.and_then(|d| d.reject.cloned()) {
         return Plan::Reject(reject);
     }
@@ -113,7 +120,9 @@ pub fn plan(c: &Classified<'_>, sql: &[u8], session: &SessionView, rules: Option
         rules.and_then(|d| d.route).map(|dest| match dest {
             Destination::Primary => Target::Primary,
             Destination::AnyReplica => Target::Replica { group: None },
-            Destination::ReplicaGroup(g) => Target::Replica { group: Some(g.clone()) },
+            Destination::ReplicaGroup(g) => Target::Replica {
+                group: Some(g.clone()),
+            },
         })
     });
     match target {
@@ -261,7 +270,10 @@ mod tests {
     fn plain_reads_go_to_replicas_and_writes_to_the_primary() {
         let s = free();
         assert_eq!(target("SELECT * FROM t WHERE id = 1", &s), replica());
-        assert_eq!(target("select count(*) from a join b using (id)", &s), replica());
+        assert_eq!(
+            target("select count(*) from a join b using (id)", &s),
+            replica()
+        );
         for sql in [
             "INSERT INTO t VALUES (1)",
             "UPDATE t SET v = 1",
@@ -373,10 +385,19 @@ route = "primary"
             eval("SELECT * FROM reports.daily"),
             Plan::Send(Route { target: Target::Replica { group: Some(ref g) }, .. }) if g == "reports"
         ));
-        assert!(matches!(eval("SELECT * FROM hot"), Plan::Send(Route { target: Target::Primary, .. })));
+        assert!(matches!(
+            eval("SELECT * FROM hot"),
+            Plan::Send(Route {
+                target: Target::Primary,
+                ..
+            })
+        ));
         assert!(matches!(
             eval("DELETE FROM reports.daily"),
-            Plan::Send(Route { target: Target::Primary, .. })
+            Plan::Send(Route {
+                target: Target::Primary,
+                ..
+            })
         ));
     }
 

@@ -185,7 +185,9 @@ pub async fn login(
         max_packet_size: shared.settings.max_packet_size.min(u32::MAX as usize) as u32,
         nonce,
     };
-    let (backend, status) = match BackendConn::connect(&shared.primary, &identity.backend_login()).await {
+    let (backend, status) = match BackendConn::connect(&shared.primary, &identity.backend_login())
+        .await
+    {
         Ok((backend, ok)) => {
             let mut scratch = bytes::BytesMut::new();
             let out = super::relay::client_ok(&ok, identity.client_tracks_session, &mut scratch);

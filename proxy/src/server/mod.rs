@@ -59,6 +59,20 @@ pub enum ServeError {
     Rules { path: String, errors: String },
 }
 
+/// Rules naming a replica group that no `--replica GROUP=HOST:PORT` defines send
+/// their reads to the primary; say so once, at load.
+fn warn_unknown_groups(rules: &tern_rules::RuleSet, settings: &Settings) {
+    for group in rules.replica_groups() {
+        if !settings
+            .replicas
+            .iter()
+            .any(|r| r.group.as_deref() == Some(group.as_str()))
+        {
+            tracing::warn!(group = %group, "rules name a replica group with no replicas; its reads go to the primary");
+        }
+    }
+}
+
 /// Reads and compiles a rule file.
 pub fn load_rules(path: &std::path::Path) -> Result<tern_rules::RuleSet, ServeError> {
     let text = std::fs::read_to_string(path).map_err(|e| ServeError::Rules {
@@ -96,6 +110,7 @@ impl Shared {
             Some(path) => load_rules(path)?,
             None => tern_rules::RuleSet::empty(),
         };
+        warn_unknown_groups(&rules, &settings);
         let max_lag_ms = settings.max_replica_lag.as_millis() as u64;
         let replicas = settings
             .replicas
@@ -138,6 +153,7 @@ impl Shared {
         };
         match load_rules(path) {
             Ok(rules) => {
+                warn_unknown_groups(&rules, &self.settings);
                 let count = rules.len();
                 if let Ok(mut current) = self.rules.write() {
                     *current = Arc::new(rules);

@@ -58,8 +58,13 @@ pub fn observe_ok(payload: &[u8], outcome: &mut RelayOutcome) {
     }
     for change in state_changes(ok.state) {
         match change {
-            StateChange::SystemVariable { name, value } if name == b"last_gtid" && !value.is_empty() => {
-                if let Some(g) = std::str::from_utf8(value).ok().and_then(|v| Gtid::parse(v).ok()) {
+            StateChange::SystemVariable { name, value }
+                if name == b"last_gtid" && !value.is_empty() =>
+            {
+                if let Some(g) = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| Gtid::parse(v).ok())
+                {
                     outcome.gtids.push(g);
                 }
             }
@@ -78,7 +83,11 @@ pub fn observe_ok(payload: &[u8], outcome: &mut RelayOutcome) {
 
 /// The OK payload as this client must see it (rewritten into `scratch` when the
 /// client does not track session state and the server sent some).
-pub fn client_ok<'a>(payload: &'a [u8], client_tracks: bool, scratch: &'a mut BytesMut) -> &'a [u8] {
+pub fn client_ok<'a>(
+    payload: &'a [u8],
+    client_tracks: bool,
+    scratch: &'a mut BytesMut,
+) -> &'a [u8] {
     if client_tracks {
         return payload;
     }
@@ -114,22 +123,34 @@ pub async fn relay_response(
             let buf = backend.reader.buffer_mut();
             match step {
                 Step::Ok { frame_at } => {
-                    client.write_raw(&buf[..frame_at]).await.map_err(|e| RelayError::Client(e.into()))?;
+                    client
+                        .write_raw(&buf[..frame_at])
+                        .await
+                        .map_err(|e| RelayError::Client(e.into()))?;
                     let frame = &buf[frame_at..n];
                     let payload = &frame[4..];
                     observe_ok(payload, &mut outcome);
                     let out = client_ok(payload, opts.client_tracks, &mut scratch);
                     if out.len() == payload.len() {
-                        client.write_raw(frame).await.map_err(|e| RelayError::Client(e.into()))?;
+                        client
+                            .write_raw(frame)
+                            .await
+                            .map_err(|e| RelayError::Client(e.into()))?;
                     } else {
                         let mut framed = BytesMut::with_capacity(out.len() + 4);
                         framed.put_uint_le(out.len() as u64, 3);
                         framed.put_u8(frame[3]);
                         framed.put_slice(out);
-                        client.write_raw(&framed).await.map_err(|e| RelayError::Client(e.into()))?;
+                        client
+                            .write_raw(&framed)
+                            .await
+                            .map_err(|e| RelayError::Client(e.into()))?;
                     }
                 }
-                _ => client.write_raw(&buf[..n]).await.map_err(|e| RelayError::Client(e.into()))?,
+                _ => client
+                    .write_raw(&buf[..n])
+                    .await
+                    .map_err(|e| RelayError::Client(e.into()))?,
             }
             buf.advance(n);
             forwarded = true;
@@ -146,7 +167,10 @@ pub async fn relay_response(
             Step::NeedMore => {}
         }
         if forwarded {
-            client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+            client
+                .flush()
+                .await
+                .map_err(|e| RelayError::Client(e.into()))?;
         }
         if let Err(error) = backend.reader.fill(&mut backend.stream).await {
             return Err(RelayError::Backend {
@@ -156,7 +180,10 @@ pub async fn relay_response(
             });
         }
     }
-    client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+    client
+        .flush()
+        .await
+        .map_err(|e| RelayError::Client(e.into()))?;
     outcome.error = tracker.outcome.error;
     outcome.prepared = tracker.outcome.prepared;
     if outcome.status.is_none() {
@@ -168,8 +195,14 @@ pub async fn relay_response(
 /// Relays the client's LOCAL INFILE data to the backend: packets up to and
 /// including the empty one that ends the file. Data is relayed frame by frame as
 /// it arrives, never reassembled: the file's size is the server's business.
-async fn relay_local_infile(client: &mut ClientConn, backend: &mut BackendConn) -> Result<(), RelayError> {
-    client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+async fn relay_local_infile(
+    client: &mut ClientConn,
+    backend: &mut BackendConn,
+) -> Result<(), RelayError> {
+    client
+        .flush()
+        .await
+        .map_err(|e| RelayError::Client(e.into()))?;
     let backend_err = |e: std::io::Error| RelayError::Backend {
         error: e.into(),
         forwarded: true,
@@ -179,17 +212,27 @@ async fn relay_local_infile(client: &mut ClientConn, backend: &mut BackendConn) 
     loop {
         let reader = &mut client.reader;
         while reader.buffered().len() < 4 {
-            reader.fill(&mut client.stream).await.map_err(RelayError::Client)?;
+            reader
+                .fill(&mut client.stream)
+                .await
+                .map_err(RelayError::Client)?;
         }
         let len = frame_len(reader.buffered());
         let mut remaining = 4 + len;
         while remaining > 0 {
             if reader.buffered().is_empty() {
-                reader.fill(&mut client.stream).await.map_err(RelayError::Client)?;
+                reader
+                    .fill(&mut client.stream)
+                    .await
+                    .map_err(RelayError::Client)?;
             }
             let n = remaining.min(reader.buffered().len());
             let buf = reader.buffer_mut();
-            backend.stream.write_all(&buf[..n]).await.map_err(backend_err)?;
+            backend
+                .stream
+                .write_all(&buf[..n])
+                .await
+                .map_err(backend_err)?;
             buf.advance(n);
             remaining -= n;
         }

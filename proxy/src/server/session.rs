@@ -94,7 +94,10 @@ struct PreparedStatement {
 enum ReadCommand<'a> {
     Query(&'a [u8]),
     /// COM_STMT_EXECUTE of the client's statement `id`.
-    Execute { id: u32, payload: &'a [u8] },
+    Execute {
+        id: u32,
+        payload: &'a [u8],
+    },
 }
 
 pub struct Session {
@@ -212,7 +215,9 @@ impl Session {
                 }
                 COM_CHANGE_USER => self.change_user(&packet.payload).await,
                 COM_STMT_SEND_LONG_DATA => {
-                    if let Some(ps) = statement_id(&packet.payload).and_then(|id| self.prepared.get_mut(&id)) {
+                    if let Some(ps) =
+                        statement_id(&packet.payload).and_then(|id| self.prepared.get_mut(&id))
+                    {
                         ps.long_data = true;
                     }
                     self.forward(packet.seq, &packet.payload).await
@@ -220,8 +225,11 @@ impl Session {
                 COM_STMT_CLOSE => self.close_statement(packet.seq, &packet.payload).await,
                 COM_STMT_PREPARE => self.prepare(packet.seq, packet.payload).await,
                 COM_STMT_EXECUTE => self.execute(packet.seq, &packet.payload).await,
-                COM_BINLOG_DUMP | COM_BINLOG_DUMP_GTID | COM_REGISTER_SLAVE
-                | COM_STMT_BULK_EXECUTE | COM_SLEEP => {
+                COM_BINLOG_DUMP
+                | COM_BINLOG_DUMP_GTID
+                | COM_REGISTER_SLAVE
+                | COM_STMT_BULK_EXECUTE
+                | COM_SLEEP => {
                     self.client
                         .send_err(1, ER_UNKNOWN_COM_ERROR, "Unknown command")
                         .await;
@@ -257,7 +265,10 @@ impl Session {
             None
         } else {
             let text = std::str::from_utf8(sql).unwrap_or("");
-            let schema = self.schema.as_deref().and_then(|s| std::str::from_utf8(s).ok());
+            let schema = self
+                .schema
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok());
             let facts = StatementFacts {
                 kind: c.kind,
                 tables: c.tables.as_slice(),
@@ -311,7 +322,9 @@ impl Session {
                             self.last_replica = None;
                             self.primary_query(seq, &payload).await?
                         }
-                        Target::Replica { .. } => self.read(&route, seq, ReadCommand::Query(&payload)).await?,
+                        Target::Replica { .. } => {
+                            self.read(&route, seq, ReadCommand::Query(&payload)).await?
+                        }
                     });
                 }
             }
@@ -421,10 +434,22 @@ impl Session {
                 Ok(outcome)
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
-            Err(RelayError::Backend { error, forwarded, last_seq }) => {
-                let seq = if forwarded { last_seq.wrapping_add(1) } else { 1 };
+            Err(RelayError::Backend {
+                error,
+                forwarded,
+                last_seq,
+            }) => {
+                let seq = if forwarded {
+                    last_seq.wrapping_add(1)
+                } else {
+                    1
+                };
                 self.client
-                    .send_err(seq, CR_SERVER_LOST, "Lost connection to server during query")
+                    .send_err(
+                        seq,
+                        CR_SERVER_LOST,
+                        "Lost connection to server during query",
+                    )
                     .await;
                 Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
@@ -447,7 +472,12 @@ impl Session {
 
     /// A read routed to replicas: find one that has (or soon has) what the read
     /// must see, else run it on the primary.
-    async fn read(&mut self, route: &Route, seq: u8, command: ReadCommand<'_>) -> Result<RelayOutcome, SessionEnd> {
+    async fn read(
+        &mut self,
+        route: &Route,
+        seq: u8,
+        command: ReadCommand<'_>,
+    ) -> Result<RelayOutcome, SessionEnd> {
         let on_primary = |this: &mut Self| {
             this.last_replica = None;
             match command {
@@ -479,19 +509,28 @@ impl Session {
                 break;
             }
             let served = match command {
-                ReadCommand::Query(payload) => self.on_replica(idx, COM_QUERY, seq, payload).await?,
-                ReadCommand::Execute { id, payload } => match self.replica_execute_packet(idx, id, payload).await {
-                    Some(rewritten) => {
-                        let served = self.on_replica(idx, COM_STMT_EXECUTE, seq, &rewritten).await?;
-                        if served.is_some() {
-                            if let Some(st) = self.replicas[idx].as_mut().and_then(|l| l.statements.get_mut(&id)) {
-                                st.typed = true;
+                ReadCommand::Query(payload) => {
+                    self.on_replica(idx, COM_QUERY, seq, payload).await?
+                }
+                ReadCommand::Execute { id, payload } => {
+                    match self.replica_execute_packet(idx, id, payload).await {
+                        Some(rewritten) => {
+                            let served = self
+                                .on_replica(idx, COM_STMT_EXECUTE, seq, &rewritten)
+                                .await?;
+                            if served.is_some() {
+                                if let Some(st) = self.replicas[idx]
+                                    .as_mut()
+                                    .and_then(|l| l.statements.get_mut(&id))
+                                {
+                                    st.typed = true;
+                                }
                             }
+                            served
                         }
-                        served
+                        None => None,
                     }
-                    None => None,
-                },
+                }
             };
             if let Some(outcome) = served {
                 return Ok(outcome);
@@ -520,7 +559,10 @@ impl Session {
             };
             let replica_safe = matches!(
                 plan(&c, &sql, &view, None),
-                Plan::Send(Route { target: Target::Replica { .. }, .. })
+                Plan::Send(Route {
+                    target: Target::Replica { .. },
+                    ..
+                })
             );
             self.prepared.insert(
                 id,
@@ -562,7 +604,8 @@ impl Session {
                     after: None,
                     why: "prepared read",
                 };
-                self.read(&route, seq, ReadCommand::Execute { id, payload }).await?;
+                self.read(&route, seq, ReadCommand::Execute { id, payload })
+                    .await?;
                 Ok(())
             }
             _ => self.on_primary(COM_STMT_EXECUTE, seq, payload).await,
@@ -572,7 +615,12 @@ impl Session {
     /// The execute packet for replica `idx`: the statement prepared there first
     /// if needed, its id swapped in, and parameter types added when the client
     /// omitted them (it sent them to the primary's copy earlier).
-    async fn replica_execute_packet(&mut self, idx: usize, id: u32, payload: &[u8]) -> Option<Vec<u8>> {
+    async fn replica_execute_packet(
+        &mut self,
+        idx: usize,
+        id: u32,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
         let ps = self.prepared.get(&id)?;
         let (sql, params, types) = (ps.sql.clone(), ps.params, ps.param_types.clone());
         let deprecate_eof = self.deprecate_eof;
@@ -589,7 +637,13 @@ impl Session {
                     return None;
                 }
             };
-            link.statements.insert(id, ReplicaStatement { id: replica_id, typed: false });
+            link.statements.insert(
+                id,
+                ReplicaStatement {
+                    id: replica_id,
+                    typed: false,
+                },
+            );
         }
         let st = link.statements.get(&id)?;
         let mut out = payload.to_vec();
@@ -687,7 +741,8 @@ impl Session {
     async fn prepare_link(&mut self, idx: usize) -> Result<(), BackendError> {
         if self.replicas[idx].is_none() {
             let node = &self.shared.replicas[idx];
-            let (conn, _ok) = BackendConn::connect(&node.target, &self.identity.backend_login()).await?;
+            let (conn, _ok) =
+                BackendConn::connect(&node.target, &self.identity.backend_login()).await?;
             self.replicas[idx] = Some(ReplicaLink {
                 conn,
                 replayed: 0,
@@ -701,7 +756,9 @@ impl Session {
         };
         if link.schema != self.schema {
             let Some(schema) = &self.schema else {
-                return Err(BackendError::Protocol("cannot clear the default schema".into()));
+                return Err(BackendError::Protocol(
+                    "cannot clear the default schema".into(),
+                ));
             };
             let mut cmd = Vec::with_capacity(schema.len() + 1);
             cmd.push(COM_INIT_DB);
@@ -729,11 +786,12 @@ impl Session {
         cmd.push(COM_QUERY);
         cmd.extend_from_slice(sql.as_bytes());
         let reached = match link.conn.internal(&cmd, deprecate_eof).await {
-            Ok(InternalReply::Rows(rows)) => rows
-                .first()
-                .and_then(|r| r.first())
-                .and_then(|v| v.as_deref())
-                == Some(b"0".as_slice()),
+            Ok(InternalReply::Rows(rows)) => {
+                rows.first()
+                    .and_then(|r| r.first())
+                    .and_then(|v| v.as_deref())
+                    == Some(b"0".as_slice())
+            }
             Ok(_) => false,
             Err(_) => {
                 self.replicas[idx] = None;
@@ -773,16 +831,26 @@ impl Session {
                 Ok(Some(outcome))
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
-            Err(RelayError::Backend { error, forwarded: false, .. }) => {
+            Err(RelayError::Backend {
+                error,
+                forwarded: false,
+                ..
+            }) => {
                 self.replica_failed(idx, &error.to_string());
                 Ok(None)
             }
-            Err(RelayError::Backend { error, last_seq, .. }) => {
+            Err(RelayError::Backend {
+                error, last_seq, ..
+            }) => {
                 // Part of the answer is out: it cannot be retried. The session
                 // itself lives on the primary and carries on.
                 self.replica_failed(idx, &error.to_string());
                 self.client
-                    .send_err(last_seq.wrapping_add(1), CR_SERVER_LOST, "Lost connection to server during query")
+                    .send_err(
+                        last_seq.wrapping_add(1),
+                        CR_SERVER_LOST,
+                        "Lost connection to server during query",
+                    )
                     .await;
                 Ok(Some(RelayOutcome {
                     error: true,
@@ -794,7 +862,9 @@ impl Session {
 
     fn replica_failed(&mut self, idx: usize, why: &str) {
         self.replicas[idx] = None;
-        self.shared.replicas[idx].health.mark_unreachable(why.to_string());
+        self.shared.replicas[idx]
+            .health
+            .mark_unreachable(why.to_string());
         tracing::warn!(replica = %self.shared.replicas[idx].target.addr, error = why, "replica connection failed; read retried elsewhere");
     }
 
@@ -970,7 +1040,9 @@ impl Session {
 
 /// The statement id of a COM_STMT_* packet.
 fn statement_id(payload: &[u8]) -> Option<u32> {
-    payload.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    payload
+        .get(1..5)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// The parameter types a COM_STMT_EXECUTE carries, if it carries them:
@@ -1030,7 +1102,13 @@ fn is_replayable_set(c: &Classified<'_>, sql: &[u8]) -> bool {
         .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
         .next()
         .unwrap_or_default();
-    for banned in [&b"GLOBAL"[..], b"PASSWORD", b"DEFAULT", b"STATEMENT", b"TRANSACTION"] {
+    for banned in [
+        &b"GLOBAL"[..],
+        b"PASSWORD",
+        b"DEFAULT",
+        b"STATEMENT",
+        b"TRANSACTION",
+    ] {
         if first_word.eq_ignore_ascii_case(banned) {
             return false;
         }

@@ -142,9 +142,9 @@ fn check(entry: &Entry, parsed: &mut usize) -> Vec<String> {
 
     let annotated = expect.kind.is_some() && expect.tables.is_some();
     match (&reference, annotated) {
-        (None, false) => problems.push(
-            "sqlparser cannot parse this entry: give kind= and tables=".to_string(),
-        ),
+        (None, false) => {
+            problems.push("sqlparser cannot parse this entry: give kind= and tables=".to_string())
+        }
         (None, true) if expect.differs => {
             problems.push("marked `differs` but sqlparser cannot parse it".to_string())
         }
@@ -222,7 +222,11 @@ fn check(entry: &Entry, parsed: &mut usize) -> Vec<String> {
 #[test]
 fn corpus_agrees_with_sqlparser_and_annotations() {
     let entries = entries();
-    assert!(entries.len() >= 150, "corpus has only {} entries", entries.len());
+    assert!(
+        entries.len() >= 150,
+        "corpus has only {} entries",
+        entries.len()
+    );
     let mut parsed = 0;
     let mut report = String::new();
     for entry in &entries {

@@ -360,7 +360,14 @@ mod tests {
 
     #[test]
     fn other_words_are_not_keywords() {
-        for word in [&b"orders"[..], b"selec", b"selects", b"", b"x", b"\xc3\xa9t\xc3\xa9"] {
+        for word in [
+            &b"orders"[..],
+            b"selec",
+            b"selects",
+            b"",
+            b"x",
+            b"\xc3\xa9t\xc3\xa9",
+        ] {
             assert_eq!(keyword(word), Kw::None);
         }
     }

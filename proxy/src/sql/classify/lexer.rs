@@ -391,7 +391,11 @@ fn is_exponent_form(run: &[u8]) -> bool {
 /// commas, from one comment's text. Other words in the comment are ignored,
 /// so hints can share a comment with a note or an optimizer hint.
 fn parse_hints<'a>(comment: &'a str, hints: &mut impl HintSink<'a>) {
-    if !comment.as_bytes().windows(5).any(|w| w.eq_ignore_ascii_case(b"tern:")) {
+    if !comment
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"tern:"))
+    {
         return;
     }
     for item in comment.split(|c: char| c.is_ascii_whitespace() || c == ',') {
@@ -456,7 +460,15 @@ mod tests {
         let kinds: Vec<Tok> = toks.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             kinds,
-            [Tok::UserVar, Tok::UserVar, Tok::SysVar, Tok::String, Tok::Host, Tok::Ident, Tok::Host]
+            [
+                Tok::UserVar,
+                Tok::UserVar,
+                Tok::SysVar,
+                Tok::String,
+                Tok::Host,
+                Tok::Ident,
+                Tok::Host
+            ]
         );
         assert_eq!(toks[0].1, "a.b");
         assert_eq!(toks[2].1, "session.autocommit");
@@ -468,12 +480,23 @@ mod tests {
             .iter()
             .map(|(k, _)| *k)
             .collect();
-        assert_eq!(kinds, [Tok::Number, Tok::Number, Tok::Number, Tok::Number, Tok::Word]);
+        assert_eq!(
+            kinds,
+            [
+                Tok::Number,
+                Tok::Number,
+                Tok::Number,
+                Tok::Number,
+                Tok::Word
+            ]
+        );
     }
 
     #[test]
     fn unterminated_things_end_at_the_end() {
-        for sql in ["'abc", "`abc", "/* abc", "/*! abc", "\"", "'\\", "@'", "@@", "@"] {
+        for sql in [
+            "'abc", "`abc", "/* abc", "/*! abc", "\"", "'\\", "@'", "@@", "@",
+        ] {
             let _ = tokens(sql);
         }
     }

@@ -36,9 +36,7 @@ pub(super) fn facts(sql: &str) -> Option<Facts> {
     let tables = names
         .tables
         .into_iter()
-        .filter(|(schema, name)| {
-            schema.is_some() || !names.ctes.contains(name)
-        })
+        .filter(|(schema, name)| schema.is_some() || !names.ctes.contains(name))
         .map(|(schema, name)| match schema {
             Some(schema) => format!("{schema}.{name}").to_lowercase(),
             None => name.to_lowercase(),
@@ -52,7 +50,9 @@ fn kind_of(statement: &Statement) -> StatementKind {
     match statement {
         // `WITH ... UPDATE` parses as a query whose body is the UPDATE.
         Statement::Query(query) => match &*query.body {
-            SetExpr::Update(inner) | SetExpr::Delete(inner) | SetExpr::Insert(inner) => kind_of(inner),
+            SetExpr::Update(inner) | SetExpr::Delete(inner) | SetExpr::Insert(inner) => {
+                kind_of(inner)
+            }
             _ => K::Select,
         },
         Statement::Insert(insert) if insert.replace_into => K::Replace,
@@ -105,7 +105,9 @@ impl Names {
             // Only the keyword DUAL is no table; `dual` in backticks is one.
             [name] if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("dual") => {}
             [name] => self.tables.push((None, name.value.clone())),
-            [.., schema, name] => self.tables.push((Some(schema.value.clone()), name.value.clone())),
+            [.., schema, name] => self
+                .tables
+                .push((Some(schema.value.clone()), name.value.clone())),
             [] => {}
         }
     }
@@ -176,12 +178,14 @@ impl Visitor for Names {
             }
             Statement::CreateTable(create) => {
                 match &create.like {
-                    Some(CreateTableLikeKind::Plain(like)) | Some(CreateTableLikeKind::Parenthesized(like)) => {
-                        self.add(&like.name)
-                    }
+                    Some(CreateTableLikeKind::Plain(like))
+                    | Some(CreateTableLikeKind::Parenthesized(like)) => self.add(&like.name),
                     None => {}
                 }
-                create.constraints.iter().for_each(|c| self.add_constraint(c));
+                create
+                    .constraints
+                    .iter()
+                    .for_each(|c| self.add_constraint(c));
                 for column in &create.columns {
                     for option in &column.options {
                         if let ColumnOption::ForeignKey(fk) = &option.option {
@@ -194,9 +198,13 @@ impl Visitor for Names {
                 for operation in &alter.operations {
                     match operation {
                         AlterTableOperation::RenameTable { table_name } => match table_name {
-                            RenameTableNameKind::As(name) | RenameTableNameKind::To(name) => self.add(name),
+                            RenameTableNameKind::As(name) | RenameTableNameKind::To(name) => {
+                                self.add(name)
+                            }
                         },
-                        AlterTableOperation::AddConstraint { constraint, .. } => self.add_constraint(constraint),
+                        AlterTableOperation::AddConstraint { constraint, .. } => {
+                            self.add_constraint(constraint)
+                        }
                         _ => {}
                     }
                 }

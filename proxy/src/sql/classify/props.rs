@@ -31,10 +31,35 @@ fn text(s: impl Into<String>) -> Piece {
     Piece::Text(s.into())
 }
 
-const PLAIN_TABLES: &[&str] = &["users", "orders", "t1", "Items", "a", "b", "x9", "data", "status", "Order_Lines"];
-const QUOTED_TABLES: &[&str] = &["select", "from", "order", "table", "join", "where", "my table", "group", "dual"];
-const SCHEMAS: &[(&str, &str)] = &[("shop", "shop"), ("`my db`", "my db"), ("Archive", "archive")];
-const COLUMNS: &[&str] = &["id", "name", "`group`", "total", "created_at", "`from`", "status"];
+const PLAIN_TABLES: &[&str] = &[
+    "users",
+    "orders",
+    "t1",
+    "Items",
+    "a",
+    "b",
+    "x9",
+    "data",
+    "status",
+    "Order_Lines",
+];
+const QUOTED_TABLES: &[&str] = &[
+    "select", "from", "order", "table", "join", "where", "my table", "group", "dual",
+];
+const SCHEMAS: &[(&str, &str)] = &[
+    ("shop", "shop"),
+    ("`my db`", "my db"),
+    ("Archive", "archive"),
+];
+const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "`group`",
+    "total",
+    "created_at",
+    "`from`",
+    "status",
+];
 const ALIASES: &[&str] = &["x", "y", "z1", "data"];
 const LITERALS: &[&str] = &[
     "1",
@@ -70,14 +95,17 @@ fn table_name() -> impl Strategy<Value = (String, String)> {
         3 => prop::sample::select(PLAIN_TABLES).prop_map(|n| (n.to_string(), n.to_lowercase())),
         1 => prop::sample::select(QUOTED_TABLES).prop_map(|n| (format!("`{n}`"), n.to_string())),
     ];
-    (prop::option::weighted(0.3, prop::sample::select(SCHEMAS)), name).prop_map(
-        |(schema, (name, canonical))| match schema {
-            Some((schema, schema_canonical)) => {
-                (format!("{schema}.{name}"), format!("{schema_canonical}.{canonical}"))
-            }
-            None => (name, canonical),
-        },
+    (
+        prop::option::weighted(0.3, prop::sample::select(SCHEMAS)),
+        name,
     )
+        .prop_map(|(schema, (name, canonical))| match schema {
+            Some((schema, schema_canonical)) => (
+                format!("{schema}.{name}"),
+                format!("{schema_canonical}.{canonical}"),
+            ),
+            None => (name, canonical),
+        })
 }
 
 fn column() -> impl Strategy<Value = Piece> {
@@ -89,13 +117,15 @@ fn literal() -> impl Strategy<Value = Piece> {
 }
 
 fn alias() -> impl Strategy<Value = Vec<Piece>> {
-    (any::<bool>(), prop::option::of(prop::sample::select(ALIASES))).prop_map(|(with_as, alias)| {
-        match alias {
+    (
+        any::<bool>(),
+        prop::option::of(prop::sample::select(ALIASES)),
+    )
+        .prop_map(|(with_as, alias)| match alias {
             Some(alias) if with_as => vec![Piece::Kw("AS"), text(alias)],
             Some(alias) => vec![text(alias)],
             None => vec![],
-        }
-    })
+        })
 }
 
 type Fragment = (Vec<Piece>, BTreeSet<String>);
@@ -124,14 +154,30 @@ fn condition() -> BoxedStrategy<Fragment> {
         (column(), literal()).prop_map(|(col, lit)| (vec![col, text("="), lit], BTreeSet::new())),
         (column(), column(), table_name()).prop_map(|(a, b, (name, canonical))| {
             let pieces = vec![
-                a, Piece::Kw("IN"), text("("), Piece::Kw("SELECT"), b, Piece::Kw("FROM"), text(name), text(")"),
+                a,
+                Piece::Kw("IN"),
+                text("("),
+                Piece::Kw("SELECT"),
+                b,
+                Piece::Kw("FROM"),
+                text(name),
+                text(")"),
             ];
             (pieces, BTreeSet::from([canonical]))
         }),
         (table_name(), column(), literal()).prop_map(|((name, canonical), col, lit)| {
             let pieces = vec![
-                Piece::Kw("EXISTS"), text("("), Piece::Kw("SELECT"), text("1"), Piece::Kw("FROM"), text(name),
-                Piece::Kw("WHERE"), col, text("="), lit, text(")"),
+                Piece::Kw("EXISTS"),
+                text("("),
+                Piece::Kw("SELECT"),
+                text("1"),
+                Piece::Kw("FROM"),
+                text(name),
+                Piece::Kw("WHERE"),
+                col,
+                text("="),
+                lit,
+                text(")"),
             ];
             (pieces, BTreeSet::from([canonical]))
         }),
@@ -139,7 +185,11 @@ fn condition() -> BoxedStrategy<Fragment> {
     .boxed()
 }
 
-fn where_clause(pieces: &mut Vec<Piece>, tables: &mut BTreeSet<String>, condition: Option<Fragment>) {
+fn where_clause(
+    pieces: &mut Vec<Piece>,
+    tables: &mut BTreeSet<String>,
+    condition: Option<Fragment>,
+) {
     if let Some((cond, cond_tables)) = condition {
         pieces.push(Piece::Kw("WHERE"));
         pieces.extend(cond);
@@ -147,73 +197,102 @@ fn where_clause(pieces: &mut Vec<Piece>, tables: &mut BTreeSet<String>, conditio
     }
 }
 
-const JOINS: &[&[&str]] = &[&["JOIN"], &["LEFT", "JOIN"], &["INNER", "JOIN"], &["CROSS", "JOIN"], &[","]];
+const JOINS: &[&[&str]] = &[
+    &["JOIN"],
+    &["LEFT", "JOIN"],
+    &["INNER", "JOIN"],
+    &["CROSS", "JOIN"],
+    &[","],
+];
 
 fn select() -> impl Strategy<Value = Generated> {
     (
         prop::collection::vec(column(), 1..3),
         table_ref(),
-        prop::collection::vec((prop::sample::select(JOINS), table_ref(), column(), column()), 0..3),
+        prop::collection::vec(
+            (prop::sample::select(JOINS), table_ref(), column(), column()),
+            0..3,
+        ),
         prop::option::of(condition()),
         any::<bool>(),
         prop::option::of(0u32..100),
     )
-        .prop_map(|(columns, (first, first_tables), joins, condition, order, limit)| {
-            let mut pieces = vec![Piece::Kw("SELECT")];
-            for (i, col) in columns.into_iter().enumerate() {
-                if i > 0 {
-                    pieces.push(text(","));
+        .prop_map(
+            |(columns, (first, first_tables), joins, condition, order, limit)| {
+                let mut pieces = vec![Piece::Kw("SELECT")];
+                for (i, col) in columns.into_iter().enumerate() {
+                    if i > 0 {
+                        pieces.push(text(","));
+                    }
+                    pieces.push(col);
                 }
-                pieces.push(col);
-            }
-            pieces.push(Piece::Kw("FROM"));
-            pieces.extend(first);
-            let mut tables = first_tables;
-            for (join, (table, join_tables), a, b) in joins {
-                match join {
-                    [","] => pieces.push(text(",")),
-                    words => pieces.extend(words.iter().map(|w| Piece::Kw(w))),
+                pieces.push(Piece::Kw("FROM"));
+                pieces.extend(first);
+                let mut tables = first_tables;
+                for (join, (table, join_tables), a, b) in joins {
+                    match join {
+                        [","] => pieces.push(text(",")),
+                        words => pieces.extend(words.iter().map(|w| Piece::Kw(w))),
+                    }
+                    pieces.extend(table);
+                    tables.extend(join_tables);
+                    if !matches!(join, [","] | ["CROSS", _]) {
+                        pieces.extend([Piece::Kw("ON"), a, text("="), b]);
+                    }
                 }
-                pieces.extend(table);
-                tables.extend(join_tables);
-                if !matches!(join, [","] | ["CROSS", _]) {
-                    pieces.extend([Piece::Kw("ON"), a, text("="), b]);
+                where_clause(&mut pieces, &mut tables, condition);
+                if order {
+                    pieces.extend([Piece::Kw("ORDER"), Piece::Kw("BY"), text("1")]);
                 }
-            }
-            where_clause(&mut pieces, &mut tables, condition);
-            if order {
-                pieces.extend([Piece::Kw("ORDER"), Piece::Kw("BY"), text("1")]);
-            }
-            if let Some(limit) = limit {
-                pieces.extend([Piece::Kw("LIMIT"), text(limit.to_string())]);
-            }
-            Generated { pieces, kind: StatementKind::Select, tables }
-        })
+                if let Some(limit) = limit {
+                    pieces.extend([Piece::Kw("LIMIT"), text(limit.to_string())]);
+                }
+                Generated {
+                    pieces,
+                    kind: StatementKind::Select,
+                    tables,
+                }
+            },
+        )
 }
 
 fn insert() -> impl Strategy<Value = Generated> {
-    let values = (table_name(), prop::collection::vec(literal(), 1..3)).prop_map(|((name, canonical), literals)| {
-        let mut pieces = vec![text(name), Piece::Kw("VALUES"), text("(")];
-        for (i, lit) in literals.into_iter().enumerate() {
-            if i > 0 {
-                pieces.push(text(","));
+    let values = (table_name(), prop::collection::vec(literal(), 1..3)).prop_map(
+        |((name, canonical), literals)| {
+            let mut pieces = vec![text(name), Piece::Kw("VALUES"), text("(")];
+            for (i, lit) in literals.into_iter().enumerate() {
+                if i > 0 {
+                    pieces.push(text(","));
+                }
+                pieces.push(lit);
             }
-            pieces.push(lit);
-        }
-        pieces.push(text(")"));
-        (pieces, BTreeSet::from([canonical]))
-    });
-    let select = (table_name(), column(), table_name(), prop::option::of(condition())).prop_map(
-        |((target, target_canonical), col, (source, source_canonical), condition)| {
-            let mut pieces = vec![
-                text(target), text("("), col.clone(), text(")"), Piece::Kw("SELECT"), col, Piece::Kw("FROM"),
-                text(source),
-            ];
-            let mut tables = BTreeSet::from([target_canonical, source_canonical]);
-            where_clause(&mut pieces, &mut tables, condition);
-            (pieces, tables)
+            pieces.push(text(")"));
+            (pieces, BTreeSet::from([canonical]))
         },
     );
+    let select = (
+        table_name(),
+        column(),
+        table_name(),
+        prop::option::of(condition()),
+    )
+        .prop_map(
+            |((target, target_canonical), col, (source, source_canonical), condition)| {
+                let mut pieces = vec![
+                    text(target),
+                    text("("),
+                    col.clone(),
+                    text(")"),
+                    Piece::Kw("SELECT"),
+                    col,
+                    Piece::Kw("FROM"),
+                    text(source),
+                ];
+                let mut tables = BTreeSet::from([target_canonical, source_canonical]);
+                where_clause(&mut pieces, &mut tables, condition);
+                (pieces, tables)
+            },
+        );
     (any::<bool>(), prop_oneof![values, select]).prop_map(|(replace, (rest, tables))| {
         let (verb, kind) = if replace {
             ("REPLACE", StatementKind::Replace)
@@ -222,21 +301,34 @@ fn insert() -> impl Strategy<Value = Generated> {
         };
         let mut pieces = vec![Piece::Kw(verb), Piece::Kw("INTO")];
         pieces.extend(rest);
-        Generated { pieces, kind, tables }
+        Generated {
+            pieces,
+            kind,
+            tables,
+        }
     })
 }
 
 fn update() -> impl Strategy<Value = Generated> {
-    (table_name(), alias(), column(), literal(), prop::option::of(condition())).prop_map(
-        |((name, canonical), alias, col, lit, condition)| {
+    (
+        table_name(),
+        alias(),
+        column(),
+        literal(),
+        prop::option::of(condition()),
+    )
+        .prop_map(|((name, canonical), alias, col, lit, condition)| {
             let mut pieces = vec![Piece::Kw("UPDATE"), text(name)];
             pieces.extend(alias);
             pieces.extend([Piece::Kw("SET"), col, text("="), lit]);
             let mut tables = BTreeSet::from([canonical]);
             where_clause(&mut pieces, &mut tables, condition);
-            Generated { pieces, kind: StatementKind::Update, tables }
-        },
-    )
+            Generated {
+                pieces,
+                kind: StatementKind::Update,
+                tables,
+            }
+        })
 }
 
 fn delete() -> impl Strategy<Value = Generated> {
@@ -244,7 +336,11 @@ fn delete() -> impl Strategy<Value = Generated> {
         let mut pieces = vec![Piece::Kw("DELETE"), Piece::Kw("FROM"), text(name)];
         let mut tables = BTreeSet::from([canonical]);
         where_clause(&mut pieces, &mut tables, condition);
-        Generated { pieces, kind: StatementKind::Delete, tables }
+        Generated {
+            pieces,
+            kind: StatementKind::Delete,
+            tables,
+        }
     })
 }
 
@@ -254,7 +350,9 @@ fn statement() -> BoxedStrategy<Generated> {
 
 /// Renders the pieces with a separator before each and keywords in upper,
 /// lower or alternating case.
-fn rendered(generated: impl Strategy<Value = Generated>) -> impl Strategy<Value = (Generated, String)> {
+fn rendered(
+    generated: impl Strategy<Value = Generated>,
+) -> impl Strategy<Value = (Generated, String)> {
     generated.prop_flat_map(|g| {
         let n = g.pieces.len();
         (
@@ -305,10 +403,61 @@ fn borrows_from(sql: &str, part: &str) -> bool {
 
 /// Pieces that trip lexers: quotes, comment markers, nesting, keywords.
 const SOUP: &[&str] = &[
-    "'", "\"", "`", "/*", "*/", "/*!", "/*!50100", "/*M!", "--", "-- ", "#", "\n", "(", ")", ";", "@", "@@", "@'",
-    "SELECT", "FROM", "JOIN", "WITH", "a", " ", ",", ".", "\\", "ON", "USING", "DELETE", "SET", "FOR", "UPDATE",
-    "BEGIN", "END", "CASE", ":=", "=", "TABLE", "INTO", "12", "é", "表", "STATEMENT", "CREATE", "TRIGGER", "AS",
-    "NEXT VALUE FOR", "tern:x=", "LOCK", "IN", "EXPLAIN", "x:", "DUAL", "*",
+    "'",
+    "\"",
+    "`",
+    "/*",
+    "*/",
+    "/*!",
+    "/*!50100",
+    "/*M!",
+    "--",
+    "-- ",
+    "#",
+    "\n",
+    "(",
+    ")",
+    ";",
+    "@",
+    "@@",
+    "@'",
+    "SELECT",
+    "FROM",
+    "JOIN",
+    "WITH",
+    "a",
+    " ",
+    ",",
+    ".",
+    "\\",
+    "ON",
+    "USING",
+    "DELETE",
+    "SET",
+    "FOR",
+    "UPDATE",
+    "BEGIN",
+    "END",
+    "CASE",
+    ":=",
+    "=",
+    "TABLE",
+    "INTO",
+    "12",
+    "é",
+    "表",
+    "STATEMENT",
+    "CREATE",
+    "TRIGGER",
+    "AS",
+    "NEXT VALUE FOR",
+    "tern:x=",
+    "LOCK",
+    "IN",
+    "EXPLAIN",
+    "x:",
+    "DUAL",
+    "*",
 ];
 
 fn config(cases: u32) -> Config {

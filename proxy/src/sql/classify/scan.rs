@@ -164,7 +164,14 @@ fn starts_dml(t: Token<'_>) -> bool {
     t.tok == Tok::LParen
         || matches!(
             t.kw,
-            Kw::Select | Kw::With | Kw::Insert | Kw::Replace | Kw::Update | Kw::Delete | Kw::Table | Kw::Values
+            Kw::Select
+                | Kw::With
+                | Kw::Insert
+                | Kw::Replace
+                | Kw::Update
+                | Kw::Delete
+                | Kw::Table
+                | Kw::Values
         )
 }
 
@@ -479,7 +486,11 @@ impl<'a> Scanner<'a> {
                 Body::Generic
             }
             Kw::Insert | Kw::Replace => {
-                self.kind(if t.kw == Kw::Insert { K::Insert } else { K::Replace });
+                self.kind(if t.kw == Kw::Insert {
+                    K::Insert
+                } else {
+                    K::Replace
+                });
                 self.insert_head();
                 Body::Generic
             }
@@ -740,7 +751,13 @@ impl<'a> Scanner<'a> {
                     self.next();
                     self.next();
                 }
-                Kw::Online | Kw::Offline | Kw::Ignore | Kw::Unique | Kw::Fulltext | Kw::Spatial | Kw::Aggregate => {
+                Kw::Online
+                | Kw::Offline
+                | Kw::Ignore
+                | Kw::Unique
+                | Kw::Fulltext
+                | Kw::Spatial
+                | Kw::Aggregate => {
                     self.next();
                 }
                 _ => return temporary,
@@ -879,7 +896,9 @@ impl<'a> Scanner<'a> {
                     match t.tok {
                         Tok::LParen => depth += 1,
                         Tok::RParen => depth = depth.saturating_sub(1),
-                        Tok::Word if t.kw == Kw::For && depth == 0 => return Head::Again(self.take()),
+                        Tok::Word if t.kw == Kw::For && depth == 0 => {
+                            return Head::Again(self.take())
+                        }
                         _ => {}
                     }
                 }
@@ -983,7 +1002,10 @@ impl<'a> Scanner<'a> {
         let value = self.peek(0);
         let alone = matches!(self.peek(1).tok, Tok::Comma | Tok::Semi | Tok::Eof);
         alone
-            && matches!(value.tok, Tok::Number | Tok::String | Tok::DqString | Tok::Word)
+            && matches!(
+                value.tok,
+                Tok::Number | Tok::String | Tok::DqString | Tok::Word
+            )
             && ["1", "on", "true"].iter().any(|on| eq_ci(value.text, on))
     }
 
@@ -1102,7 +1124,8 @@ impl<'a> Scanner<'a> {
         let mut previous = Kw::None;
         while !self.at_statement_end() {
             let kw = self.next().kw;
-            if (previous == Kw::With && kw == Kw::Read) || (previous == Kw::For && kw == Kw::Export) {
+            if (previous == Kw::With && kw == Kw::Read) || (previous == Kw::For && kw == Kw::Export)
+            {
                 self.pin(Pin::LockTables);
             }
             previous = kw;
@@ -1179,7 +1202,11 @@ impl<'a> Scanner<'a> {
                 self.delete_head();
             }
             Kw::Insert | Kw::Replace => {
-                self.kind(if t.kw == Kw::Insert { K::Insert } else { K::Replace });
+                self.kind(if t.kw == Kw::Insert {
+                    K::Insert
+                } else {
+                    K::Replace
+                });
                 self.insert_head();
             }
             _ => {
@@ -1225,7 +1252,9 @@ impl<'a> Scanner<'a> {
                 if p.kw == Kw::Recursive {
                     self.next();
                     self.set_mode(Mode::CteName);
-                } else if is_name(p) && (self.peek(1).kw == Kw::As || self.peek(1).tok == Tok::LParen) {
+                } else if is_name(p)
+                    && (self.peek(1).kw == Kw::As || self.peek(1).tok == Tok::LParen)
+                {
                     self.set_mode(Mode::CteName);
                 }
             }
@@ -1332,7 +1361,13 @@ impl<'a> Scanner<'a> {
             Tok::RParen => self.close(),
             Tok::Word => match t.kw {
                 Kw::Join | Kw::StraightJoin | Kw::To => self.set_mode(Mode::ExpectTable),
-                Kw::Inner | Kw::Cross | Kw::Left | Kw::Right | Kw::Natural | Kw::Outer | Kw::Full => {}
+                Kw::Inner
+                | Kw::Cross
+                | Kw::Left
+                | Kw::Right
+                | Kw::Natural
+                | Kw::Outer
+                | Kw::Full => {}
                 Kw::On if self.peek(0).kw == Kw::Duplicate => self.set_mode(Mode::Expr),
                 Kw::On => self.set_mode(Mode::JoinCond),
                 Kw::Using if self.peek(0).tok == Tok::LParen => self.set_mode(Mode::JoinCond),

@@ -31,9 +31,17 @@ fn check(sql: &str, expected_kind: StatementKind, expected_tables: &[&str]) {
 #[test]
 fn query_forms_are_select() {
     check("SELECT 1", K::Select, &[]);
-    check("(SELECT a FROM t) UNION (SELECT a FROM u)", K::Select, &["t", "u"]);
+    check(
+        "(SELECT a FROM t) UNION (SELECT a FROM u)",
+        K::Select,
+        &["t", "u"],
+    );
     check("((SELECT 1))", K::Select, &[]);
-    check("WITH c AS (SELECT * FROM t) SELECT * FROM c", K::Select, &["t"]);
+    check(
+        "WITH c AS (SELECT * FROM t) SELECT * FROM c",
+        K::Select,
+        &["t"],
+    );
     check("VALUES ROW(1, 2), ROW(3, 4)", K::Select, &[]);
     check("TABLE t ORDER BY a LIMIT 2", K::Select, &["t"]);
     check("select * from T", K::Select, &["T"]);
@@ -46,8 +54,16 @@ fn dml_kinds() {
     check("REPLACE INTO t VALUES (1)", K::Replace, &["t"]);
     check("UPDATE t SET a = 1", K::Update, &["t"]);
     check("DELETE FROM t", K::Delete, &["t"]);
-    check("LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE t", K::Insert, &["t"]);
-    check("LOAD XML INFILE 'x.xml' REPLACE INTO TABLE db.t ROWS IDENTIFIED BY '<row>'", K::Insert, &["db.t"]);
+    check(
+        "LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE t",
+        K::Insert,
+        &["t"],
+    );
+    check(
+        "LOAD XML INFILE 'x.xml' REPLACE INTO TABLE db.t ROWS IDENTIFIED BY '<row>'",
+        K::Insert,
+        &["db.t"],
+    );
 }
 
 #[test]
@@ -57,7 +73,11 @@ fn with_leads_into_update_and_delete() {
         K::Update,
         &["a", "b"],
     );
-    check("WITH RECURSIVE c AS (SELECT 1) DELETE FROM t WHERE id IN (SELECT * FROM c)", K::Delete, &["t"]);
+    check(
+        "WITH RECURSIVE c AS (SELECT 1) DELETE FROM t WHERE id IN (SELECT * FROM c)",
+        K::Delete,
+        &["t"],
+    );
 }
 
 #[test]
@@ -103,13 +123,19 @@ fn temporary_tables_pin_and_do_not_commit() {
 #[test]
 fn transaction_statements() {
     let c = classify("BEGIN");
-    assert_eq!((c.kind, c.starts_transaction, c.ends_transaction), (K::Transaction, true, false));
+    assert_eq!(
+        (c.kind, c.starts_transaction, c.ends_transaction),
+        (K::Transaction, true, false)
+    );
     let c = classify("begin work");
     assert!(c.starts_transaction);
     let c = classify("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT");
     assert_eq!((c.kind, c.starts_transaction), (K::Transaction, true));
     let c = classify("COMMIT");
-    assert_eq!((c.kind, c.starts_transaction, c.ends_transaction), (K::Transaction, false, true));
+    assert_eq!(
+        (c.kind, c.starts_transaction, c.ends_transaction),
+        (K::Transaction, false, true)
+    );
     let c = classify("COMMIT WORK AND CHAIN");
     assert_eq!((c.starts_transaction, c.ends_transaction), (true, true));
     let c = classify("COMMIT AND NO CHAIN NO RELEASE");
@@ -119,7 +145,10 @@ fn transaction_statements() {
     let c = classify("ROLLBACK WORK TO SAVEPOINT s1");
     assert_eq!((c.kind, c.ends_transaction), (K::Transaction, false));
     let c = classify("SAVEPOINT s1");
-    assert_eq!((c.kind, c.ends_transaction, c.starts_transaction), (K::Transaction, false, false));
+    assert_eq!(
+        (c.kind, c.ends_transaction, c.starts_transaction),
+        (K::Transaction, false, false)
+    );
     assert_eq!(kind("RELEASE SAVEPOINT s1"), K::Transaction);
     let c = classify("XA START 'x'");
     assert_eq!((c.kind, c.starts_transaction), (K::Transaction, true));
@@ -139,14 +168,20 @@ fn transaction_flags_give_the_state_after_the_whole_text() {
     let c = classify("COMMIT; BEGIN");
     assert_eq!((c.starts_transaction, c.ends_transaction), (true, true));
     let c = classify("BEGIN; INSERT INTO t VALUES (1)");
-    assert_eq!((c.kind, c.starts_transaction, c.ends_transaction), (K::Transaction, true, false));
+    assert_eq!(
+        (c.kind, c.starts_transaction, c.ends_transaction),
+        (K::Transaction, true, false)
+    );
 }
 
 #[test]
 fn set_kinds_and_decisions() {
     assert_eq!(kind("SET NAMES utf8mb4"), K::Set);
     assert_eq!(kind("SET CHARACTER SET utf8"), K::Set);
-    assert_eq!(kind("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"), K::Set);
+    assert_eq!(
+        kind("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"),
+        K::Set
+    );
     assert_eq!(kind("SET TRANSACTION READ ONLY"), K::Set);
     assert_eq!(kind("SET ROLE r"), K::Set);
     assert_eq!(kind("SET DEFAULT ROLE r TO u"), K::Ddl);
@@ -214,9 +249,17 @@ fn other_kinds() {
 
 #[test]
 fn explain_reports_the_explained_tables() {
-    check("EXPLAIN SELECT * FROM t JOIN u ON t.a = u.a", K::Other, &["t", "u"]);
+    check(
+        "EXPLAIN SELECT * FROM t JOIN u ON t.a = u.a",
+        K::Other,
+        &["t", "u"],
+    );
     check("EXPLAIN FORMAT=JSON UPDATE t SET a = 1", K::Other, &["t"]);
-    check("EXPLAIN ANALYZE WITH c AS (SELECT 1) SELECT * FROM c, t", K::Other, &["t"]);
+    check(
+        "EXPLAIN ANALYZE WITH c AS (SELECT 1) SELECT * FROM c, t",
+        K::Other,
+        &["t"],
+    );
     check("DESCRIBE db.t a", K::Other, &["db.t"]);
     check("ANALYZE FORMAT=JSON SELECT * FROM t", K::Other, &["t"]);
     check("EXPLAIN FOR CONNECTION 4", K::Other, &[]);
@@ -232,34 +275,74 @@ fn from_lists_joins_and_aliases() {
         K::Select,
         &["a", "b", "c", "d", "e"],
     );
-    check("SELECT * FROM a JOIN b ON a.x = b.x, c", K::Select, &["a", "b", "c"]);
-    check("SELECT * FROM a CROSS JOIN b INNER JOIN c ON LEFT(c.x, 2) = b.y", K::Select, &["a", "b", "c"]);
-    check("SELECT * FROM a JOIN b JOIN c ON b.x = c.x ON a.x = b.x", K::Select, &["a", "b", "c"]);
-    check("SELECT * FROM (a, b) JOIN (c JOIN d ON c.x = d.x) ON a.x = c.x", K::Select, &["a", "b", "c", "d"]);
+    check(
+        "SELECT * FROM a JOIN b ON a.x = b.x, c",
+        K::Select,
+        &["a", "b", "c"],
+    );
+    check(
+        "SELECT * FROM a CROSS JOIN b INNER JOIN c ON LEFT(c.x, 2) = b.y",
+        K::Select,
+        &["a", "b", "c"],
+    );
+    check(
+        "SELECT * FROM a JOIN b JOIN c ON b.x = c.x ON a.x = b.x",
+        K::Select,
+        &["a", "b", "c"],
+    );
+    check(
+        "SELECT * FROM (a, b) JOIN (c JOIN d ON c.x = d.x) ON a.x = c.x",
+        K::Select,
+        &["a", "b", "c", "d"],
+    );
 }
 
 #[test]
 fn aliases_that_are_keywords_to_us_but_not_reserved() {
-    check("SELECT * FROM t data, u value, v next", K::Select, &["t", "u", "v"]);
+    check(
+        "SELECT * FROM t data, u value, v next",
+        K::Select,
+        &["t", "u", "v"],
+    );
 }
 
 #[test]
 fn schema_qualified_and_quoted_names() {
-    check("SELECT * FROM db.t, `my db`.`my table`, `x`.y", K::Select, &["db.t", "my db.my table", "x.y"]);
-    check("SELECT * FROM db.`order`, `select`", K::Select, &["db.order", "select"]);
+    check(
+        "SELECT * FROM db.t, `my db`.`my table`, `x`.y",
+        K::Select,
+        &["db.t", "my db.my table", "x.y"],
+    );
+    check(
+        "SELECT * FROM db.`order`, `select`",
+        K::Select,
+        &["db.order", "select"],
+    );
     check("SELECT * FROM `a``b`", K::Select, &["a``b"]);
 }
 
 #[test]
 fn derived_tables_and_subqueries() {
-    check("SELECT * FROM (SELECT * FROM a) AS d JOIN b ON d.x = b.x", K::Select, &["a", "b"]);
+    check(
+        "SELECT * FROM (SELECT * FROM a) AS d JOIN b ON d.x = b.x",
+        K::Select,
+        &["a", "b"],
+    );
     check(
         "SELECT (SELECT MAX(x) FROM a), (SELECT 1 FROM b WHERE EXISTS (SELECT 1 FROM c)) FROM d",
         K::Select,
         &["a", "b", "c", "d"],
     );
-    check("SELECT * FROM t WHERE a IN (SELECT a FROM u UNION SELECT a FROM v)", K::Select, &["t", "u", "v"]);
-    check("SELECT * FROM t, LATERAL (SELECT * FROM u WHERE u.a = t.a) AS l", K::Select, &["t", "u"]);
+    check(
+        "SELECT * FROM t WHERE a IN (SELECT a FROM u UNION SELECT a FROM v)",
+        K::Select,
+        &["t", "u", "v"],
+    );
+    check(
+        "SELECT * FROM t, LATERAL (SELECT * FROM u WHERE u.a = t.a) AS l",
+        K::Select,
+        &["t", "u"],
+    );
     check("SELECT * FROM ((SELECT 1) AS d)", K::Select, &[]);
 }
 
@@ -270,7 +353,11 @@ fn from_inside_functions_is_not_a_table_list() {
         K::Select,
         &["t"],
     );
-    check("SELECT COUNT(*), POSITION('a' IN s) FROM t", K::Select, &["t"]);
+    check(
+        "SELECT COUNT(*), POSITION('a' IN s) FROM t",
+        K::Select,
+        &["t"],
+    );
     check("SELECT COALESCE((SELECT x FROM a), 0)", K::Select, &["a"]);
 }
 
@@ -302,38 +389,102 @@ fn ctes_are_not_tables() {
         K::Select,
         &["t"],
     );
-    check("SELECT * FROM (WITH c AS (SELECT * FROM t) SELECT * FROM c) AS x", K::Select, &["t"]);
+    check(
+        "SELECT * FROM (WITH c AS (SELECT * FROM t) SELECT * FROM c) AS x",
+        K::Select,
+        &["t"],
+    );
     check("SELECT a FROM t GROUP BY a WITH ROLLUP", K::Select, &["t"]);
 }
 
 #[test]
 fn insert_select_includes_source_tables() {
-    check("INSERT INTO t (a, b) SELECT a, b FROM s JOIN u ON s.x = u.x", K::Insert, &["t", "s", "u"]);
-    check("INSERT IGNORE INTO t SELECT * FROM s ON DUPLICATE KEY UPDATE a = VALUES(a), b = 2", K::Insert, &["t", "s"]);
-    check("INSERT LOW_PRIORITY t (a) VALUES ((SELECT MAX(a) FROM u))", K::Insert, &["t", "u"]);
+    check(
+        "INSERT INTO t (a, b) SELECT a, b FROM s JOIN u ON s.x = u.x",
+        K::Insert,
+        &["t", "s", "u"],
+    );
+    check(
+        "INSERT IGNORE INTO t SELECT * FROM s ON DUPLICATE KEY UPDATE a = VALUES(a), b = 2",
+        K::Insert,
+        &["t", "s"],
+    );
+    check(
+        "INSERT LOW_PRIORITY t (a) VALUES ((SELECT MAX(a) FROM u))",
+        K::Insert,
+        &["t", "u"],
+    );
     check("INSERT INTO t TABLE s", K::Insert, &["t", "s"]);
-    check("INSERT INTO t VALUES (1) AS new ON DUPLICATE KEY UPDATE a = new.a", K::Insert, &["t"]);
-    check("INSERT INTO t PARTITION (p1) (a) VALUES (1)", K::Insert, &["t"]);
+    check(
+        "INSERT INTO t VALUES (1) AS new ON DUPLICATE KEY UPDATE a = new.a",
+        K::Insert,
+        &["t"],
+    );
+    check(
+        "INSERT INTO t PARTITION (p1) (a) VALUES (1)",
+        K::Insert,
+        &["t"],
+    );
     check("REPLACE INTO db.t (a) VALUES (1)", K::Replace, &["db.t"]);
 }
 
 #[test]
 fn update_tables() {
     check("UPDATE LOW_PRIORITY IGNORE t SET a = 1", K::Update, &["t"]);
-    check("UPDATE a JOIN b ON a.id = b.id SET a.x = b.x, a.y = 2 WHERE b.z = 3", K::Update, &["a", "b"]);
-    check("UPDATE a, b SET a.x = b.x WHERE a.id = b.id", K::Update, &["a", "b"]);
-    check("UPDATE t SET a = (SELECT MAX(x) FROM u) ORDER BY id LIMIT 3", K::Update, &["t", "u"]);
+    check(
+        "UPDATE a JOIN b ON a.id = b.id SET a.x = b.x, a.y = 2 WHERE b.z = 3",
+        K::Update,
+        &["a", "b"],
+    );
+    check(
+        "UPDATE a, b SET a.x = b.x WHERE a.id = b.id",
+        K::Update,
+        &["a", "b"],
+    );
+    check(
+        "UPDATE t SET a = (SELECT MAX(x) FROM u) ORDER BY id LIMIT 3",
+        K::Update,
+        &["t", "u"],
+    );
 }
 
 #[test]
 fn delete_tables() {
-    check("DELETE LOW_PRIORITY QUICK IGNORE FROM t WHERE a = 1", K::Delete, &["t"]);
-    check("DELETE a FROM a JOIN b ON a.id = b.id", K::Delete, &["a", "b"]);
-    check("DELETE o FROM orders o LEFT JOIN items i ON o.id = i.oid WHERE i.id IS NULL", K::Delete, &["orders", "items"]);
-    check("DELETE a.*, b.* FROM a, b WHERE a.id = b.id", K::Delete, &["a", "b"]);
-    check("DELETE FROM x, y USING orders AS x JOIN items AS y ON x.id = y.oid", K::Delete, &["orders", "items"]);
-    check("DELETE FROM a USING a JOIN b USING (id)", K::Delete, &["a", "b"]);
-    check("DELETE FROM t WHERE id IN (SELECT id FROM u) RETURNING id", K::Delete, &["t", "u"]);
+    check(
+        "DELETE LOW_PRIORITY QUICK IGNORE FROM t WHERE a = 1",
+        K::Delete,
+        &["t"],
+    );
+    check(
+        "DELETE a FROM a JOIN b ON a.id = b.id",
+        K::Delete,
+        &["a", "b"],
+    );
+    check(
+        "DELETE o FROM orders o LEFT JOIN items i ON o.id = i.oid WHERE i.id IS NULL",
+        K::Delete,
+        &["orders", "items"],
+    );
+    check(
+        "DELETE a.*, b.* FROM a, b WHERE a.id = b.id",
+        K::Delete,
+        &["a", "b"],
+    );
+    check(
+        "DELETE FROM x, y USING orders AS x JOIN items AS y ON x.id = y.oid",
+        K::Delete,
+        &["orders", "items"],
+    );
+    check(
+        "DELETE FROM a USING a JOIN b USING (id)",
+        K::Delete,
+        &["a", "b"],
+    );
+    check(
+        "DELETE FROM t WHERE id IN (SELECT id FROM u) RETURNING id",
+        K::Delete,
+        &["t", "u"],
+    );
 }
 
 #[test]
@@ -341,19 +492,55 @@ fn ddl_tables() {
     check("CREATE TABLE IF NOT EXISTS db.t (id INT, pid INT REFERENCES p (id), FOREIGN KEY (x) REFERENCES db2.q(id) ON DELETE CASCADE) ENGINE=InnoDB", K::Ddl, &["db.t", "p", "db2.q"]);
     check("CREATE TABLE t LIKE s", K::Ddl, &["t", "s"]);
     check("CREATE TABLE t (LIKE s)", K::Ddl, &["t", "s"]);
-    check("CREATE TABLE t AS SELECT * FROM s WHERE a = 1", K::Ddl, &["t", "s"]);
-    check("CREATE OR REPLACE TABLE t SELECT a FROM s", K::Ddl, &["t", "s"]);
-    check("CREATE UNIQUE INDEX i USING BTREE ON t (a, b)", K::Ddl, &["t"]);
+    check(
+        "CREATE TABLE t AS SELECT * FROM s WHERE a = 1",
+        K::Ddl,
+        &["t", "s"],
+    );
+    check(
+        "CREATE OR REPLACE TABLE t SELECT a FROM s",
+        K::Ddl,
+        &["t", "s"],
+    );
+    check(
+        "CREATE UNIQUE INDEX i USING BTREE ON t (a, b)",
+        K::Ddl,
+        &["t"],
+    );
     check("DROP INDEX i ON db.t", K::Ddl, &["db.t"]);
-    check("DROP TABLE IF EXISTS a, db.b CASCADE", K::Ddl, &["a", "db.b"]);
+    check(
+        "DROP TABLE IF EXISTS a, db.b CASCADE",
+        K::Ddl,
+        &["a", "db.b"],
+    );
     check("DROP VIEW v1, v2", K::Ddl, &["v1", "v2"]);
     check("TRUNCATE TABLE t", K::Ddl, &["t"]);
-    check("RENAME TABLE a TO b, db.c TO db.d", K::Ddl, &["a", "b", "db.c", "db.d"]);
+    check(
+        "RENAME TABLE a TO b, db.c TO db.d",
+        K::Ddl,
+        &["a", "b", "db.c", "db.d"],
+    );
     check("ALTER TABLE t RENAME TO u", K::Ddl, &["t", "u"]);
-    check("ALTER TABLE t RENAME COLUMN a TO b, RENAME INDEX i TO j", K::Ddl, &["t"]);
-    check("ALTER TABLE t EXCHANGE PARTITION p WITH TABLE u", K::Ddl, &["t", "u"]);
-    check("ALTER ONLINE IGNORE TABLE t ADD c INT, ALGORITHM=INSTANT, LOCK=NONE", K::Ddl, &["t"]);
-    check("ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES p (id)", K::Ddl, &["t", "p"]);
+    check(
+        "ALTER TABLE t RENAME COLUMN a TO b, RENAME INDEX i TO j",
+        K::Ddl,
+        &["t"],
+    );
+    check(
+        "ALTER TABLE t EXCHANGE PARTITION p WITH TABLE u",
+        K::Ddl,
+        &["t", "u"],
+    );
+    check(
+        "ALTER ONLINE IGNORE TABLE t ADD c INT, ALGORITHM=INSTANT, LOCK=NONE",
+        K::Ddl,
+        &["t"],
+    );
+    check(
+        "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES p (id)",
+        K::Ddl,
+        &["t", "p"],
+    );
     check(
         "CREATE ALGORITHM=MERGE DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT * FROM t",
         K::Ddl,
@@ -376,8 +563,14 @@ fn stored_programs_are_ddl_without_body_tables() {
     assert_eq!(
         c.tables.as_slice(),
         &[
-            TableName { schema: Some("db"), name: "t" },
-            TableName { schema: None, name: "x" }
+            TableName {
+                schema: Some("db"),
+                name: "t"
+            },
+            TableName {
+                schema: None,
+                name: "x"
+            }
         ]
     );
     assert!(c.multi_statement);
@@ -399,14 +592,20 @@ fn lock_tables() {
     let c = classify("UNLOCK TABLES");
     assert_eq!(c.pin, Some(Pin::UnlockTables));
     assert!(!c.ends_transaction);
-    assert_eq!(classify("FLUSH TABLES t WITH READ LOCK").pin, Some(Pin::LockTables));
+    assert_eq!(
+        classify("FLUSH TABLES t WITH READ LOCK").pin,
+        Some(Pin::LockTables)
+    );
     assert_eq!(tables("FLUSH TABLES a, b FOR EXPORT"), ["a", "b"]);
     assert_eq!(classify("FLUSH TABLES").pin, None);
 }
 
 #[test]
 fn tables_are_deduplicated_in_order_of_first_appearance() {
-    assert_eq!(tables("SELECT * FROM b JOIN a ON 1 JOIN b x ON 1; SELECT * FROM a, c"), ["b", "a", "c"]);
+    assert_eq!(
+        tables("SELECT * FROM b JOIN a ON 1 JOIN b x ON 1; SELECT * FROM a, c"),
+        ["b", "a", "c"]
+    );
     assert_eq!(tables("SELECT * FROM t, T, db.t"), ["t", "T", "db.t"]);
 }
 
@@ -415,7 +614,11 @@ fn many_tables_spill_and_stay_deduplicated() {
     let names: Vec<String> = (0..100).map(|i| format!("t{i}")).collect();
     let sql = format!("SELECT * FROM {}, {}", names.join(", "), names.join(", "));
     assert_eq!(tables(&sql), names);
-    let sql = format!("DELETE FROM {} USING {}", names.join(", "), names[..50].join(", "));
+    let sql = format!(
+        "DELETE FROM {} USING {}",
+        names.join(", "),
+        names[..50].join(", ")
+    );
     assert_eq!(tables(&sql), names[..50]);
 }
 
@@ -448,7 +651,10 @@ fn locking_reads() {
     }
     assert!(!classify("SELECT * FROM t").locking_read);
     assert!(!classify("SELECT 'FOR UPDATE' FROM t").locking_read);
-    assert!(!classify("SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2020-01-01 00:00:00'").locking_read);
+    assert!(
+        !classify("SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2020-01-01 00:00:00'")
+            .locking_read
+    );
 }
 
 #[test]
@@ -494,13 +700,22 @@ fn side_effects() {
 
 #[test]
 fn sequences_are_tables() {
-    assert_eq!(tables("SELECT NEXT VALUE FOR db.s, NEXTVAL(t), LASTVAL(`u`)"), ["db.s", "t", "u"]);
+    assert_eq!(
+        tables("SELECT NEXT VALUE FOR db.s, NEXTVAL(t), LASTVAL(`u`)"),
+        ["db.s", "t", "u"]
+    );
 }
 
 #[test]
 fn get_lock_pins() {
-    assert_eq!(classify("SELECT GET_LOCK('x', 10)").pin, Some(Pin::UserLock));
-    assert_eq!(classify("SELECT get_lock ('x', 10)").pin, Some(Pin::UserLock));
+    assert_eq!(
+        classify("SELECT GET_LOCK('x', 10)").pin,
+        Some(Pin::UserLock)
+    );
+    assert_eq!(
+        classify("SELECT get_lock ('x', 10)").pin,
+        Some(Pin::UserLock)
+    );
 }
 
 #[test]
@@ -562,17 +777,32 @@ fn autocommit() {
 #[test]
 fn session_pins() {
     assert_eq!(classify("SET sql_log_bin = 0").pin, Some(Pin::SqlLogBin));
-    assert_eq!(classify("SET SESSION sql_log_bin = 1").pin, Some(Pin::SqlLogBin));
-    assert_eq!(classify("SET @@sql_log_bin = OFF").pin, Some(Pin::SqlLogBin));
-    assert_eq!(classify("PREPARE s FROM 'SELECT 1'").pin, Some(Pin::Prepare));
-    assert_eq!(classify("CREATE TEMPORARY TABLE t (a INT)").pin, Some(Pin::TemporaryTable));
+    assert_eq!(
+        classify("SET SESSION sql_log_bin = 1").pin,
+        Some(Pin::SqlLogBin)
+    );
+    assert_eq!(
+        classify("SET @@sql_log_bin = OFF").pin,
+        Some(Pin::SqlLogBin)
+    );
+    assert_eq!(
+        classify("PREPARE s FROM 'SELECT 1'").pin,
+        Some(Pin::Prepare)
+    );
+    assert_eq!(
+        classify("CREATE TEMPORARY TABLE t (a INT)").pin,
+        Some(Pin::TemporaryTable)
+    );
     assert_eq!(classify("SELECT 1").pin, None);
     // UNLOCK TABLES releases table locks, not a temporary table.
     assert_eq!(
         classify("CREATE TEMPORARY TABLE t (a INT); UNLOCK TABLES").pin,
         Some(Pin::TemporaryTable)
     );
-    assert_eq!(classify("LOCK TABLES t WRITE; UNLOCK TABLES").pin, Some(Pin::UnlockTables));
+    assert_eq!(
+        classify("LOCK TABLES t WRITE; UNLOCK TABLES").pin,
+        Some(Pin::UnlockTables)
+    );
 }
 
 #[test]
@@ -618,7 +848,10 @@ fn hints() {
     assert!(classify("SELECT 1 -- tern:replica").hints.is_empty());
     assert!(classify("/*! tern:replica */ SELECT 1").hints.is_empty());
     assert_eq!(classify("/*+ tern:replica */ SELECT 1").hints.len(), 1);
-    assert_eq!(classify("SELECT 1 /*tern:async*/").hints.get("async"), Some(None));
+    assert_eq!(
+        classify("SELECT 1 /*tern:async*/").hints.get("async"),
+        Some(None)
+    );
 }
 
 // ----- lexing ------------------------------------------------------------------
@@ -630,17 +863,29 @@ fn strings_and_comments_hide_keywords() {
         K::Select,
         &["t"],
     );
-    check("SELECT 'it''s; -- /*' FROM t /* FROM u; */ JOIN v ON 1", K::Select, &["t", "v"]);
+    check(
+        "SELECT 'it''s; -- /*' FROM t /* FROM u; */ JOIN v ON 1",
+        K::Select,
+        &["t", "v"],
+    );
     check("SELECT 1--1\nFROM t", K::Select, &["t"]);
 }
 
 #[test]
 fn executable_comments_are_code() {
     check("/*!40101 SELECT * FROM t */", K::Select, &["t"]);
-    check("SELECT /*!STRAIGHT_JOIN*/ * FROM a /*!50000 JOIN b ON 1 */", K::Select, &["a", "b"]);
+    check(
+        "SELECT /*!STRAIGHT_JOIN*/ * FROM a /*!50000 JOIN b ON 1 */",
+        K::Select,
+        &["a", "b"],
+    );
     check("/*M!100100 DELETE FROM t */", K::Delete, &["t"]);
     check("/*M! UPDATE t SET a = 1 */", K::Update, &["t"]);
-    check("CREATE TABLE t (a INT) /*!50100 PARTITION BY HASH (a) */", K::Ddl, &["t"]);
+    check(
+        "CREATE TABLE t (a INT) /*!50100 PARTITION BY HASH (a) */",
+        K::Ddl,
+        &["t"],
+    );
     check("/*!40000 ALTER TABLE `t` DISABLE KEYS */", K::Ddl, &["t"]);
     let c = classify("/*!40101 SET NAMES utf8 */;");
     assert_eq!(c.kind, K::Set);
@@ -665,20 +910,62 @@ fn classify_bytes_refuses_invalid_utf8() {
 
 #[test]
 fn non_ascii_identifiers() {
-    check("SELECT * FROM tëst JOIN 表 ON 1", K::Select, &["tëst", "表"]);
+    check(
+        "SELECT * FROM tëst JOIN 表 ON 1",
+        K::Select,
+        &["tëst", "表"],
+    );
 }
 
 #[test]
 fn deep_nesting_and_garbage_terminate() {
-    let deep = format!("SELECT {} 1 {} FROM t", "(".repeat(100_000), ")".repeat(100_000));
+    let deep = format!(
+        "SELECT {} 1 {} FROM t",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     assert_eq!(tables(&deep), ["t"]);
-    let deep = format!("SELECT * FROM {}SELECT * FROM t{}", "(".repeat(70), ")".repeat(70));
+    let deep = format!(
+        "SELECT * FROM {}SELECT * FROM t{}",
+        "(".repeat(70),
+        ")".repeat(70)
+    );
     assert_eq!(kind(&deep), K::Select);
     let nested = "SET STATEMENT a=1 FOR ".repeat(50_000) + "SELECT * FROM t";
     check(&nested, K::Select, &["t"]);
     let labels = "a: ".repeat(50_000);
     assert_eq!(kind(&labels), K::Other);
-    for sql in ["(", ")", "((", "))", "'", "`", "\"", "/*", "/*!", "*/", "@", "@@", "--", "#", "\\", "SELECT * FROM", "WITH", "WITH a AS (", "DELETE FROM a USING", "SET", "SET @", "SET STATEMENT", "CREATE", "ALTER TABLE", "LOCK TABLES", "RENAME TABLE a TO", "x:", "EXPLAIN", "FLUSH TABLES a,"] {
+    for sql in [
+        "(",
+        ")",
+        "((",
+        "))",
+        "'",
+        "`",
+        "\"",
+        "/*",
+        "/*!",
+        "*/",
+        "@",
+        "@@",
+        "--",
+        "#",
+        "\\",
+        "SELECT * FROM",
+        "WITH",
+        "WITH a AS (",
+        "DELETE FROM a USING",
+        "SET",
+        "SET @",
+        "SET STATEMENT",
+        "CREATE",
+        "ALTER TABLE",
+        "LOCK TABLES",
+        "RENAME TABLE a TO",
+        "x:",
+        "EXPLAIN",
+        "FLUSH TABLES a,",
+    ] {
         let _ = classify(sql);
     }
 }
