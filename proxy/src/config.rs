@@ -29,6 +29,10 @@ pub const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(5);
 /// it is sent to the primary instead. Short: the primary is always a correct
 /// answer, and a slow read is worse than a busier primary.
 pub const DEFAULT_READ_WAIT_TIMEOUT: Duration = Duration::from_millis(100);
+/// Session worker threads. One thread with no cross-thread wake-ups measured
+/// cheaper per query than two work-stealing threads on a 2-core machine shared
+/// with the database (bench/RESULTS.md); raise it on larger machines.
+pub const DEFAULT_WORKER_THREADS: usize = 1;
 /// Bound on opening and logging in to a backend connection.
 pub const DEFAULT_BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -117,6 +121,9 @@ pub struct ServeArgs {
     /// before it goes to the primary, in milliseconds [default: 100].
     #[arg(long, env = "TERN_READ_WAIT_TIMEOUT_MS")]
     pub read_wait_timeout_ms: Option<u64>,
+    /// Threads that run client sessions; 0 means one per CPU [default: 1].
+    #[arg(long, env = "TERN_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     /// Log format [default: text].
     #[arg(long, env = "TERN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -146,6 +153,7 @@ pub struct FileConfig {
     pub monitor_interval_ms: Option<u64>,
     pub max_replica_lag_ms: Option<u64>,
     pub read_wait_timeout_ms: Option<u64>,
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +201,7 @@ pub struct Settings {
     pub monitor_interval: Duration,
     pub max_replica_lag: Duration,
     pub read_wait_timeout: Duration,
+    pub worker_threads: usize,
 }
 
 impl ServeArgs {
@@ -287,6 +296,10 @@ impl ServeArgs {
                 .read_wait_timeout_ms
                 .or(file.read_wait_timeout_ms)
                 .map_or(DEFAULT_READ_WAIT_TIMEOUT, Duration::from_millis),
+            worker_threads: self
+                .worker_threads
+                .or(file.worker_threads)
+                .unwrap_or(DEFAULT_WORKER_THREADS),
         })
     }
 }

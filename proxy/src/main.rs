@@ -25,10 +25,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let settings = args.resolve()?;
             init_logging(settings.log_format, &settings.log)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
+            let runtime = build_runtime(settings.worker_threads)?;
             runtime.block_on(async move {
                 let shared = tern::server::Shared::new(settings)?;
                 let listener = tern::server::bind(&shared).await?;
@@ -41,6 +38,25 @@ fn main() -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// One worker thread runs a current-thread runtime: no cross-thread wake-ups,
+/// which on small machines cost more than the proxying itself. More threads use
+/// the work-stealing scheduler.
+fn build_runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            b.worker_threads(threads);
+        }
+        b
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {

@@ -527,3 +527,40 @@ async fn replica_execute_without_types_gets_them_from_an_earlier_execute() -> Re
     assert!(on_replica, "no execute reached the replica");
     Ok(())
 }
+
+/// Regression: a primary that does not report `last_gtid` in OK packets must not
+/// make session reads stale; Tern falls back to the primary's whole position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untracked_gtids_fall_back_to_global_consistency() -> Result<()> {
+    let cluster = tern_tests::cluster::Cluster::start(1)?;
+    {
+        let mut p = Conn::new(cluster.primary().opts(
+            tern_tests::cluster::ADMIN_USER,
+            tern_tests::cluster::ADMIN_PASSWORD,
+            None,
+        ))
+        .await?;
+        p.query_drop("SET GLOBAL session_track_system_variables = 'autocommit'; CREATE TABLE app.ut (id INT PRIMARY KEY, v INT); INSERT INTO app.ut VALUES (1, 0)")
+            .await?;
+    }
+    cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    let tern = tern_tests::tern::TernProcess::start(&cluster, &[])?;
+    let s = Setup { tern, cluster };
+    let ids = server_ids(&s).await?;
+    until_replica_serves(&s, &ids).await?;
+    s.tern
+        .wait_for_log("falls back to global consistency", Duration::from_secs(10))?;
+    let mut r = replica_admin(&s).await?;
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 2; START SLAVE")
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    for k in 1..=20 {
+        c.query_drop(format!("UPDATE ut SET v = {k} WHERE id = 1"))
+            .await?;
+        let v: Option<i64> = c.query_first("SELECT v FROM ut WHERE id = 1").await?;
+        assert_eq!(v, Some(k), "stale read without GTID tracking");
+    }
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+        .await?;
+    Ok(())
+}

@@ -115,9 +115,18 @@ impl ReplicaHealth {
 #[derive(Debug, Default)]
 pub struct PrimaryHistory {
     positions: RwLock<VecDeque<(Instant, GtidSet)>>,
+    /// The primary reports each commit's GTID in OK packets (`last_gtid` is in
+    /// its `session_track_system_variables`). Until a check says so, Tern
+    /// assumes it does not.
+    gtids_tracked: std::sync::atomic::AtomicBool,
 }
 
 impl PrimaryHistory {
+    pub fn gtids_tracked(&self) -> bool {
+        self.gtids_tracked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn record(&self, at: Instant, position: GtidSet) {
         if let Ok(mut h) = self.positions.write() {
             if h.back().is_some_and(|(_, last)| *last == position) {
@@ -176,6 +185,7 @@ pub async fn watch_primary(
     interval: Duration,
 ) {
     let mut conn: Option<mysql_async::Conn> = None;
+    let mut reported_untracked: Option<bool> = None;
     loop {
         let result = tokio::time::timeout(CHECK_TIMEOUT, async {
             if conn.is_none() {
@@ -184,15 +194,35 @@ pub async fn watch_primary(
             let c = conn.as_mut().ok_or(mysql_async::Error::Driver(
                 mysql_async::DriverError::PoolDisconnected,
             ))?;
-            let pos: Option<String> = c.query_first("SELECT @@global.gtid_binlog_pos").await?;
-            Ok::<_, mysql_async::Error>(pos.unwrap_or_default())
+            let row: Option<(String, String)> = c
+                .query_first(
+                    "SELECT @@global.gtid_binlog_pos, @@global.session_track_system_variables",
+                )
+                .await?;
+            Ok::<_, mysql_async::Error>(row.unwrap_or_default())
         })
         .await;
         match result {
-            Ok(Ok(text)) => match GtidSet::parse(&text) {
-                Ok(pos) => history.record(Instant::now(), pos),
-                Err(e) => tracing::warn!(error = %e, "unreadable primary GTID position"),
-            },
+            Ok(Ok((text, tracked))) => {
+                let has = tracked.split(',').any(|v| {
+                    let v = v.trim();
+                    v == "*" || v.eq_ignore_ascii_case("last_gtid")
+                });
+                history
+                    .gtids_tracked
+                    .store(has, std::sync::atomic::Ordering::Relaxed);
+                if !has && reported_untracked != Some(true) {
+                    tracing::warn!(
+                        "the primary does not track last_gtid in session_track_system_variables; \
+                         read-your-writes falls back to global consistency (a primary round trip per replica read)"
+                    );
+                }
+                reported_untracked = Some(!has);
+                match GtidSet::parse(&text) {
+                    Ok(pos) => history.record(Instant::now(), pos),
+                    Err(e) => tracing::warn!(error = %e, "unreadable primary GTID position"),
+                }
+            }
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "primary position check failed");
                 conn = None;

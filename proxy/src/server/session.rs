@@ -309,10 +309,7 @@ impl Session {
                     if let Some(idx) = self.last_replica {
                         if self.replicas.get(idx).is_some_and(Option::is_some) {
                             // Warnings belong to the server that ran the last statement.
-                            match self.on_replica(idx, COM_QUERY, seq, &payload).await? {
-                                Some(o) => outcome = Some(o),
-                                None => {}
-                            }
+                            outcome = self.on_replica(idx, COM_QUERY, seq, &payload).await?;
                         }
                     }
                 }
@@ -686,7 +683,15 @@ impl Session {
     /// What the read must see, or None when only the primary can tell (a global
     /// read whose primary position could not be read).
     async fn required_position(&mut self, route: &Route) -> Option<GtidSet> {
-        let mut required = match route.consistency {
+        // Without the server reporting commits' GTIDs, a session's own writes are
+        // invisible to Tern: only the primary's whole position is a safe bound.
+        let consistency = match route.consistency {
+            Consistency::Session if !self.shared.primary_history.gtids_tracked() => {
+                Consistency::Global
+            }
+            other => other,
+        };
+        let mut required = match consistency {
             Consistency::Eventual => GtidSet::new(),
             Consistency::Session => self.last_write.clone(),
             Consistency::Global => {

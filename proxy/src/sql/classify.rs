@@ -32,7 +32,8 @@
 //!   trigger's table. A top-level MariaDB compound statement (`BEGIN NOT
 //!   ATOMIC ... END`, `IF ... END IF`) is `Other` with no tables.
 //! - Look inside strings: `PREPARE s FROM 'SELECT ...'` reports no tables.
-//! - Report tables for `SHOW`, `GRANT` or `REVOKE`.
+//! - Report tables for `SHOW`, `GRANT` or `REVOKE`. `HANDLER h READ ...`
+//!   reports `h`, which may be an alias from `HANDLER t OPEN AS h`.
 //! - Unescape names: a backtick-quoted name containing a doubled backtick is
 //!   reported with the backtick still doubled (returning a borrowed `&str`).
 //! - Follow the server's SQL mode: `"..."` is a string, except where only a
@@ -94,7 +95,9 @@ mod tests;
 
 /// Classifies one COM_QUERY text.
 pub fn classify(sql: &str) -> Classified<'_> {
-    scan::scan(sql)
+    let mut out = Classified::new();
+    scan::scan(sql, &mut out);
+    out
 }
 
 /// Classifies raw COM_QUERY bytes. Text that is not valid UTF-8 is `Other`
@@ -126,7 +129,10 @@ pub struct Classified<'a> {
     pub reads_user_variables: bool,
     /// A second statement follows a `;`.
     pub multi_statement: bool,
-    /// `tern:key[=value]` items from block comments.
+    /// `tern:key[=value]` items from block comments (not `--` or `#`
+    /// comments, not executable comments, not strings). Items are separated
+    /// by whitespace, or by a comma directly before the next `tern:`, so a
+    /// value can be a list: `/* tern:after=0-1-5,0-2-7 */`.
     pub hints: Hints<'a>,
     /// `BEGIN [WORK]`, `START TRANSACTION`, `XA START|BEGIN`, `COMMIT|ROLLBACK
     /// AND CHAIN`, and not ended later in the same text.
@@ -141,8 +147,15 @@ pub struct Classified<'a> {
     /// literal (`DEFAULT`, `@saved`) reads as `Some(false)`, the setting that
     /// keeps the session on the primary.
     pub sets_autocommit: Option<bool>,
-    /// Session state that ties the session to the primary connection.
+    /// Session state that ties the session to the primary connection: the
+    /// last such effect in the text, except that `UnlockTables` does not
+    /// replace a pin other than `LockTables`. A text can have several (`CREATE
+    /// TEMPORARY TABLE t AS SELECT GET_LOCK(...)`): `pins` has them all.
     pub pin: Option<Pin>,
+    /// Every pinning effect of the text, net: of `LockTables` and
+    /// `UnlockTables` only the later one is kept. What session state should be
+    /// updated from.
+    pub pins: PinSet,
     /// `USE db`: the schema, unquoted.
     pub use_schema: Option<&'a str>,
 }
@@ -165,6 +178,48 @@ pub enum Pin {
     SqlLogBin,
 }
 
+/// A set of [`Pin`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PinSet(u8);
+
+impl PinSet {
+    pub const EMPTY: PinSet = PinSet(0);
+    const ALL: [Pin; 6] = [
+        Pin::TemporaryTable,
+        Pin::LockTables,
+        Pin::UnlockTables,
+        Pin::UserLock,
+        Pin::Prepare,
+        Pin::SqlLogBin,
+    ];
+
+    fn bit(pin: Pin) -> u8 {
+        1 << (pin as u8)
+    }
+
+    pub fn contains(self, pin: Pin) -> bool {
+        self.0 & Self::bit(pin) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Pin> {
+        Self::ALL.into_iter().filter(move |&pin| self.contains(pin))
+    }
+
+    /// Adds `pin`; LOCK TABLES and UNLOCK TABLES undo each other.
+    fn insert(&mut self, pin: Pin) {
+        match pin {
+            Pin::LockTables => self.0 &= !Self::bit(Pin::UnlockTables),
+            Pin::UnlockTables => self.0 &= !Self::bit(Pin::LockTables),
+            _ => {}
+        }
+        self.0 |= Self::bit(pin);
+    }
+}
+
 impl<'a> Classified<'a> {
     fn new() -> Self {
         Classified {
@@ -179,6 +234,7 @@ impl<'a> Classified<'a> {
             ends_transaction: false,
             sets_autocommit: None,
             pin: None,
+            pins: PinSet::EMPTY,
             use_schema: None,
         }
     }
@@ -239,15 +295,19 @@ impl<'a> Tables<'a> {
     }
 
     /// Forgets the tables added after the first `len`; for `DELETE FROM a
-    /// USING ...`, whose `a` may be an alias declared later.
+    /// USING ...`, whose `a` may be an alias declared later. Each forgotten
+    /// table was new when added, so it leaves the index too; the cost is that
+    /// of adding them, never a rebuild.
     fn truncate(&mut self, len: usize) {
         if len >= self.len() {
             return;
         }
-        self.list.truncate(len);
-        if self.index.is_some() {
-            self.index = Some(self.as_slice().iter().copied().collect());
+        if let Some(index) = &mut self.index {
+            for table in &self.list.as_slice()[len..] {
+                index.remove(table);
+            }
         }
+        self.list.truncate(len);
     }
 }
 

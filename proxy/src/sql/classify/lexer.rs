@@ -95,10 +95,12 @@ const CLASS: [u8; 256] = {
     class
 };
 
+#[inline]
 fn is_ident(b: u8) -> bool {
     CLASS[b as usize] & IDENT != 0
 }
 
+#[inline]
 fn is_digit(b: u8) -> bool {
     CLASS[b as usize] & DIGIT != 0
 }
@@ -126,10 +128,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline]
     fn bytes(&self) -> &'a [u8] {
         self.src.as_bytes()
     }
 
+    #[inline]
     fn at(&self, i: usize) -> u8 {
         self.bytes().get(i).copied().unwrap_or(0)
     }
@@ -137,6 +141,7 @@ impl<'a> Lexer<'a> {
     /// Slices between ASCII positions (see the module doc), so `get` only
     /// returns `None` if that reasoning is wrong; an empty name is then the
     /// harmless answer.
+    #[inline]
     fn slice(&self, start: usize, end: usize) -> &'a str {
         self.src.get(start..end).unwrap_or("")
     }
@@ -158,9 +163,9 @@ impl<'a> Lexer<'a> {
             let b = bytes[self.pos];
             if CLASS[b as usize] & SPACE != 0 {
                 self.pos += 1;
-            } else if b == b'#' {
-                self.skip_line();
-            } else if b == b'-' && self.at(self.pos + 1) == b'-' && self.dash_comment_follows() {
+            } else if b == b'#'
+                || (b == b'-' && self.at(self.pos + 1) == b'-' && self.dash_comment_follows())
+            {
                 self.skip_line();
             } else if b == b'/' && self.at(self.pos + 1) == b'*' {
                 self.block_comment(hints);
@@ -387,31 +392,44 @@ fn is_exponent_form(run: &[u8]) -> bool {
     }
 }
 
-/// Reads `tern:key` and `tern:key=value` items, separated by whitespace or
-/// commas, from one comment's text. Other words in the comment are ignored,
-/// so hints can share a comment with a note or an optimizer hint.
+/// Reads `tern:key` and `tern:key=value` items from one comment's text.
+/// Items are separated by whitespace, or by a comma that comes right before
+/// the next `tern:`, so a value may itself be a comma-separated list
+/// (`tern:after=0-1-5,0-2-7`, as the router reads it). Other words in the
+/// comment are ignored, so hints can share a comment with a note or an
+/// optimizer hint.
 fn parse_hints<'a>(comment: &'a str, hints: &mut impl HintSink<'a>) {
+    const PREFIX: &[u8] = b"tern:";
+    let starts_hint = |text: &str, at: usize| {
+        text.as_bytes()
+            .get(at..at + PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+    };
     if !comment
         .as_bytes()
-        .windows(5)
-        .any(|w| w.eq_ignore_ascii_case(b"tern:"))
+        .windows(PREFIX.len())
+        .any(|w| w.eq_ignore_ascii_case(PREFIX))
     {
         return;
     }
-    for item in comment.split(|c: char| c.is_ascii_whitespace() || c == ',') {
-        let Some(rest) = item
-            .get(..5)
-            .filter(|prefix| prefix.eq_ignore_ascii_case("tern:"))
-            .and_then(|_| item.get(5..))
-        else {
-            continue;
-        };
-        let (key, value) = match rest.split_once('=') {
-            Some((key, value)) => (key, Some(value)),
-            None => (rest, None),
-        };
-        if !key.is_empty() {
-            hints.hint(key, value);
+    for chunk in comment.split(|c: char| c.is_ascii_whitespace()) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let end = (1..rest.len())
+                .find(|&i| rest.as_bytes()[i] == b',' && starts_hint(rest, i + 1))
+                .unwrap_or(rest.len());
+            let item = rest.get(..end).unwrap_or("").trim_matches(',');
+            rest = rest.get(end..).unwrap_or("");
+            if starts_hint(item, 0) {
+                let body = item.get(PREFIX.len()..).unwrap_or("");
+                let (key, value) = match body.split_once('=') {
+                    Some((key, value)) => (key, Some(value)),
+                    None => (body, None),
+                };
+                if !key.is_empty() {
+                    hints.hint(key, value);
+                }
+            }
         }
     }
 }

@@ -803,6 +803,20 @@ fn session_pins() {
         classify("LOCK TABLES t WRITE; UNLOCK TABLES").pin,
         Some(Pin::UnlockTables)
     );
+    let both = classify("CREATE TEMPORARY TABLE t AS SELECT GET_LOCK('x', 1) AS l");
+    assert_eq!(both.pin, Some(Pin::UserLock));
+    assert_eq!(
+        both.pins.iter().collect::<Vec<_>>(),
+        [Pin::TemporaryTable, Pin::UserLock]
+    );
+    let net = classify("LOCK TABLES t WRITE; UNLOCK TABLES; PREPARE s FROM 'SELECT 1'");
+    assert_eq!(
+        net.pins.iter().collect::<Vec<_>>(),
+        [Pin::UnlockTables, Pin::Prepare]
+    );
+    let net = classify("UNLOCK TABLES; LOCK TABLES t READ");
+    assert_eq!(net.pins.iter().collect::<Vec<_>>(), [Pin::LockTables]);
+    assert!(classify("SELECT 1").pins.is_empty());
 }
 
 #[test]
@@ -842,6 +856,19 @@ fn hints() {
         ]
     );
     assert_eq!(c.hints.get("CONSISTENCY"), Some(Some("eventual")));
+    let c = classify(
+        "SELECT 1 /* tern:after=0-1-5,0-2-7, tern:replica,tern:consistency=session note,tern:x */",
+    );
+    let hints: Vec<_> = c.hints.iter().collect();
+    assert_eq!(
+        hints,
+        [
+            ("after", Some("0-1-5,0-2-7")),
+            ("replica", None),
+            ("consistency", Some("session")),
+            ("x", None)
+        ]
+    );
     assert_eq!(c.hints.get("replica"), Some(None));
     assert_eq!(c.hints.get("primary"), None);
     assert!(classify("SELECT '/* tern:replica */'").hints.is_empty());
@@ -933,6 +960,23 @@ fn deep_nesting_and_garbage_terminate() {
     assert_eq!(kind(&deep), K::Select);
     let nested = "SET STATEMENT a=1 FOR ".repeat(50_000) + "SELECT * FROM t";
     check(&nested, K::Select, &["t"]);
+    // Each USING forgets the DELETE's targets; with many tables known from
+    // before, that must not rebuild anything per USING.
+    let names: Vec<String> = (0..20_000).map(|i| format!("t{i}")).collect();
+    let many = format!(
+        "SELECT * FROM {}; DELETE FROM a {}",
+        names.join(","),
+        "USING b ".repeat(20_000)
+    );
+    assert_eq!(classify(&many).tables.len(), 20_001);
+    let ctes = format!(
+        "WITH {} SELECT * FROM c1",
+        (0..1000)
+            .map(|i| format!("c{i} AS (SELECT 1)"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert!(classify(&ctes).tables.is_empty());
     let labels = "a: ".repeat(50_000);
     assert_eq!(kind(&labels), K::Other);
     for sql in [
