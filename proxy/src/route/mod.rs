@@ -148,7 +148,7 @@ pub fn plan(
 /// primary connection has them. A byte search, paid only by reads that passed
 /// every other check.
 pub fn reads_session_status(sql: &[u8]) -> bool {
-    const NAMES: [&[u8]; 6] = [
+    const VARIABLES: [&[u8]; 6] = [
         b"last_gtid",
         b"@@identity",
         b"insert_id",
@@ -156,10 +156,12 @@ pub fn reads_session_status(sql: &[u8]) -> bool {
         b"error_count",
         b"last_insert_id",
     ];
-    sql.windows(2).any(|w| w == b"@@")
-        && NAMES
-            .iter()
-            .any(|n| sql.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+    // Functions that answer about the connection itself: its id, and named locks
+    // that the session may hold on the primary.
+    const FUNCTIONS: [&[u8]; 3] = [b"connection_id", b"is_free_lock", b"is_used_lock"];
+    let has = |n: &[u8]| sql.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    (sql.windows(2).any(|w| w == b"@@") && VARIABLES.iter().any(|n| has(n)))
+        || FUNCTIONS.iter().any(|n| has(n))
 }
 
 /// Reasons a statement must run on the primary whatever rules and hints say.
@@ -185,7 +187,7 @@ fn primary_only(c: &Classified<'_>, session: &SessionView) -> Option<&'static st
     if c.multi_statement {
         return Some("multi-statement");
     }
-    if c.pin.is_some() {
+    if !c.pins.is_empty() {
         return Some("pins the session");
     }
     None
@@ -305,6 +307,8 @@ mod tests {
             "SELECT 1; SELECT 2",
             "SELECT @@last_gtid",
             "SELECT @@warning_count",
+            "SELECT CONNECTION_ID()",
+            "SELECT IS_USED_LOCK('a')",
         ] {
             assert_eq!(target(sql, &s), Target::Primary, "{sql}");
         }

@@ -256,7 +256,17 @@ impl Session {
     /// COM_QUERY: classify, consult rules and hints, run where the plan says.
     async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), SessionEnd> {
         let sql = &payload[1..];
-        let c = classify_bytes(sql);
+        // Text in another charset than UTF-8 (a latin1 literal) is classified on
+        // a lossy copy: identifiers are ASCII either way, and a rule blocking a
+        // table must not be bypassed by one non-UTF-8 byte in a string.
+        let lossy = match std::str::from_utf8(sql) {
+            Ok(_) => None,
+            Err(_) => Some(String::from_utf8_lossy(sql).into_owned()),
+        };
+        let c = match &lossy {
+            Some(text) => crate::sql::classify::classify(text),
+            None => classify_bytes(sql),
+        };
         if c.kind == StatementKind::Set && contains_ci(sql, b"tern_") {
             return self.tern_set(sql).await;
         }
@@ -264,7 +274,9 @@ impl Session {
         let decision = if rules.is_empty() {
             None
         } else {
-            let text = std::str::from_utf8(sql).unwrap_or("");
+            let text = lossy
+                .as_deref()
+                .unwrap_or_else(|| std::str::from_utf8(sql).unwrap_or(""));
             let schema = self
                 .schema
                 .as_deref()
@@ -334,7 +346,9 @@ impl Session {
 
     /// Records what a statement did to the session: pins and replayable state.
     fn after_query(&mut self, c: &Classified<'_>, payload: &Bytes, outcome: &RelayOutcome) {
-        self.pins.apply(c.pin);
+        for pin in c.pins.iter() {
+            self.pins.apply(Some(pin));
+        }
         if outcome.error || c.kind != StatementKind::Set || !is_replayable_set(c, &payload[1..]) {
             return;
         }
@@ -1095,7 +1109,7 @@ fn is_diagnostics_query(sql: &[u8]) -> bool {
 /// connection must never hold a transaction open), or user variables (their
 /// values are computed on the primary).
 fn is_replayable_set(c: &Classified<'_>, sql: &[u8]) -> bool {
-    if c.side_effects || c.reads_user_variables || c.multi_statement || c.pin.is_some() {
+    if c.side_effects || c.reads_user_variables || c.multi_statement || !c.pins.is_empty() {
         return false;
     }
     if c.sets_autocommit.is_some() {

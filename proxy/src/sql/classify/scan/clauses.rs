@@ -1,10 +1,10 @@
 //! The clause scan: table lists, joins, CTEs, subqueries, locking clauses and
 //! functions with side effects, wherever they appear in a statement.
 
-use super::super::keyword::Kw;
-use super::super::lexer::{Tok, Token};
-use super::super::{Pin, StatementKind};
 use super::{is_name, starts_dml, Mode, Scanner, MAX_CTES};
+use crate::sql::classify::keyword::Kw;
+use crate::sql::classify::lexer::{Tok, Token};
+use crate::sql::classify::{Pin, StatementKind};
 
 /// Clause keywords that end a join condition and with it the table list.
 fn ends_table_list(kw: Kw) -> bool {
@@ -31,6 +31,7 @@ fn ends_table_list(kw: Kw) -> bool {
 }
 
 impl<'a> Scanner<'a, '_> {
+    /// Reads one token in the mode of the current frame.
     pub(super) fn handle(&mut self, t: Token<'a>) {
         match self.mode() {
             Mode::Expr => self.expr(t),

@@ -2,14 +2,14 @@
 //! the fixed-shape part after them (target table, modifiers, the assignments
 //! of SET) before the clause scan in `clauses` takes over.
 
-use super::super::keyword::Kw;
-use super::super::lexer::{NoHints, Tok, Token};
-use super::super::{Pin, StatementKind};
 use super::{eq_ci, is_name, starts_dml, Body, Head, Mode, Scanner};
+use crate::sql::classify::keyword::Kw;
+use crate::sql::classify::lexer::{NoHints, Tok, Token};
+use crate::sql::classify::{Pin, StatementKind};
 
 impl<'a> Scanner<'a, '_> {
     /// The statement's leading keywords: its kind and the fixed-shape part
-    /// (target table, modifiers) before the generic scan takes over.
+    /// (target table, modifiers) before the clause scan takes over.
     pub(super) fn head(&mut self, t: Token<'a>) -> Head<'a> {
         use StatementKind as K;
         if t.tok != Tok::Word {
