@@ -178,6 +178,19 @@ pub fn admin_opts(addr: &str, user: &str, password: &str) -> mysql_async::Opts {
 /// Bound on one health check, so a hung server is seen as unreachable.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The monitor's connection, opened again after a failure.
+async fn connected<'c>(
+    conn: &'c mut Option<mysql_async::Conn>,
+    opts: &mysql_async::Opts,
+) -> Result<&'c mut mysql_async::Conn, mysql_async::Error> {
+    if conn.is_none() {
+        *conn = Some(mysql_async::Conn::new(opts.clone()).await?);
+    }
+    conn.as_mut().ok_or(mysql_async::Error::Driver(
+        mysql_async::DriverError::PoolDisconnected,
+    ))
+}
+
 /// Polls the primary's binlog position forever.
 pub async fn watch_primary(
     opts: mysql_async::Opts,
@@ -188,12 +201,7 @@ pub async fn watch_primary(
     let mut reported_untracked: Option<bool> = None;
     loop {
         let result = tokio::time::timeout(CHECK_TIMEOUT, async {
-            if conn.is_none() {
-                conn = Some(mysql_async::Conn::new(opts.clone()).await?);
-            }
-            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(
-                mysql_async::DriverError::PoolDisconnected,
-            ))?;
+            let c = connected(&mut conn, &opts).await?;
             let row: Option<(String, String)> = c
                 .query_first(
                     "SELECT @@global.gtid_binlog_pos, @@global.session_track_system_variables",
@@ -245,12 +253,7 @@ pub async fn watch_replica(
     let mut was_healthy = None;
     loop {
         let result = tokio::time::timeout(CHECK_TIMEOUT, async {
-            if conn.is_none() {
-                conn = Some(mysql_async::Conn::new(opts.clone()).await?);
-            }
-            let c = conn.as_mut().ok_or(mysql_async::Error::Driver(
-                mysql_async::DriverError::PoolDisconnected,
-            ))?;
+            let c = connected(&mut conn, &opts).await?;
             let status: Option<mysql_async::Row> = c.query_first("SHOW SLAVE STATUS").await?;
             let applied: Option<String> = c.query_first("SELECT @@global.gtid_slave_pos").await?;
             Ok::<_, mysql_async::Error>((status, applied.unwrap_or_default()))

@@ -47,6 +47,17 @@ impl ClientConn {
         let _ = self.send(seq, &err_payload(code, message)).await;
     }
 
+    /// Tells the client its statement died with the backend connection, with
+    /// the code its driver expects for a lost server.
+    pub async fn send_lost(&mut self, seq: u8) {
+        self.send_err(
+            seq,
+            crate::protocol::errcode::CR_SERVER_LOST,
+            "Lost connection to server during query",
+        )
+        .await;
+    }
+
     /// Refuses a connection before the greeting, as the server does.
     pub async fn refuse_before_greeting(&mut self, code: u16, message: &str) {
         let _ = self

@@ -455,13 +455,7 @@ impl Session {
                 } else {
                     1
                 };
-                self.client
-                    .send_err(
-                        seq,
-                        CR_SERVER_LOST,
-                        "Lost connection to server during query",
-                    )
-                    .await;
+                self.client.send_lost(seq).await;
                 Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
         }
@@ -864,13 +858,7 @@ impl Session {
                 // Part of the answer is out: it cannot be retried. The session
                 // itself lives on the primary and carries on.
                 self.replica_failed(idx, &error.to_string());
-                self.client
-                    .send_err(
-                        last_seq.wrapping_add(1),
-                        CR_SERVER_LOST,
-                        "Lost connection to server during query",
-                    )
-                    .await;
+                self.client.send_lost(last_seq.wrapping_add(1)).await;
                 Ok(Some(RelayOutcome {
                     error: true,
                     ..RelayOutcome::default()
@@ -940,13 +928,7 @@ impl Session {
     /// Sends a client packet on to the primary; the client is told if that fails.
     async fn forward(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
         if let Err(e) = self.primary.send(seq, payload).await {
-            self.client
-                .send_err(
-                    seq.wrapping_add(1),
-                    CR_SERVER_LOST,
-                    "Lost connection to server during query",
-                )
-                .await;
+            self.client.send_lost(seq.wrapping_add(1)).await;
             return Err(SessionEnd::Backend(e));
         }
         Ok(())
@@ -1044,13 +1026,7 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
-                self.client
-                    .send_err(
-                        seq,
-                        CR_SERVER_LOST,
-                        "Lost connection to server during query",
-                    )
-                    .await;
+                self.client.send_lost(seq).await;
                 Err(SessionEnd::Backend(e))
             }
         }
