@@ -8,7 +8,7 @@
       prints the per-workload summary table and PASS/FAIL per target
 
 RUNS_TSV columns (tab-separated, header line first):
-  workload threads rep side tps p95_ms queries cpu_ticks cpu_us_per_query
+  workload threads rep side tps p95_ms queries cpu_ticks cpu_us_per_query [other_cpu_pct]
 """
 import re
 import statistics
@@ -73,6 +73,12 @@ def summary(runs_tsv, rss_before_kib, rss_idle_kib, idle_conns):
                 fmt(ratio, ".3f"), fmt(med(key, "direct", "p95_ms"), ".2f"),
                 fmt(med(key, "tern", "p95_ms"), ".2f"), fmt(cpu, ".1f"))
         print("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths))))
+
+    others = [float(r["other_cpu_pct"]) for r in rows if r.get("other_cpu_pct", "-") != "-"]
+    if others:
+        print(f"CPU used by other processes during the runs (% of one CPU): median "
+              f"{statistics.median(others):.0f}, max {max(others):.0f}"
+              " (more than ~10 means a busy neighbour disturbed the run)")
 
     rss_before_mib = rss_before_kib / 1024
     rss_idle_mib = rss_idle_kib / 1024
