@@ -564,3 +564,28 @@ async fn untracked_gtids_fall_back_to_global_consistency() -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Regression: COM_RESET_CONNECTION keeps the default schema; replica reads after
+/// it must run in that schema, not the one the session logged in with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_connection_keeps_the_schema_for_replica_reads() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin.query_drop("CREATE DATABASE other2").await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let mut c = s.app_via_tern().await?;
+    let mut direct = s.app_direct().await?;
+    for conn in [&mut c, &mut direct] {
+        conn.query_drop("USE other2").await?;
+        conn.reset().await?;
+    }
+    let expected: Option<String> = direct.query_first("SELECT DATABASE()").await?;
+    let (db, _server): (Option<String>, u32) = c
+        .query_first("SELECT DATABASE(), @@server_id")
+        .await?
+        .context("row")?;
+    assert_eq!(db, expected);
+    Ok(())
+}

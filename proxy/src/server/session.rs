@@ -242,7 +242,8 @@ impl Session {
                 COM_QUERY => self.query(packet.seq, packet.payload).await,
                 COM_RESET_CONNECTION => {
                     let r = self.on_primary(command, packet.seq, &packet.payload).await;
-                    self.reset_session_state(self.identity.database.clone());
+                    // The server keeps the default schema across a reset.
+                    self.reset_session_state(self.schema.clone());
                     r
                 }
                 _ => self.on_primary(command, packet.seq, &packet.payload).await,
