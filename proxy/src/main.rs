@@ -62,8 +62,11 @@ fn build_runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_new(filter).with_context(|| format!("invalid log filter `{filter}`"))?;
+    // Colour codes only for a terminal: logs in files and collectors stay greppable.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
