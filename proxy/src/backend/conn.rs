@@ -226,6 +226,59 @@ impl BackendConn {
         deprecate_eof: bool,
     ) -> Result<InternalReply, BackendError> {
         self.send(0, payload).await?;
+        self.internal_reply(deprecate_eof).await
+    }
+
+    /// Sends two packets in one write: Tern's own command first, then a
+    /// client's. Their replies come back in that order.
+    pub async fn send_pair(
+        &mut self,
+        first: &[u8],
+        second_seq: u8,
+        second: &[u8],
+    ) -> Result<(), BackendError> {
+        self.out.clear();
+        write_packet(&mut self.out, 0, first);
+        write_packet(&mut self.out, second_seq, second);
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| BackendError::Lost(e.into()))
+    }
+
+    /// Reads and throws away the response to `command` (a read whose answer is
+    /// not wanted after all).
+    pub async fn discard_response(
+        &mut self,
+        command: u8,
+        deprecate_eof: bool,
+    ) -> Result<(), BackendError> {
+        use crate::protocol::response::{ResponseTracker, Step};
+        let mut tracker = ResponseTracker::new(command, deprecate_eof);
+        loop {
+            let (n, step) = tracker.scan(self.reader.buffered());
+            bytes::Buf::advance(self.reader.buffer_mut(), n);
+            match step {
+                Step::Done => return Ok(()),
+                Step::Ok { .. } if tracker.is_done() => return Ok(()),
+                Step::Ok { .. } => continue,
+                Step::LocalInfile => {
+                    return Err(BackendError::Protocol(
+                        "LOCAL INFILE request on a discarded read".into(),
+                    ))
+                }
+                Step::NeedMore => {
+                    self.reader.fill(&mut self.stream).await?;
+                }
+            }
+        }
+    }
+
+    /// Reads the whole reply to a command Tern sent itself.
+    pub async fn internal_reply(
+        &mut self,
+        deprecate_eof: bool,
+    ) -> Result<InternalReply, BackendError> {
         let first = self.read_internal().await?;
         match first.first() {
             Some(0x00) => return Ok(InternalReply::Ok),

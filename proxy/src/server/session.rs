@@ -89,6 +89,15 @@ struct PreparedStatement {
     long_data: bool,
 }
 
+/// How a read on one replica went.
+enum ReplicaRead {
+    Served(RelayOutcome),
+    /// The replica failed before any of its answer reached the client.
+    Failed,
+    /// The replica did not apply what the read must see within the bound.
+    TooFarBehind,
+}
+
 /// What a read sends to the replica that serves it.
 #[derive(Clone, Copy)]
 enum ReadCommand<'a> {
@@ -322,7 +331,11 @@ impl Session {
                     if let Some(idx) = self.last_replica {
                         if self.replicas.get(idx).is_some_and(Option::is_some) {
                             // Warnings belong to the server that ran the last statement.
-                            outcome = self.on_replica(idx, COM_QUERY, seq, &payload).await?;
+                            if let ReplicaRead::Served(o) =
+                                self.on_replica(idx, COM_QUERY, seq, &payload, None).await?
+                            {
+                                outcome = Some(o);
+                            }
                         }
                     }
                 }
@@ -510,21 +523,18 @@ impl Session {
                 self.replicas[idx] = None;
                 continue;
             }
-            if !node_has_it && !self.wait_for(idx, &required).await {
-                // Replicas lag behind what this read must see: the primary answers.
-                break;
-            }
+            let wait = (!node_has_it).then_some(&required);
             let served = match command {
                 ReadCommand::Query(payload) => {
-                    self.on_replica(idx, COM_QUERY, seq, payload).await?
+                    self.on_replica(idx, COM_QUERY, seq, payload, wait).await?
                 }
                 ReadCommand::Execute { id, payload } => {
                     match self.replica_execute_packet(idx, id, payload).await {
                         Some(rewritten) => {
                             let served = self
-                                .on_replica(idx, COM_STMT_EXECUTE, seq, &rewritten)
+                                .on_replica(idx, COM_STMT_EXECUTE, seq, &rewritten, wait)
                                 .await?;
-                            if served.is_some() {
+                            if matches!(served, ReplicaRead::Served(_)) {
                                 if let Some(st) = self.replicas[idx]
                                     .as_mut()
                                     .and_then(|l| l.statements.get_mut(&id))
@@ -534,9 +544,15 @@ impl Session {
                             }
                             served
                         }
-                        None => None,
+                        None => ReplicaRead::Failed,
                     }
                 }
+            };
+            let served = match served {
+                ReplicaRead::Served(outcome) => Some(outcome),
+                ReplicaRead::Failed => None,
+                // Replicas lag behind what this read must see: the primary answers.
+                ReplicaRead::TooFarBehind => break,
             };
             if let Some(outcome) = served {
                 return Ok(outcome);
@@ -788,61 +804,72 @@ impl Session {
         Ok(())
     }
 
-    /// Waits (bounded) for replica `idx` to apply `required`.
-    async fn wait_for(&mut self, idx: usize, required: &GtidSet) -> bool {
-        let timeout = self.shared.settings.read_wait_timeout;
-        let sql = crate::gtid::wait_statement(required, timeout);
-        let deprecate_eof = self.deprecate_eof;
-        let Some(link) = self.replicas[idx].as_mut() else {
-            return false;
-        };
-        let mut cmd = Vec::with_capacity(sql.len() + 1);
-        cmd.push(COM_QUERY);
-        cmd.extend_from_slice(sql.as_bytes());
-        let reached = match link.conn.internal(&cmd, deprecate_eof).await {
-            Ok(InternalReply::Rows(rows)) => {
-                rows.first()
-                    .and_then(|r| r.first())
-                    .and_then(|v| v.as_deref())
-                    == Some(b"0".as_slice())
-            }
-            Ok(_) => false,
-            Err(_) => {
-                self.replicas[idx] = None;
-                false
-            }
-        };
-        if reached {
-            self.shared.replicas[idx].health.note_applied(required);
-        }
-        reached
-    }
-
-    /// Runs a read on replica `idx`. `Ok(None)` means the replica failed before
-    /// any of its answer reached the client, so the caller may try elsewhere.
+    /// Runs a read on replica `idx`. With `wait`, a bounded GTID wait goes out
+    /// in the same write just before the read: the replica runs the read only
+    /// after the wait returns, so a successful wait makes the read's answer
+    /// consistent, and on a timeout that answer is discarded unread. One round
+    /// trip either way.
     async fn on_replica(
         &mut self,
         idx: usize,
         command: u8,
         seq: u8,
         payload: &[u8],
-    ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        wait: Option<&GtidSet>,
+    ) -> Result<ReplicaRead, SessionEnd> {
         let opts = RelayOptions {
             command,
             deprecate_eof: self.deprecate_eof,
             client_tracks: self.client_tracks,
         };
+        let timeout = self.shared.settings.read_wait_timeout;
         let Some(link) = self.replicas[idx].as_mut() else {
-            return Ok(None);
+            return Ok(ReplicaRead::Failed);
         };
-        if let Err(e) = link.conn.send(seq, payload).await {
+        if let Some(required) = wait {
+            let sql = crate::gtid::wait_statement(required, timeout);
+            let mut cmd = Vec::with_capacity(sql.len() + 1);
+            cmd.push(COM_QUERY);
+            cmd.extend_from_slice(sql.as_bytes());
+            let reached = match link.conn.send_pair(&cmd, seq, payload).await {
+                Ok(()) => link.conn.internal_reply(opts.deprecate_eof).await,
+                Err(e) => Err(e),
+            };
+            let reached = match reached {
+                Ok(InternalReply::Rows(rows)) => {
+                    rows.first()
+                        .and_then(|r| r.first())
+                        .and_then(|v| v.as_deref())
+                        == Some(b"0".as_slice())
+                }
+                Ok(_) => false,
+                Err(e) => {
+                    self.replica_failed(idx, &e.to_string());
+                    return Ok(ReplicaRead::Failed);
+                }
+            };
+            if !reached {
+                if let Err(e) = link
+                    .conn
+                    .discard_response(command, opts.deprecate_eof)
+                    .await
+                {
+                    self.replica_failed(idx, &e.to_string());
+                }
+                return Ok(ReplicaRead::TooFarBehind);
+            }
+            self.shared.replicas[idx].health.note_applied(required);
+        } else if let Err(e) = link.conn.send(seq, payload).await {
             self.replica_failed(idx, &e.to_string());
-            return Ok(None);
+            return Ok(ReplicaRead::Failed);
         }
+        let Some(link) = self.replicas[idx].as_mut() else {
+            return Ok(ReplicaRead::Failed);
+        };
         match relay_response(&mut self.client, &mut link.conn, &opts).await {
             Ok(outcome) => {
                 self.last_replica = Some(idx);
-                Ok(Some(outcome))
+                Ok(ReplicaRead::Served(outcome))
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
             Err(RelayError::Backend {
@@ -851,7 +878,7 @@ impl Session {
                 ..
             }) => {
                 self.replica_failed(idx, &error.to_string());
-                Ok(None)
+                Ok(ReplicaRead::Failed)
             }
             Err(RelayError::Backend {
                 error, last_seq, ..
@@ -860,7 +887,7 @@ impl Session {
                 // itself lives on the primary and carries on.
                 self.replica_failed(idx, &error.to_string());
                 self.client.send_lost(last_seq.wrapping_add(1)).await;
-                Ok(Some(RelayOutcome {
+                Ok(ReplicaRead::Served(RelayOutcome {
                     error: true,
                     ..RelayOutcome::default()
                 }))
