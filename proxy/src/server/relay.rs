@@ -123,26 +123,39 @@ pub async fn relay_response(
             let buf = backend.reader.buffer_mut();
             match step {
                 Step::Ok { frame_at } => {
-                    client
-                        .write_raw(&buf[..frame_at])
-                        .await
-                        .map_err(|e| RelayError::Client(e.into()))?;
                     let frame = &buf[frame_at..n];
                     let payload = &frame[4..];
                     observe_ok(payload, &mut outcome);
-                    let out = client_ok(payload, opts.client_tracks, &mut scratch);
-                    if out.len() == payload.len() {
+                    // Most OK packets go out as they came, in the same write as
+                    // what preceded them; only a state-carrying OK for a client
+                    // without session tracking is rebuilt (header included) in
+                    // the reused scratch buffer.
+                    let rebuilt = !opts.client_tracks
+                        && parse_ok(payload).is_some_and(|ok| {
+                            ok.status & SESSION_STATE_CHANGED != 0 && {
+                                scratch.clear();
+                                scratch.put_bytes(0, 4);
+                                write_untracked_ok(&ok, &mut scratch);
+                                let len = (scratch.len() - 4) as u32;
+                                scratch[..3].copy_from_slice(&len.to_le_bytes()[..3]);
+                                scratch[3] = frame[3];
+                                true
+                            }
+                        });
+                    if rebuilt {
+                        if frame_at > 0 {
+                            client
+                                .write_raw(&buf[..frame_at])
+                                .await
+                                .map_err(|e| RelayError::Client(e.into()))?;
+                        }
                         client
-                            .write_raw(frame)
+                            .write_raw(&scratch)
                             .await
                             .map_err(|e| RelayError::Client(e.into()))?;
                     } else {
-                        let mut framed = BytesMut::with_capacity(out.len() + 4);
-                        framed.put_uint_le(out.len() as u64, 3);
-                        framed.put_u8(frame[3]);
-                        framed.put_slice(out);
                         client
-                            .write_raw(&framed)
+                            .write_raw(&buf[..n])
                             .await
                             .map_err(|e| RelayError::Client(e.into()))?;
                     }
