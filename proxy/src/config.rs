@@ -130,6 +130,26 @@ pub struct ServeArgs {
     /// Log filter in `tracing` syntax, e.g. `info` or `tern=debug` [default: info].
     #[arg(long, env = "TERN_LOG")]
     pub log: Option<String>,
+    /// Longest time an online ALTER may hold writes to its table (cut-over and
+    /// verify snapshot), in milliseconds; past it the attempt backs out and
+    /// retries later [default: 2000].
+    #[arg(long, env = "TERN_CUTOVER_HOLD_MS")]
+    pub cutover_hold_ms: Option<u64>,
+    /// Target time of one copy chunk of an online ALTER, in milliseconds [default: 100].
+    #[arg(long, env = "TERN_MIGRATION_CHUNK_MS")]
+    pub migration_chunk_ms: Option<u64>,
+    /// The copy waits while a replica lags more than this many milliseconds [default: 500].
+    #[arg(long, env = "TERN_MIGRATION_MAX_LAG_MS")]
+    pub migration_max_lag_ms: Option<u64>,
+    /// The copy waits while the primary's Threads_running exceeds this; 0 turns it off [default: 64].
+    #[arg(long, env = "TERN_MIGRATION_MAX_THREADS_RUNNING")]
+    pub migration_max_threads_running: Option<u64>,
+    /// Seconds the old table is kept after a cut-over before Tern drops it [default: 86400].
+    #[arg(long, env = "TERN_MIGRATION_KEEP_OLD_SECS")]
+    pub migration_keep_old_secs: Option<u64>,
+    /// A role whose holders may use the TERN admin statements besides SUPER users.
+    #[arg(long, env = "TERN_ADMIN_ROLE")]
+    pub admin_role: Option<String>,
 }
 
 /// The TOML file's shape.
@@ -154,6 +174,12 @@ pub struct FileConfig {
     pub max_replica_lag_ms: Option<u64>,
     pub read_wait_timeout_ms: Option<u64>,
     pub worker_threads: Option<usize>,
+    pub cutover_hold_ms: Option<u64>,
+    pub migration_chunk_ms: Option<u64>,
+    pub migration_max_lag_ms: Option<u64>,
+    pub migration_max_threads_running: Option<u64>,
+    pub migration_keep_old_secs: Option<u64>,
+    pub admin_role: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +228,8 @@ pub struct Settings {
     pub max_replica_lag: Duration,
     pub read_wait_timeout: Duration,
     pub worker_threads: usize,
+    pub migrate: crate::migrate::MigrateSettings,
+    pub admin_role: Option<String>,
 }
 
 impl ServeArgs {
@@ -300,6 +328,32 @@ impl ServeArgs {
                 .worker_threads
                 .or(file.worker_threads)
                 .unwrap_or(DEFAULT_WORKER_THREADS),
+            migrate: {
+                let d = crate::migrate::MigrateSettings::default();
+                crate::migrate::MigrateSettings {
+                    chunk_target: self
+                        .migration_chunk_ms
+                        .or(file.migration_chunk_ms)
+                        .map_or(d.chunk_target, Duration::from_millis),
+                    hold_bound: self
+                        .cutover_hold_ms
+                        .or(file.cutover_hold_ms)
+                        .map_or(d.hold_bound, Duration::from_millis),
+                    max_lag_ms: self
+                        .migration_max_lag_ms
+                        .or(file.migration_max_lag_ms)
+                        .unwrap_or(d.max_lag_ms),
+                    max_threads_running: self
+                        .migration_max_threads_running
+                        .or(file.migration_max_threads_running)
+                        .unwrap_or(d.max_threads_running),
+                    keep_old: self
+                        .migration_keep_old_secs
+                        .or(file.migration_keep_old_secs)
+                        .map_or(d.keep_old, Duration::from_secs),
+                }
+            },
+            admin_role: self.admin_role.or(file.admin_role),
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod config;
 pub mod gtid;
+pub mod migrate;
 pub mod protocol;
 pub mod route;
 pub mod server;

@@ -274,6 +274,19 @@ impl BackendConn {
         }
     }
 
+    /// Runs a statement that answers with one OK or ERR packet (DDL) and
+    /// returns that packet, so the session can relay the server's own answer.
+    pub async fn statement_reply(&mut self, payload: &[u8]) -> Result<Bytes, BackendError> {
+        self.send(0, payload).await?;
+        let first = self.read_internal().await?;
+        match first.first() {
+            Some(0x00) | Some(0xFF) => Ok(first),
+            _ => Err(BackendError::Protocol(
+                "a result set where only OK or ERR was expected".into(),
+            )),
+        }
+    }
+
     /// Reads the whole reply to a command Tern sent itself.
     pub async fn internal_reply(
         &mut self,

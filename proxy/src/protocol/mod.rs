@@ -5,6 +5,7 @@ pub mod auth;
 pub mod framing;
 pub mod packets;
 pub mod response;
+pub mod resultset;
 pub mod session_state;
 
 /// Payload length of a frame that continues in the next frame (16 MiB - 1).

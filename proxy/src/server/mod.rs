@@ -42,6 +42,8 @@ pub struct Shared {
     pub users: UserDirectory,
     pub tls: Option<TlsAcceptor>,
     pub sessions: kill::SessionRegistry,
+    /// The online ALTER engine and its write gate.
+    pub migrations: Arc<crate::migrate::Engine>,
     active_sessions: AtomicUsize,
     next_connection_id: AtomicU32,
 }
@@ -121,7 +123,21 @@ impl Shared {
                 health: Arc::new(ReplicaHealth::new(max_lag_ms)),
             })
             .collect();
+        let replicas: Vec<ReplicaNode> = replicas;
+        let migrations = crate::migrate::Engine::new(
+            settings.migrate.clone(),
+            crate::backend::monitor::admin_opts(
+                &settings.primary,
+                &settings.admin_user,
+                &settings.admin_password,
+            ),
+            replicas
+                .iter()
+                .map(|r| (r.target.addr.clone(), r.health.clone()))
+                .collect(),
+        );
         Ok(Arc::new(Self {
+            migrations,
             primary: BackendTarget::new(settings.primary.clone(), settings.backend_connect_timeout),
             replicas,
             primary_history: Arc::new(PrimaryHistory::default()),
@@ -204,6 +220,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
         tracing::warn!(error = %e, "cannot read accounts from the primary yet");
     }
     shared.spawn_monitors();
+    tokio::spawn(shared.migrations.clone().start());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, primary = %shared.primary.addr, "listening on {addr}");
     }

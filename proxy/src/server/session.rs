@@ -19,6 +19,8 @@
 //!   when a replica connection dies before any of its answer was relayed, the
 //!   read is retried elsewhere.
 
+mod ddl;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -122,6 +124,8 @@ pub struct Session {
     autocommit: bool,
     pins: Pins,
     consistency: Consistency,
+    /// `SET SESSION tern_ddl`: how table changes run.
+    ddl_mode: ddl::DdlMode,
     /// GTIDs of the session's own writes: what its reads must see.
     last_write: GtidSet,
     /// Session-variable statements (COM_QUERY payloads) replayed on replicas.
@@ -160,6 +164,7 @@ impl Session {
             autocommit: login_status & AUTOCOMMIT != 0,
             pins: Pins::default(),
             consistency: Consistency::Session,
+            ddl_mode: ddl::DdlMode::default(),
             last_write: GtidSet::new(),
             replay_log: Vec::new(),
             schema,
@@ -266,6 +271,9 @@ impl Session {
     /// COM_QUERY: classify, consult rules and hints, run where the plan says.
     async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), SessionEnd> {
         let sql = &payload[1..];
+        if let Some(command) = ddl::admin_command(sql) {
+            return self.admin(command).await;
+        }
         // Text in another charset than UTF-8 (a latin1 literal) is classified on
         // a lossy copy: identifiers are ASCII either way, and a rule blocking a
         // table must not be bypassed by one non-UTF-8 byte in a string.
@@ -339,10 +347,18 @@ impl Session {
                         }
                     }
                 }
+                if outcome.is_none() && ddl::is_table_change(&c) {
+                    self.last_replica = None;
+                    match self.table_change(seq, &payload, &c).await? {
+                        Some(o) => outcome = Some(o),
+                        None => return Ok(()),
+                    }
+                }
                 if outcome.is_none() {
                     outcome = Some(match &route.target {
                         Target::Primary => {
                             self.last_replica = None;
+                            self.pass_write_gate(&c).await;
                             self.primary_query(seq, &payload).await?
                         }
                         Target::Replica { .. } => {
@@ -382,34 +398,49 @@ impl Session {
         self.replay_log.push(payload.clone());
     }
 
-    /// `SET [SESSION] tern_consistency = 'session' | 'global' | 'eventual'`.
+    /// `SET [SESSION] tern_consistency = 'session' | 'global' | 'eventual'` and
+    /// `SET [SESSION] tern_ddl = 'online' | 'native' | 'async'`.
     async fn tern_set(&mut self, sql: &[u8]) -> Result<(), SessionEnd> {
         let text = String::from_utf8_lossy(sql).to_ascii_lowercase();
-        let parsed = text
-            .split_once("tern_consistency")
-            .and_then(|(_, rest)| rest.trim_start().strip_prefix('='))
-            .map(|v| {
-                v.trim()
-                    .trim_end_matches(';')
-                    .trim()
-                    .trim_matches(|c| c == '\'' || c == '"' || c == '`')
-                    .to_string()
-            });
-        let reply = match parsed.as_deref() {
-            Some("default") => {
-                self.consistency = Consistency::Session;
-                Ok(())
+        let value_after = |name: &str| {
+            text.split_once(name)
+                .and_then(|(_, rest)| rest.trim_start().strip_prefix('='))
+                .map(|v| {
+                    v.trim()
+                        .trim_end_matches(';')
+                        .trim()
+                        .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+                        .to_string()
+                })
+        };
+        let bad_value =
+            |name: &str, v: &str| format!("Variable '{name}' can't be set to the value of '{v}'");
+        let reply = if text.contains("tern_ddl") {
+            match value_after("tern_ddl") {
+                Some(v) => match ddl::DdlMode::from_name(&v) {
+                    Some(mode) => {
+                        self.ddl_mode = mode;
+                        Ok(())
+                    }
+                    None => Err(bad_value("tern_ddl", &v)),
+                },
+                None => Err("Unknown system variable".to_string()),
             }
-            Some(v) => match Consistency::from_name(v) {
-                Some(mode) => {
-                    self.consistency = mode;
+        } else {
+            match value_after("tern_consistency").as_deref() {
+                Some("default") => {
+                    self.consistency = Consistency::Session;
                     Ok(())
                 }
-                None => Err(format!(
-                    "Variable 'tern_consistency' can't be set to the value of '{v}'"
-                )),
-            },
-            None => Err("Unknown system variable".to_string()),
+                Some(v) => match Consistency::from_name(v) {
+                    Some(mode) => {
+                        self.consistency = mode;
+                        Ok(())
+                    }
+                    None => Err(bad_value("tern_consistency", v)),
+                },
+                None => Err("Unknown system variable".to_string()),
+            }
         };
         let result = match reply {
             Ok(()) => {
@@ -909,6 +940,7 @@ impl Session {
     fn reset_session_state(&mut self, schema: Option<Vec<u8>>) {
         self.pins = Pins::default();
         self.consistency = Consistency::Session;
+        self.ddl_mode = ddl::DdlMode::default();
         self.replay_log.clear();
         self.prepared.clear();
         self.schema = schema;

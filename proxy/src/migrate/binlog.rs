@@ -1,0 +1,311 @@
+//! Change capture: reads the primary's binlog as a replica would and keeps the
+//! keys of the migrated table's changed rows.
+//!
+//! Invariants:
+//! - Only keys are kept, coalesced in a set: ten updates to one row are one
+//!   entry, and applying an entry copies the row's current state (or its
+//!   absence) from the original table, so replay order does not matter.
+//! - An UPDATE contributes its before key and its after key: a key change is a
+//!   delete of the old key and an insert of the new one.
+//! - `position` only moves past a transaction once all of its events have been
+//!   read (XID, COMMIT, or the single event of a standalone group), so a
+//!   checkpoint that stores it never skips half a transaction on resume.
+//! - A lost connection reconnects from `position`; events read twice are harmless.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::binlog::events::{EventData, QueryEvent};
+use mysql_async::binlog::value::BinlogValue;
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStreamRequest, Conn, Opts};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::table::{literal, KeyTuple, Table};
+use crate::gtid::{Gtid, GtidSet, MariaGtid};
+
+const GTID_EVENT: u8 = 162;
+const XID_EVENT: u8 = 16;
+const QUERY_EVENT: u8 = 2;
+/// MariaDB GTID event flag: the group is one event (DDL, non-transactional).
+const FL_STANDALONE: u8 = 1;
+/// How long to wait before reconnecting a lost binlog stream.
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// A stream that fails this many times in a row gives up; the migration fails
+/// and can be resumed.
+const MAX_RECONNECTS: u32 = 20;
+
+#[derive(Default)]
+struct Pending {
+    keys: HashSet<KeyTuple>,
+    /// Every transaction up to here has been read completely.
+    position: GtidSet,
+    error: Option<String>,
+    /// A changed row whose key could not be read: the table changed under us.
+    schema_changed: bool,
+}
+
+/// Changes collected so far, shared between the reader task and the migration.
+pub struct Changes {
+    pending: Mutex<Pending>,
+    advanced: Notify,
+}
+
+impl Changes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the keys collected so far, with the position they are complete up to.
+    pub fn take(&self) -> Result<(Vec<KeyTuple>, GtidSet), String> {
+        let mut p = self.lock();
+        if let Some(e) = &p.error {
+            return Err(e.clone());
+        }
+        if p.schema_changed {
+            return Err("the table's columns changed while it was being migrated".into());
+        }
+        let keys = p.keys.drain().collect();
+        Ok((keys, p.position.clone()))
+    }
+
+    pub fn pending_keys(&self) -> usize {
+        self.lock().keys.len()
+    }
+
+    pub fn position(&self) -> GtidSet {
+        self.lock().position.clone()
+    }
+
+    /// Waits until everything up to `target` has been read, or the deadline passes.
+    pub async fn wait_for(
+        &self,
+        target: &GtidSet,
+        deadline: tokio::time::Instant,
+    ) -> Result<bool, String> {
+        loop {
+            let notified = self.advanced.notified();
+            {
+                let p = self.lock();
+                if let Some(e) = &p.error {
+                    return Err(e.clone());
+                }
+                if p.position.contains_set(target) {
+                    return Ok(true);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+pub struct Capture {
+    pub changes: Arc<Changes>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the reader needs to know about the table.
+#[derive(Clone)]
+struct Watch {
+    schema: String,
+    table: String,
+    columns: usize,
+    key: Vec<(usize, super::table::ColumnClass)>,
+}
+
+impl Capture {
+    /// Starts reading at `from` (a GTID position: everything after it arrives).
+    pub async fn start(
+        opts: Opts,
+        table: &Table,
+        from: GtidSet,
+    ) -> Result<Capture, super::MigrateError> {
+        let watch = Watch {
+            schema: table.schema.clone(),
+            table: table.name.clone(),
+            columns: table.columns.len(),
+            key: table
+                .key_columns()
+                .map(|c| (c.ordinal, c.class.clone()))
+                .collect(),
+        };
+        let changes = Arc::new(Changes {
+            pending: Mutex::new(Pending {
+                position: from.clone(),
+                ..Pending::default()
+            }),
+            advanced: Notify::new(),
+        });
+        // Connect once here so a bad position or missing privilege fails the request.
+        let stream = open_stream(&opts, &from).await?;
+        let task = tokio::spawn(read_loop(opts, watch, changes.clone(), stream));
+        Ok(Capture { changes, task })
+    }
+}
+
+/// A server id for the binlog connection: random in a range real servers rarely use.
+fn reader_server_id() -> u32 {
+    0x4000_0000 | (rand::random::<u32>() & 0x3fff_ffff)
+}
+
+async fn open_stream(
+    opts: &Opts,
+    from: &GtidSet,
+) -> Result<mysql_async::BinlogStream, super::MigrateError> {
+    let mut conn = Conn::new(opts.clone()).await?;
+    // GTID events instead of dummy BEGIN queries, and start at a GTID position.
+    conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+    let state: String = from
+        .maria_positions()
+        .map(|g| format!("{}-{}-{}", g.domain, g.server, g.seq))
+        .collect::<Vec<_>>()
+        .join(",");
+    conn.exec_drop("SET @slave_connect_state = ?", (state,))
+        .await?;
+    let request = BinlogStreamRequest::new(reader_server_id())
+        .with_filename(b"")
+        .with_pos(4u64);
+    Ok(conn.get_binlog_stream(request).await?)
+}
+
+async fn read_loop(
+    opts: Opts,
+    watch: Watch,
+    changes: Arc<Changes>,
+    first: mysql_async::BinlogStream,
+) {
+    let mut stream = Some(first);
+    let mut failures = 0u32;
+    loop {
+        let s = match stream.take() {
+            Some(s) => s,
+            None => {
+                tokio::time::sleep(RECONNECT_DELAY).await;
+                let from = changes.position();
+                match open_stream(&opts, &from).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, failures, "binlog reconnect failed");
+                        if failures >= MAX_RECONNECTS {
+                            changes.lock().error = Some(format!("binlog stream lost: {e}"));
+                            changes.advanced.notify_waiters();
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        match read_events(s, &watch, &changes, &mut failures).await {
+            Ok(()) => tracing::warn!("binlog stream ended; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "binlog stream failed; reconnecting"),
+        }
+    }
+}
+
+async fn read_events(
+    mut stream: mysql_async::BinlogStream,
+    watch: &Watch,
+    changes: &Changes,
+    failures: &mut u32,
+) -> Result<(), mysql_async::Error> {
+    let mut current: Option<(MariaGtid, bool)> = None;
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        *failures = 0;
+        let header = event.header();
+        let kind = header.event_type_raw();
+        let mut complete = false;
+        match kind {
+            GTID_EVENT => {
+                let d = event.data();
+                if d.len() >= 13 {
+                    let seq = u64::from_le_bytes(d[0..8].try_into().unwrap_or_default());
+                    let domain = u32::from_le_bytes(d[8..12].try_into().unwrap_or_default());
+                    current = Some((
+                        MariaGtid {
+                            domain,
+                            server: header.server_id(),
+                            seq,
+                        },
+                        d[12] & FL_STANDALONE != 0,
+                    ));
+                }
+            }
+            XID_EVENT => complete = true,
+            QUERY_EVENT => {
+                if let Some((_, standalone)) = current {
+                    complete = standalone
+                        || event
+                            .read_event::<QueryEvent<'_>>()
+                            .map(|q| q.query().trim().eq_ignore_ascii_case("COMMIT"))
+                            .unwrap_or(false);
+                }
+            }
+            23..=25 | 30..=32 => {
+                if let Ok(Some(EventData::RowsEvent(rows))) = event.read_data() {
+                    if let Some(tme) = stream.get_tme(rows.table_id()) {
+                        if tme.database_name() == watch.schema && tme.table_name() == watch.table {
+                            collect_keys(&rows, tme, watch, changes);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if complete {
+            if let Some((gtid, _)) = current.take() {
+                changes.lock().position.add(&Gtid::Maria(gtid));
+                changes.advanced.notify_waiters();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_keys(
+    rows: &mysql_async::binlog::events::RowsEventData<'_>,
+    tme: &mysql_async::binlog::events::TableMapEvent<'_>,
+    watch: &Watch,
+    changes: &Changes,
+) {
+    let mut keys = Vec::new();
+    let mut unreadable = tme.columns_count() as usize != watch.columns;
+    for row in rows.rows(tme) {
+        let Ok((before, after)) = row else {
+            unreadable = true;
+            break;
+        };
+        for image in [before, after].into_iter().flatten() {
+            let key: Option<KeyTuple> = watch
+                .key
+                .iter()
+                .map(|(pos, class)| match image.as_ref(*pos) {
+                    Some(BinlogValue::Value(v)) => literal(class, v),
+                    _ => None,
+                })
+                .collect();
+            match key {
+                Some(k) => keys.push(k),
+                None => unreadable = true,
+            }
+        }
+    }
+    let mut p = changes.lock();
+    p.keys.extend(keys);
+    if unreadable {
+        p.schema_changed = true;
+    }
+}

@@ -1,0 +1,59 @@
+//! Rows are copied and matched by a key: the table needs a PRIMARY KEY or a
+//! UNIQUE key whose columns are all NOT NULL, and the change must keep those
+//! columns (under new names is fine).
+
+use super::Refusal;
+use crate::migrate::mapping::Mapping;
+use crate::migrate::table::Table;
+
+pub fn has_usable_key(table: &Table) -> Result<(), Refusal> {
+    if table.key.is_empty() {
+        return Err(Refusal(format!(
+            "table {} has neither a PRIMARY KEY nor a UNIQUE key on NOT NULL columns",
+            table.qualified()
+        )));
+    }
+    Ok(())
+}
+
+pub fn keeps_key_columns(mapping: &Mapping) -> Result<(), Refusal> {
+    if mapping.shadow_key().is_none() {
+        return Err(Refusal(format!(
+            "the change drops a column of the key Tern copies {} by",
+            mapping.source.qualified()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::table::{Column, ColumnClass};
+
+    #[test]
+    fn a_table_without_a_key_is_refused() {
+        let mut t = Table {
+            schema: "s".into(),
+            name: "t".into(),
+            columns: vec![Column {
+                name: "a".into(),
+                ordinal: 0,
+                data_type: "int".into(),
+                column_type: "int(11)".into(),
+                charset: None,
+                class: ColumnClass::Integer,
+                generated: false,
+                nullable: true,
+            }],
+            key_name: None,
+            key: vec![],
+            engine: "InnoDB".into(),
+            rows_estimate: 0,
+            auto_increment: None,
+        };
+        assert!(has_usable_key(&t).is_err());
+        t.key = vec![0];
+        assert!(has_usable_key(&t).is_ok());
+    }
+}

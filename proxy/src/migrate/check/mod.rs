@@ -1,0 +1,17 @@
+//! Preflight checks: each rule that makes Tern refuse an online ALTER up front,
+//! one per file, so that nothing is ever half done.
+
+mod binlog;
+mod foreign_keys;
+mod key;
+mod triggers;
+
+pub use binlog::binlog_is_row_based;
+pub use foreign_keys::no_foreign_keys;
+pub use key::{has_usable_key, keeps_key_columns};
+pub use triggers::no_triggers;
+
+/// Why Tern will not run an ALTER online.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);

@@ -1,0 +1,366 @@
+//! Freezing a table and swapping the shadow in.
+//!
+//! **Freeze** (used by verify and by the cut-over): close Tern's write gate for
+//! the table, take the table lock in the database, read the primary's binlog
+//! position under the lock, wait until change capture has read up to it, and
+//! apply every pending change. From then until the lock is released the
+//! shadow holds exactly the original's rows: every transaction that touched
+//! the original committed before the lock was granted (the lock waits for
+//! them), so it is in the binlog before the position read under the lock.
+//!
+//! **Swap on MariaDB** (RENAME under LOCK TABLES is error 1192 there), the
+//! sentry-table protocol:
+//! 1. create the sentry, a table named as the original will be renamed to;
+//! 2. freeze with `LOCK TABLES original WRITE, sentry WRITE` on connection L;
+//! 3. on connection R, send `RENAME TABLE original TO old, shadow TO original`:
+//!    it queues behind L's lock (and fails outright if it ever ran while the
+//!    sentry exists, so a lost L can never let it swap early);
+//! 4. see R waiting in the processlist, then on L drop the sentry and unlock.
+//!    MariaDB grants the pending RENAME (an exclusive metadata lock) before the
+//!    writes queued behind L, so those writes land in the new table;
+//! 5. R returns: the swap happened in one atomic RENAME.
+//!
+//! Every step is bounded by the hold bound measured from the moment the gate
+//! closed. A bound hit before step 4 backs out: kill R's query, unlock, drop
+//! the sentry, open the gate; the migration retries later and the clients
+//! never wait longer than the bound. If R's connection dies during the
+//! RENAME, whether it happened is read back from the tables themselves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use tokio::time::Instant;
+
+use super::apply::apply;
+use super::binlog::Changes;
+use super::copy::HighWater;
+use super::gate::{GateGuard, WriteGate};
+use super::mapping::Mapping;
+use super::table::{qualified, Table};
+use super::MigrateError;
+use crate::gtid::GtidSet;
+
+/// Comment that marks a sentry table, so that only a sentry is ever dropped as one.
+pub const SENTRY_COMMENT: &str = "tern cut-over sentry";
+/// How long to wait for a killed query's connection to answer.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How often to look for the RENAME in the processlist.
+const PROCESSLIST_POLL: Duration = Duration::from_millis(1);
+
+pub struct FreezeContext<'a> {
+    pub opts: &'a Opts,
+    pub sql_mode: &'a str,
+    pub gate: &'a Arc<WriteGate>,
+    pub changes: &'a Changes,
+    pub mapping: &'a Mapping,
+    pub shadow_key: &'a Table,
+    /// Longest time clients' writes may be held, from gate close to gate open.
+    pub bound: Duration,
+}
+
+/// A table frozen: locked in the database, gated in Tern, shadow caught up.
+/// The lock connection also holds the shadow (written by the final apply,
+/// which under LOCK TABLES must run on the connection that holds the locks).
+pub struct Frozen {
+    lock: Conn,
+    guard: GateGuard,
+    pub deadline: Instant,
+}
+
+impl Frozen {
+    /// Unlocks and opens the gate; returns how long writes were held.
+    pub async fn release(mut self) -> Duration {
+        let _ = self.lock.query_drop("UNLOCK TABLES").await;
+        let held = self.guard.closed_at.elapsed();
+        drop(self.guard);
+        held
+    }
+}
+
+/// `lock_wait_timeout` takes whole seconds: the server-side backstop for the
+/// bound Tern enforces itself with KILL QUERY.
+fn lock_wait_secs(bound: Duration) -> u64 {
+    bound.as_secs() + 1
+}
+
+async fn kill_query(opts: &Opts, id: u32) {
+    match Conn::new(opts.clone()).await {
+        Ok(mut c) => {
+            let _ = c.query_drop(format!("KILL QUERY {id}")).await;
+            let _ = c.disconnect().await;
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot connect to kill a lock wait"),
+    }
+}
+
+/// Runs `sql` on `conn` until `deadline`; past it, kills the query. Returns the
+/// connection (when still usable) and whether the statement completed.
+async fn run_until(
+    opts: &Opts,
+    mut conn: Conn,
+    sql: String,
+    deadline: Instant,
+) -> (Option<Conn>, Result<bool, MigrateError>) {
+    let id = conn.id();
+    let mut task = tokio::spawn(async move {
+        let r = conn.query_drop(sql).await;
+        (conn, r)
+    });
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(Ok((conn, Ok(())))) => (Some(conn), Ok(true)),
+        Ok(Ok((conn, Err(mysql_async::Error::Server(e))))) if e.code == 1205 => {
+            (Some(conn), Ok(false))
+        }
+        Ok(Ok((_, Err(e)))) => (None, Err(e.into())),
+        Ok(Err(join)) => (None, Err(MigrateError::Internal(join.to_string()))),
+        Err(_) => {
+            kill_query(opts, id).await;
+            let _ = tokio::time::timeout(KILL_GRACE, task).await;
+            (None, Ok(false))
+        }
+    }
+}
+
+pub async fn session_for_locks(
+    opts: &Opts,
+    sql_mode: &str,
+    bound: Duration,
+) -> Result<Conn, MigrateError> {
+    let mut conn = super::engine_conn(opts, sql_mode).await?;
+    conn.query_drop(format!(
+        "SET SESSION lock_wait_timeout = {}",
+        lock_wait_secs(bound)
+    ))
+    .await?;
+    Ok(conn)
+}
+
+/// Freezes the table with `lock_sql`; `Ok(None)` when a bound was hit (nothing
+/// is held any more).
+pub async fn freeze(
+    cx: &FreezeContext<'_>,
+    lock_sql: String,
+) -> Result<Option<Frozen>, MigrateError> {
+    let lock = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
+    let source = &cx.mapping.source;
+    let guard = cx.gate.close(&source.schema, &source.name);
+    let deadline = Instant::now() + cx.bound;
+    let (lock, locked) = run_until(cx.opts, lock, lock_sql, deadline).await;
+    let mut lock = match (lock, locked?) {
+        (Some(conn), true) => conn,
+        _ => {
+            tracing::info!(table = %source.qualified(), "table lock not granted within the bound");
+            return Ok(None);
+        }
+    };
+    let position: Option<String> = lock.query_first("SELECT @@gtid_binlog_pos").await?;
+    let target = GtidSet::parse(position.as_deref().unwrap_or(""))
+        .map_err(|e| MigrateError::Internal(e.to_string()))?;
+    let caught_up = cx
+        .changes
+        .wait_for(&target, deadline)
+        .await
+        .map_err(MigrateError::Internal)?;
+    if !caught_up {
+        tracing::info!(table = %source.qualified(), "binlog catch-up did not finish within the bound");
+        let _ = lock.query_drop("UNLOCK TABLES").await;
+        return Ok(None);
+    }
+    let (keys, _) = cx.changes.take().map_err(MigrateError::Internal)?;
+    // Autocommit statements: START TRANSACTION would release the table locks.
+    apply(
+        &mut lock,
+        cx.mapping,
+        cx.shadow_key,
+        &keys,
+        &HighWater::All,
+        false,
+    )
+    .await?;
+    Ok(Some(Frozen {
+        lock,
+        guard,
+        deadline,
+    }))
+}
+
+#[derive(Debug)]
+pub enum SwapOutcome {
+    /// The shadow is the table now; `gtid` is the RENAME's GTID.
+    Swapped {
+        held: Duration,
+        gtid: String,
+    },
+    BackedOut {
+        held: Duration,
+        reason: String,
+    },
+}
+
+/// Is `name` a sentry Tern created (and so safe to drop)?
+async fn is_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<bool, MigrateError> {
+    let comment: Option<String> = work
+        .exec_first(
+            "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, name),
+        )
+        .await?;
+    Ok(comment.as_deref() == Some(SENTRY_COMMENT))
+}
+
+pub async fn table_exists(work: &mut Conn, schema: &str, name: &str) -> Result<bool, MigrateError> {
+    let n: Option<u64> = work
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, name),
+        )
+        .await?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+pub async fn drop_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<(), MigrateError> {
+    if is_sentry(work, schema, name).await? {
+        work.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, name)))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Keeps the new table's AUTO_INCREMENT at least the original's, so ids freed
+/// by deleted tail rows are not handed out again. Runs just before the freeze
+/// (under it the shadow is locked): rows inserted in between arrive with
+/// their ids and move the shadow's counter themselves.
+async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), MigrateError> {
+    let q = "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+    let source: Option<Option<u64>> = work
+        .exec_first(q, (&m.source.schema, &m.source.name))
+        .await?;
+    let shadow: Option<Option<u64>> = work
+        .exec_first(q, (&m.shadow.schema, &m.shadow.name))
+        .await?;
+    if let (Some(Some(s)), Some(Some(n))) = (source, shadow) {
+        if s > n {
+            work.query_drop(format!(
+                "ALTER TABLE {} AUTO_INCREMENT = {s}",
+                m.shadow.qualified()
+            ))
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One cut-over attempt.
+pub async fn swap(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+    old_name: &str,
+) -> Result<SwapOutcome, MigrateError> {
+    let source = &cx.mapping.source;
+    let shadow = &cx.mapping.shadow;
+    let sentry = qualified(&source.schema, old_name);
+    drop_sentry(work, &source.schema, old_name).await?;
+    work.query_drop(format!(
+        "CREATE TABLE {sentry} (tern_sentry INT) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
+    ))
+    .await?;
+    let mut rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
+    let rename_id = rename.id();
+    carry_auto_increment(work, cx.mapping).await?;
+    let frozen = freeze(
+        cx,
+        format!(
+            "LOCK TABLES {} WRITE, {sentry} WRITE, {} WRITE",
+            source.qualified(),
+            shadow.qualified()
+        ),
+    )
+    .await?;
+    let Some(mut frozen) = frozen else {
+        drop_sentry(work, &source.schema, old_name).await?;
+        return Ok(SwapOutcome::BackedOut {
+            held: Duration::ZERO,
+            reason: "table lock or catch-up not within the bound".into(),
+        });
+    };
+    let rename_sql = format!(
+        "RENAME TABLE {} TO {sentry}, {} TO {}",
+        source.qualified(),
+        shadow.qualified(),
+        source.qualified()
+    );
+    let mut renaming = tokio::spawn(async move {
+        let r = rename.query_drop(rename_sql).await;
+        let gtid = match r {
+            Ok(()) => rename
+                .query_first::<String, _>("SELECT @@last_gtid")
+                .await
+                .map(Option::unwrap_or_default),
+            Err(e) => Err(e),
+        };
+        let _ = rename.disconnect().await;
+        gtid
+    });
+    // Step 4 needs the RENAME queued behind our lock, not merely sent.
+    let mut queued = false;
+    while Instant::now() < frozen.deadline && !renaming.is_finished() {
+        let state: Option<Option<String>> = work
+            .exec_first(
+                "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
+                (rename_id,),
+            )
+            .await?;
+        if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
+            queued = true;
+            break;
+        }
+        tokio::time::sleep(PROCESSLIST_POLL).await;
+    }
+    if !queued {
+        kill_query(cx.opts, rename_id).await;
+        let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+        let held = frozen.release().await;
+        drop_sentry(work, &source.schema, old_name).await?;
+        let reason = match finished {
+            Ok(Ok(Err(e))) => format!("RENAME failed: {e}"),
+            _ => "RENAME not queued within the bound".into(),
+        };
+        return Ok(SwapOutcome::BackedOut { held, reason });
+    }
+    let dropped = frozen.lock.query_drop(format!("DROP TABLE {sentry}")).await;
+    if let Err(e) = dropped {
+        kill_query(cx.opts, rename_id).await;
+        let _ = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+        let held = frozen.release().await;
+        drop_sentry(work, &source.schema, old_name).await?;
+        return Ok(SwapOutcome::BackedOut {
+            held,
+            reason: format!("cannot drop the sentry: {e}"),
+        });
+    }
+    let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
+    let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
+    let held = frozen.release().await;
+    match result {
+        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid }),
+        other => {
+            // The RENAME's answer was lost: read the outcome from the tables.
+            let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
+                && table_exists(work, &source.schema, old_name).await?;
+            if swapped {
+                let gtid: Option<String> = work.query_first("SELECT @@gtid_binlog_pos").await?;
+                return Ok(SwapOutcome::Swapped {
+                    held,
+                    gtid: gtid.unwrap_or_default(),
+                });
+            }
+            drop_sentry(work, &source.schema, old_name).await?;
+            Ok(SwapOutcome::BackedOut {
+                held,
+                reason: format!("RENAME did not complete: {other:?}"),
+            })
+        }
+    }
+}

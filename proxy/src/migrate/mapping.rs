@@ -1,0 +1,80 @@
+//! Which column of the shadow table each original column feeds.
+//!
+//! Built from the two tables as they are (not from the ALTER text), plus the
+//! renames the plan found: a shadow column is fed by the original column of
+//! the same name, or by the original column renamed to it. Generated columns
+//! are never written; new columns take their defaults.
+
+use super::plan::{quote_ident, OnlineAlter};
+use super::table::{Column, Table};
+
+#[derive(Debug, Clone)]
+pub struct ColumnPair {
+    pub source: Column,
+    pub target: Column,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub source: Table,
+    pub shadow: Table,
+    pub pairs: Vec<ColumnPair>,
+    /// `` `a`, `b` `` in the shadow.
+    pub insert_list: String,
+    /// `` `a`, `old_b` `` in the original, in the same order.
+    pub select_list: String,
+}
+
+impl Mapping {
+    pub fn new(source: Table, shadow: Table, alter: &OnlineAlter) -> Mapping {
+        let mut pairs = Vec::new();
+        for target in shadow.columns.iter().filter(|c| !c.generated) {
+            let from = source.columns.iter().find(|s| {
+                !s.generated
+                    && alter
+                        .new_name_of(&s.name)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&target.name))
+            });
+            if let Some(source_col) = from {
+                pairs.push(ColumnPair {
+                    source: source_col.clone(),
+                    target: target.clone(),
+                });
+            }
+        }
+        let insert_list = pairs
+            .iter()
+            .map(|p| quote_ident(&p.target.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let select_list = pairs
+            .iter()
+            .map(|p| quote_ident(&p.source.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Mapping {
+            source,
+            shadow,
+            pairs,
+            insert_list,
+            select_list,
+        }
+    }
+
+    /// The shadow's names for the original key's columns; `None` when the
+    /// change drops one of them (rows could not be matched by key any more).
+    pub fn shadow_key(&self) -> Option<Table> {
+        let mut t = self.shadow.clone();
+        let mut key = Vec::new();
+        for col in self.source.key_columns() {
+            let pair = self.pairs.iter().find(|p| p.source.name == col.name)?;
+            let pos = t.columns.iter().position(|c| c.name == pair.target.name)?;
+            // Literals are rendered from the original's values: keep its class.
+            t.columns[pos].class = col.class.clone();
+            key.push(pos);
+        }
+        t.key = key;
+        t.key_name = None;
+        Some(t)
+    }
+}

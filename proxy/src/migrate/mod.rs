@@ -1,0 +1,442 @@
+//! The online ALTER engine.
+//!
+//! A session hands an ALTER to the [`Engine`]; the engine checks it, creates
+//! the shadow table, and runs the migration as a task of its own (so a client
+//! that disconnects does not cancel it): copy in key chunks while change
+//! capture reads the binlog, verify with a checksum in one snapshot, then cut
+//! over with the write gate and the sentry-table swap. Each step lives in its
+//! own module, with the invariants it keeps at its top:
+//!
+//! - [`plan`]: ALTER text → table, specs, renames
+//! - [`check`]: refusals, one rule per file
+//! - [`table`], [`mapping`]: columns, key, literals; old → new columns
+//! - [`copy`], [`binlog`], [`apply`]: copier, change capture, applier
+//! - [`verify`], [`cutover`], [`gate`]: checksum, freeze and swap, write gate
+//! - [`throttle`], [`store`]: replica lag and load; control table and resume
+//! - [`runner`]: one migration's life, in order
+
+pub mod apply;
+pub mod binlog;
+pub mod check;
+pub mod copy;
+pub mod cutover;
+pub mod gate;
+pub mod mapping;
+pub mod plan;
+pub mod runner;
+pub mod store;
+pub mod table;
+pub mod throttle;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use tokio::sync::{watch, Notify};
+
+use crate::backend::monitor::ReplicaHealth;
+use gate::WriteGate;
+use plan::OnlineAlter;
+use store::State;
+
+/// Errors of the engine. `Server` carries the database's own error for the
+/// client (an unknown column, a duplicate key for a new UNIQUE index); the
+/// others map to one code each in [`MigrateError::client_error`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MigrateError {
+    #[error("{message}")]
+    Server {
+        code: u16,
+        state: String,
+        message: String,
+    },
+    /// Tern will not run this change online.
+    #[error("{0}")]
+    Refused(String),
+    /// The table does not exist: the session lets the server answer natively.
+    #[error("table not found")]
+    NoSuchTable,
+    #[error("a migration of {0} is already running")]
+    Busy(String),
+    #[error("migration cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<mysql_async::Error> for MigrateError {
+    fn from(e: mysql_async::Error) -> Self {
+        match e {
+            mysql_async::Error::Server(s) => MigrateError::Server {
+                code: s.code,
+                state: s.state,
+                message: s.message,
+            },
+            other => MigrateError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl MigrateError {
+    /// Code, SQLSTATE and message for the client.
+    pub fn client_error(&self) -> (u16, String, String) {
+        match self {
+            MigrateError::Server {
+                code,
+                state,
+                message,
+            } => (*code, state.clone(), message.clone()),
+            MigrateError::Refused(why) => (
+                1846,
+                "0A000".into(),
+                format!("Online ALTER is not supported. Reason: {why}. Try SET SESSION tern_ddl = 'native'"),
+            ),
+            MigrateError::Busy(_) => (1205, "HY000".into(), format!("Tern: {self}")),
+            MigrateError::Cancelled => (1317, "70100".into(), "Query execution was interrupted".into()),
+            MigrateError::NoSuchTable | MigrateError::Internal(_) => {
+                (1105, "HY000".into(), format!("Tern online ALTER failed: {self}"))
+            }
+        }
+    }
+}
+
+/// Engine settings; see the README's configuration table for the reasons behind the defaults.
+#[derive(Debug, Clone)]
+pub struct MigrateSettings {
+    /// Target time of one copy chunk.
+    pub chunk_target: Duration,
+    /// Longest time client writes to a table are held by a freeze.
+    pub hold_bound: Duration,
+    pub max_lag_ms: u64,
+    pub max_threads_running: u64,
+    /// How long the old table is kept after a cut-over.
+    pub keep_old: Duration,
+}
+
+impl Default for MigrateSettings {
+    fn default() -> Self {
+        MigrateSettings {
+            chunk_target: Duration::from_millis(100),
+            hold_bound: Duration::from_secs(2),
+            max_lag_ms: 500,
+            max_threads_running: 64,
+            keep_old: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// A live view of one migration, for SHOW TERN MIGRATIONS and the sessions waiting on it.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub state: State,
+    pub rows_copied: u64,
+    pub rows_total: u64,
+    pub started: Instant,
+    pub copy_started: Option<Instant>,
+    pub throttled: Option<String>,
+    pub lag_ms: u64,
+    pub cutover_attempts: u32,
+    pub last_hold: Option<Duration>,
+    pub paused: bool,
+    pub postponed: bool,
+    pub error: Option<String>,
+}
+
+/// What a finished migration gives the session that asked for it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// GTID of the RENAME: the session's reads must see it.
+    pub gtid: String,
+    pub held: Duration,
+}
+
+pub type Outcome = Result<Finished, MigrateError>;
+
+pub struct Migration {
+    pub id: u64,
+    pub schema: String,
+    pub table: String,
+    pub statement: String,
+    progress: Mutex<Progress>,
+    paused: AtomicBool,
+    postponed: AtomicBool,
+    cancelled: AtomicBool,
+    wake: Notify,
+    outcome: watch::Sender<Option<Outcome>>,
+}
+
+impl Migration {
+    fn new(id: u64, schema: &str, table: &str, statement: &str, progress: Progress) -> Migration {
+        let postponed = progress.postponed;
+        Migration {
+            id,
+            schema: schema.into(),
+            table: table.into(),
+            statement: statement.into(),
+            progress: Mutex::new(progress),
+            paused: AtomicBool::new(false),
+            postponed: AtomicBool::new(postponed),
+            cancelled: AtomicBool::new(false),
+            wake: Notify::new(),
+            outcome: watch::channel(None).0,
+        }
+    }
+
+    pub fn progress(&self) -> Progress {
+        let mut p = self
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        p.paused = self.paused.load(Ordering::Relaxed);
+        p.postponed = self.postponed.load(Ordering::Relaxed);
+        p
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Progress)) {
+        f(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Waits for the migration to end.
+    pub async fn wait(&self) -> Outcome {
+        let mut rx = self.outcome.subscribe();
+        loop {
+            if let Some(o) = rx.borrow_and_update().clone() {
+                return o;
+            }
+            if rx.changed().await.is_err() {
+                return Err(MigrateError::Internal("the migration task ended".into()));
+            }
+        }
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        self.outcome.send_replace(Some(outcome));
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+    pub fn is_postponed(&self) -> bool {
+        self.postponed.load(Ordering::Relaxed)
+    }
+}
+
+/// An operator command from `TERN <verb> <id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel,
+    Postpone,
+    Complete,
+}
+
+impl Control {
+    pub fn from_word(w: &str) -> Option<Control> {
+        match w.to_ascii_uppercase().as_str() {
+            "PAUSE" => Some(Control::Pause),
+            "RESUME" => Some(Control::Resume),
+            "CANCEL" => Some(Control::Cancel),
+            "POSTPONE" => Some(Control::Postpone),
+            "COMPLETE" => Some(Control::Complete),
+            _ => None,
+        }
+    }
+}
+
+/// A request from a session.
+pub struct AlterRequest {
+    pub alter: OnlineAlter,
+    /// The table's schema, resolved against the session's default schema.
+    pub schema: String,
+    pub statement: String,
+    /// The client's sql_mode: strictness decides whether a truncating copy fails, as natively.
+    pub sql_mode: String,
+}
+
+pub struct Engine {
+    pub settings: MigrateSettings,
+    pub opts: Opts,
+    pub gate: Arc<WriteGate>,
+    replicas: Vec<(String, Arc<ReplicaHealth>)>,
+    migrations: Mutex<BTreeMap<u64, Arc<Migration>>>,
+}
+
+/// Opens a connection set up the way every engine statement expects: results
+/// as raw bytes (key literals are built from them), READ COMMITTED (copy reads
+/// take no locks), and the client's sql_mode.
+pub async fn engine_conn(opts: &Opts, sql_mode: &str) -> Result<Conn, MigrateError> {
+    let mut conn = Conn::new(opts.clone()).await?;
+    conn.query_drop("SET NAMES utf8mb4").await?;
+    conn.query_drop("SET character_set_results = binary")
+        .await?;
+    conn.exec_drop("SET SESSION sql_mode = ?", (sql_mode,))
+        .await?;
+    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await?;
+    Ok(conn)
+}
+
+/// How often the old-table sweeper looks for tables past their keep time.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often to retry reaching the control table when the primary is down at start.
+const START_RETRY: Duration = Duration::from_secs(5);
+
+impl Engine {
+    pub fn new(
+        settings: MigrateSettings,
+        opts: Opts,
+        replicas: Vec<(String, Arc<ReplicaHealth>)>,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            settings,
+            opts,
+            gate: Arc::new(WriteGate::default()),
+            replicas,
+            migrations: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn list(&self) -> Vec<Arc<Migration>> {
+        self.migrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<Migration>> {
+        self.migrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn register(&self, m: Arc<Migration>) {
+        self.migrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(m.id, m);
+    }
+
+    fn throttle(&self) -> throttle::Throttle {
+        throttle::Throttle {
+            replicas: self.replicas.clone(),
+            max_lag_ms: self.settings.max_lag_ms,
+            max_threads_running: self.settings.max_threads_running,
+        }
+    }
+
+    /// Applies an operator command; the error text is for the client.
+    pub async fn control(&self, id: u64, what: Control) -> Result<(), String> {
+        let m = self
+            .get(id)
+            .ok_or_else(|| format!("Unknown migration {id} (not run by this Tern instance)"))?;
+        if m.progress().state.is_final() {
+            return Err(format!("Migration {id} has already ended"));
+        }
+        match what {
+            Control::Pause => m.paused.store(true, Ordering::Relaxed),
+            Control::Resume => m.paused.store(false, Ordering::Relaxed),
+            Control::Cancel => m.cancelled.store(true, Ordering::Relaxed),
+            Control::Postpone | Control::Complete => {
+                let postpone = what == Control::Postpone;
+                m.postponed.store(postpone, Ordering::Relaxed);
+                if let Ok(mut conn) = Conn::new(self.opts.clone()).await {
+                    let _ = store::set_postponed(&mut conn, id, postpone).await;
+                    let _ = conn.disconnect().await;
+                }
+            }
+        }
+        m.wake.notify_waiters();
+        tracing::info!(migration = id, command = ?what, "operator command");
+        Ok(())
+    }
+
+    /// Checks the request, creates the shadow table and starts the migration.
+    /// Errors here leave nothing behind.
+    pub async fn submit(
+        self: &Arc<Self>,
+        req: AlterRequest,
+    ) -> Result<Arc<Migration>, MigrateError> {
+        let started = runner::prepare(self, req).await?;
+        let m = started.migration.clone();
+        self.register(m.clone());
+        let engine = self.clone();
+        tokio::spawn(async move { runner::run(engine, started).await });
+        Ok(m)
+    }
+
+    /// Resumes unfinished migrations and starts the old-table sweeper. Runs
+    /// until the control table is reachable.
+    pub async fn start(self: Arc<Self>) {
+        loop {
+            match self.resume_all().await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read unfinished migrations yet");
+                    tokio::time::sleep(START_RETRY).await;
+                }
+            }
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = engine.sweep_old_tables().await {
+                    tracing::warn!(error = %e, "cannot drop old tables");
+                }
+                tokio::time::sleep(SWEEP_INTERVAL).await;
+            }
+        });
+    }
+
+    async fn resume_all(self: &Arc<Self>) -> Result<(), MigrateError> {
+        let mut conn = Conn::new(self.opts.clone()).await?;
+        store::ensure_control_table(&mut conn).await?;
+        let records = store::unfinished(&mut conn).await?;
+        let _ = conn.disconnect().await;
+        for record in records {
+            let id = record.id;
+            match runner::resume(self, record).await {
+                Ok(Some(started)) => {
+                    tracing::info!(migration = id, "resuming migration");
+                    self.register(started.migration.clone());
+                    let engine = self.clone();
+                    tokio::spawn(async move { runner::run(engine, started).await });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(migration = id, error = %e, "cannot resume migration"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn sweep_old_tables(&self) -> Result<(), MigrateError> {
+        let mut conn = Conn::new(self.opts.clone()).await?;
+        for (id, schema, old) in
+            store::old_tables_due(&mut conn, self.settings.keep_old.as_secs()).await?
+        {
+            if !old.is_empty() {
+                conn.query_drop(format!(
+                    "DROP TABLE IF EXISTS {}",
+                    table::qualified(&schema, &old)
+                ))
+                .await?;
+                tracing::info!(migration = id, table = %old, "dropped the old table after its keep time");
+            }
+            store::mark_old_dropped(&mut conn, id).await?;
+        }
+        let _ = conn.disconnect().await;
+        Ok(())
+    }
+}

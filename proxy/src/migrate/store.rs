@@ -1,0 +1,419 @@
+//! Migration state kept in the primary, so that a restarted Tern (or another
+//! instance) picks up where the last one stopped.
+//!
+//! Invariants:
+//! - A checkpoint `(copied_key, binlog_pos)` is written only after every change
+//!   read from the binlog up to `binlog_pos` whose key is at or below
+//!   `copied_key` has been applied to the shadow table. Resuming therefore
+//!   deletes shadow rows above `copied_key` (a chunk that committed after its
+//!   checkpoint), copies from `copied_key` on and re-reads the binlog from
+//!   `binlog_pos`; replaying a change twice is harmless because applying reads
+//!   the row's current state from the original table.
+//! - Exactly one Tern runs a given table's migration: it holds a named lock
+//!   (`GET_LOCK`) on a dedicated connection for the migration's whole life. The
+//!   lock dies with the connection, so a crashed owner frees it at once.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use sha1::{Digest, Sha1};
+
+use super::plan::quote_ident;
+use super::table::KeyTuple;
+use super::MigrateError;
+
+/// Where the control table lives; MariaDB replicates it like any table.
+pub const CONTROL_SCHEMA: &str = "_tern";
+pub const CONTROL_TABLE: &str = "migrations";
+
+pub fn control_table() -> String {
+    format!(
+        "{}.{}",
+        quote_ident(CONTROL_SCHEMA),
+        quote_ident(CONTROL_TABLE)
+    )
+}
+
+pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
+    conn.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        quote_ident(CONTROL_SCHEMA)
+    ))
+    .await?;
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {} (
+            id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+            table_schema VARCHAR(64) NOT NULL,
+            table_name VARCHAR(64) NOT NULL,
+            statement LONGTEXT NOT NULL,
+            specs LONGTEXT NOT NULL,
+            sql_mode VARCHAR(1024) NOT NULL,
+            state VARCHAR(16) NOT NULL,
+            postponed TINYINT NOT NULL DEFAULT 0,
+            copied_key LONGTEXT NULL,
+            copy_done TINYINT NOT NULL DEFAULT 0,
+            binlog_pos VARCHAR(4096) NULL,
+            rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0,
+            rows_total BIGINT UNSIGNED NOT NULL DEFAULT 0,
+            cutover_attempts INT UNSIGNED NOT NULL DEFAULT 0,
+            hold_ms INT UNSIGNED NULL,
+            shadow_table VARCHAR(64) NOT NULL,
+            old_table VARCHAR(64) NOT NULL,
+            old_dropped TINYINT NOT NULL DEFAULT 0,
+            error_code INT UNSIGNED NULL,
+            error_message TEXT NULL,
+            created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+            updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+            finished_at DATETIME(6) NULL,
+            KEY by_table (table_schema, table_name, state)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        control_table()
+    ))
+    .await?;
+    Ok(())
+}
+
+/// States a migration goes through; the text is what the control table and
+/// `SHOW TERN MIGRATIONS` show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Copying,
+    Verifying,
+    Postponed,
+    CuttingOver,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Copying => "copying",
+            State::Verifying => "verifying",
+            State::Postponed => "postponed",
+            State::CuttingOver => "cutting-over",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<State> {
+        [
+            State::Copying,
+            State::Verifying,
+            State::Postponed,
+            State::CuttingOver,
+            State::Done,
+            State::Failed,
+            State::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Done | State::Failed | State::Cancelled)
+    }
+}
+
+/// A migration as the control table records it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: u64,
+    pub schema: String,
+    pub table: String,
+    pub statement: String,
+    pub specs: String,
+    pub sql_mode: String,
+    pub state: State,
+    pub postponed: bool,
+    pub copied_key: Option<KeyTuple>,
+    pub copy_done: bool,
+    pub binlog_pos: String,
+    pub rows_copied: u64,
+    pub cutover_attempts: u32,
+    pub shadow_table: String,
+    pub old_table: String,
+}
+
+/// Key tuples are stored as their literals, one per line: literals never hold
+/// a newline (strings are hex, dates are digits and punctuation).
+pub fn encode_key(key: &KeyTuple) -> String {
+    key.join("\n")
+}
+
+pub fn decode_key(text: &str) -> KeyTuple {
+    text.split('\n').map(str::to_string).collect()
+}
+
+/// Names derived from the table and the migration id, within MariaDB's 64
+/// characters: shadow `_<table>_tern<id>_new`, old `_<table>_tern<id>_old`.
+pub fn shadow_names(table: &str, id: u64) -> (String, String) {
+    let suffix_new = format!("_tern{id}_new");
+    let suffix_old = format!("_tern{id}_old");
+    let room = 64 - 1 - suffix_new.len().max(suffix_old.len());
+    let mut stem: String = String::new();
+    for ch in table.chars() {
+        if stem.len() + ch.len_utf8() > room {
+            break;
+        }
+        stem.push(ch);
+    }
+    (
+        format!("_{stem}{suffix_new}"),
+        format!("_{stem}{suffix_old}"),
+    )
+}
+
+pub struct NewRecord<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub statement: &'a str,
+    pub specs: &'a str,
+    pub sql_mode: &'a str,
+    pub postponed: bool,
+    pub rows_total: u64,
+}
+
+/// Inserts a record and names its tables after the id it got.
+pub async fn insert(
+    conn: &mut Conn,
+    r: &NewRecord<'_>,
+) -> Result<(u64, String, String), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "INSERT INTO {} (table_schema, table_name, statement, specs, sql_mode, state, postponed, \
+             rows_total, shadow_table, old_table) VALUES (?, ?, ?, ?, ?, 'copying', ?, ?, '', '')",
+            control_table()
+        ),
+        (
+            r.schema,
+            r.table,
+            r.statement,
+            r.specs,
+            r.sql_mode,
+            r.postponed,
+            r.rows_total,
+        ),
+    )
+    .await?;
+    let id = conn
+        .last_insert_id()
+        .ok_or_else(|| MigrateError::Internal("control table gave no id".into()))?;
+    let (shadow, old) = shadow_names(r.table, id);
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET shadow_table = ?, old_table = ? WHERE id = ?",
+            control_table()
+        ),
+        (&shadow, &old, id),
+    )
+    .await?;
+    Ok((id, shadow, old))
+}
+
+pub async fn checkpoint(
+    conn: &mut Conn,
+    id: u64,
+    copied_key: Option<&KeyTuple>,
+    copy_done: bool,
+    binlog_pos: &str,
+    rows_copied: u64,
+) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET copied_key = ?, copy_done = ?, binlog_pos = ?, rows_copied = ? WHERE id = ?",
+            control_table()
+        ),
+        (
+            copied_key.map(encode_key),
+            copy_done,
+            binlog_pos,
+            rows_copied,
+            id,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_state(conn: &mut Conn, id: u64, state: State) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!("UPDATE {} SET state = ? WHERE id = ?", control_table()),
+        (state.name(), id),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_postponed(conn: &mut Conn, id: u64, postponed: bool) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!("UPDATE {} SET postponed = ? WHERE id = ?", control_table()),
+        (postponed, id),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn note_attempt(conn: &mut Conn, id: u64, attempts: u32) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET cutover_attempts = ? WHERE id = ?",
+            control_table()
+        ),
+        (attempts, id),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn finish(
+    conn: &mut Conn,
+    id: u64,
+    state: State,
+    hold_ms: Option<u64>,
+    error: Option<(u16, &str)>,
+) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET state = ?, hold_ms = ?, error_code = ?, error_message = ?, \
+             finished_at = NOW(6) WHERE id = ?",
+            control_table()
+        ),
+        (
+            state.name(),
+            hold_ms,
+            error.map(|(c, _)| c),
+            error.map(|(_, m)| m),
+            id,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Migrations that were running when their Tern stopped.
+pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query(format!(
+            "SELECT id, table_schema, table_name, statement, specs, sql_mode, state, postponed, \
+             copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table \
+             FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
+            control_table()
+        ))
+        .await?;
+    rows.into_iter().map(record_from_row).collect()
+}
+
+fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
+    fn take<T: mysql_async::prelude::FromValue>(
+        r: &mut mysql_async::Row,
+        i: usize,
+    ) -> Result<T, MigrateError> {
+        r.take_opt::<T, usize>(i)
+            .ok_or_else(|| MigrateError::Internal(format!("control table column {i} missing")))?
+            .map_err(|e| MigrateError::Internal(format!("control table column {i}: {e}")))
+    }
+    let state: String = take(&mut r, 6)?;
+    let copied_key: Option<String> = take(&mut r, 8)?;
+    let binlog_pos: Option<String> = take(&mut r, 10)?;
+    Ok(Record {
+        id: take(&mut r, 0)?,
+        schema: take(&mut r, 1)?,
+        table: take(&mut r, 2)?,
+        statement: take(&mut r, 3)?,
+        specs: take(&mut r, 4)?,
+        sql_mode: take(&mut r, 5)?,
+        state: State::from_name(&state).unwrap_or(State::Copying),
+        postponed: take(&mut r, 7)?,
+        copied_key: copied_key.as_deref().map(decode_key),
+        copy_done: take(&mut r, 9)?,
+        binlog_pos: binlog_pos.unwrap_or_default(),
+        rows_copied: take(&mut r, 11)?,
+        cutover_attempts: take(&mut r, 12)?,
+        shadow_table: take(&mut r, 13)?,
+        old_table: take(&mut r, 14)?,
+    })
+}
+
+/// Old tables of finished migrations kept longer than `keep_secs`.
+pub async fn old_tables_due(
+    conn: &mut Conn,
+    keep_secs: u64,
+) -> Result<Vec<(u64, String, String)>, MigrateError> {
+    let rows: Vec<(u64, String, String)> = conn
+        .exec(
+            format!(
+                "SELECT id, table_schema, old_table FROM {} WHERE state = 'done' AND old_dropped = 0 \
+                 AND finished_at < NOW(6) - INTERVAL ? SECOND",
+                control_table()
+            ),
+            (keep_secs,),
+        )
+        .await?;
+    Ok(rows)
+}
+
+pub async fn mark_old_dropped(conn: &mut Conn, id: u64) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET old_dropped = 1 WHERE id = ?",
+            control_table()
+        ),
+        (id,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The named lock that makes one Tern the owner of a table's migration.
+pub fn ownership_lock_name(schema: &str, table: &str) -> String {
+    let digest = Sha1::digest(format!("{schema}.{table}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tern-migration-{}", &hex[..32])
+}
+
+/// Takes the ownership lock without waiting; `false` when someone holds it.
+pub async fn take_ownership(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<bool, MigrateError> {
+    let got: Option<Option<i64>> = conn
+        .exec_first(
+            "SELECT GET_LOCK(?, 0)",
+            (ownership_lock_name(schema, table),),
+        )
+        .await?;
+    Ok(got.flatten() == Some(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_in_64_characters() {
+        let long = "x".repeat(64);
+        let (new, old) = shadow_names(&long, 12345);
+        assert!(new.len() <= 64 && old.len() <= 64, "{new} {old}");
+        assert!(new.ends_with("_tern12345_new"));
+        assert_eq!(
+            shadow_names("orders", 7),
+            ("_orders_tern7_new".into(), "_orders_tern7_old".into())
+        );
+        let (n, _) = shadow_names(&"é".repeat(40), 1);
+        assert!(n.len() <= 64);
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let k = vec![
+            "1".to_string(),
+            "_utf8mb4 X'41'".to_string(),
+            "'2020-01-01'".to_string(),
+        ];
+        assert_eq!(decode_key(&encode_key(&k)), k);
+    }
+}

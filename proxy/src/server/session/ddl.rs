@@ -1,0 +1,525 @@
+//! A session's side of online ALTER: table changes handed to the migration
+//! engine, the `tern_ddl` mode, the write gate, and the `SHOW TERN MIGRATIONS`
+//! / `TERN <verb> <id>` admin statements.
+//!
+//! Decision order for ALTER TABLE, CREATE INDEX and DROP INDEX ... ON:
+//! 1. `tern_ddl = 'native'` or a `/* tern:native */` hint, a form that is not
+//!    a row copy (partitions, tablespaces, renaming the table, ALTER IGNORE),
+//!    or an explicit `ALGORITHM=INSTANT|NOCOPY`: the server runs it as sent.
+//! 2. Ask the server to do it without a copy, as the client's own user (so
+//!    privileges and plain mistakes are answered by the server): `ALGORITHM=
+//!    INSTANT`, then `NOCOPY` unless it builds an index (an index build on a
+//!    big table is long and replays serially on every replica).
+//! 3. Otherwise an online migration; the client gets the OK when the change is
+//!    live, or with `tern_ddl = 'async'` / `/* tern:async */` a result set with
+//!    the migration id at once.
+
+use bytes::{Bytes, BytesMut};
+use mysql_common::constants::MariadbCapabilities;
+
+use super::{Session, SessionEnd};
+use crate::backend::conn::InternalReply;
+use crate::gtid::GtidSet;
+use crate::migrate::plan::{plan, AlterPlan, OnlineAlter};
+use crate::migrate::{AlterRequest, Control, MigrateError, Migration};
+use crate::protocol::command::COM_QUERY;
+use crate::protocol::packets::{err_payload_with_state, parse_err, put_lenenc};
+use crate::protocol::resultset::{write_text_result, ResultShape};
+use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
+use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
+use crate::sql::classify::Classified;
+use tern_rules::StatementKind;
+
+/// How this session's table changes run (`SET SESSION tern_ddl = ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DdlMode {
+    /// Online migration unless the server can do it without a copy.
+    #[default]
+    Online,
+    /// Always as sent, by the server.
+    Native,
+    /// Online, answering at once with the migration id.
+    Async,
+}
+
+impl DdlMode {
+    pub fn from_name(v: &str) -> Option<DdlMode> {
+        match v.to_ascii_lowercase().as_str() {
+            "online" | "default" => Some(DdlMode::Online),
+            "native" => Some(DdlMode::Native),
+            "async" => Some(DdlMode::Async),
+            _ => None,
+        }
+    }
+}
+
+/// ER_ALTER_OPERATION_NOT_SUPPORTED and ..._REASON: the server cannot do it in place.
+const ER_ALTER_NOT_SUPPORTED: u16 = 1845;
+const ER_ALTER_NOT_SUPPORTED_REASON: u16 = 1846;
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+const ER_PARSE_ERROR: u16 = 1064;
+const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
+/// The info text of the server's OK for an in-place ALTER.
+const ALTER_OK_INFO: &str = "Records: 0  Duplicates: 0  Warnings: 0";
+
+/// An admin statement Tern answers itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    ShowMigrations,
+    Control(Control, u64),
+}
+
+/// Cheap look at the first words: `SHOW TERN ...` or `TERN ...`. `Some(Err)` is
+/// a statement meant for Tern that does not parse.
+pub fn admin_command(sql: &[u8]) -> Option<Result<AdminCommand, String>> {
+    let first = sql.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !matches!(sql[first], b't' | b'T' | b's' | b'S') {
+        return None;
+    }
+    let text = std::str::from_utf8(&sql[first..]).ok()?;
+    let text = text.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
+    let upper = |i: usize| words.get(i).map(|w| w.to_ascii_uppercase());
+    let syntax = || {
+        Err(format!(
+            "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS and TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>"
+        ))
+    };
+    match upper(0).as_deref() {
+        Some("SHOW") if upper(1).as_deref() == Some("TERN") => {
+            if upper(2).as_deref() == Some("MIGRATIONS") && words.len() == 3 {
+                Some(Ok(AdminCommand::ShowMigrations))
+            } else {
+                Some(syntax())
+            }
+        }
+        Some("TERN") => {
+            let verb = words.get(1).and_then(|w| Control::from_word(w));
+            let id = words.get(2).and_then(|w| w.parse::<u64>().ok());
+            match (verb, id, words.len()) {
+                (Some(v), Some(id), 3) => Some(Ok(AdminCommand::Control(v, id))),
+                _ => Some(syntax()),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Is this DDL one Tern may run online? DDL is rare: the plan (a lexer pass)
+/// decides for real.
+pub fn is_table_change(c: &Classified<'_>) -> bool {
+    c.kind == StatementKind::Ddl && !c.multi_statement
+}
+
+enum Probe {
+    /// The server answered (done natively, or an error the client must see).
+    Answered,
+    /// The server needs a copy: run it online.
+    NeedsCopy,
+}
+
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+impl Session {
+    fn status_flags(&self) -> u16 {
+        let mut status = 0;
+        if self.in_transaction {
+            status |= IN_TRANS;
+        }
+        if self.autocommit {
+            status |= AUTOCOMMIT;
+        }
+        status
+    }
+
+    async fn send_client(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
+        self.client
+            .send(seq, payload)
+            .await
+            .map(|_| ())
+            .map_err(|e| SessionEnd::Client(e.into()))
+    }
+
+    async fn send_error(
+        &mut self,
+        code: u16,
+        state: &str,
+        message: &str,
+    ) -> Result<(), SessionEnd> {
+        let mut sqlstate = [b'H', b'Y', b'0', b'0', b'0'];
+        if state.len() == 5 {
+            sqlstate.copy_from_slice(state.as_bytes());
+        }
+        let payload = err_payload_with_state(code, &sqlstate, message);
+        self.send_client(1, &payload).await
+    }
+
+    async fn send_rows(
+        &mut self,
+        columns: &[&str],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), SessionEnd> {
+        let shape = ResultShape {
+            deprecate_eof: self.deprecate_eof,
+            extended_metadata: self
+                .identity
+                .mariadb_capabilities
+                .contains(MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA),
+            status: self.status_flags(),
+        };
+        let mut out = BytesMut::new();
+        write_text_result(&mut out, &shape, columns, rows);
+        self.client
+            .write_raw(&out)
+            .await
+            .map_err(|e| SessionEnd::Client(e.into()))?;
+        self.client
+            .flush()
+            .await
+            .map_err(|e| SessionEnd::Client(e.into()))
+    }
+
+    /// Runs a small query of Tern's own on the session's primary connection.
+    async fn own_query(&mut self, sql: &str) -> Result<InternalReply, SessionEnd> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(COM_QUERY);
+        payload.extend_from_slice(sql.as_bytes());
+        match self.primary.internal(&payload, self.deprecate_eof).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.client.send_lost(1).await;
+                Err(SessionEnd::Backend(e))
+            }
+        }
+    }
+
+    /// A write that would touch a table being frozen waits here, bounded.
+    pub(super) async fn pass_write_gate(&self, c: &Classified<'_>) {
+        let gate = &self.shared.migrations.gate;
+        if gate.is_idle() || self.in_transaction {
+            // Inside a transaction the statement may hold locks the freeze
+            // waits for: let it run into the database lock instead.
+            return;
+        }
+        if !matches!(
+            c.kind,
+            StatementKind::Insert
+                | StatementKind::Update
+                | StatementKind::Delete
+                | StatementKind::Replace
+        ) {
+            return;
+        }
+        let bound = self.shared.settings.migrate.hold_bound + std::time::Duration::from_secs(1);
+        let session_schema = self
+            .schema
+            .as_deref()
+            .and_then(|s| std::str::from_utf8(s).ok());
+        for t in c.tables.as_slice() {
+            let Some(schema) = t.schema.or(session_schema) else {
+                continue;
+            };
+            if let Some(waited) = gate.pass(schema, t.name, bound).await {
+                tracing::debug!(
+                    table = t.name,
+                    waited_ms = waited.as_millis() as u64,
+                    "write held at the gate"
+                );
+            }
+        }
+    }
+
+    /// ALTER TABLE, CREATE INDEX, DROP INDEX. Returns the outcome when the
+    /// statement was simply relayed to the primary.
+    pub(super) async fn table_change(
+        &mut self,
+        seq: u8,
+        payload: &Bytes,
+        c: &Classified<'_>,
+    ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        let mode = if c.hints.get("native").is_some() {
+            DdlMode::Native
+        } else if c.hints.get("async").is_some() {
+            DdlMode::Async
+        } else {
+            self.ddl_mode
+        };
+        let online = match (mode, std::str::from_utf8(&payload[1..]).map(plan)) {
+            (DdlMode::Native, _) | (_, Err(_)) | (_, Ok(AlterPlan::Native(_))) => None,
+            (_, Ok(AlterPlan::Online(a))) => Some(a),
+        };
+        let online =
+            online.filter(|a| !matches!(a.algorithm.as_deref(), Some("INSTANT" | "NOCOPY")));
+        let schema = online.as_ref().and_then(|a| {
+            a.table.schema.clone().or_else(|| {
+                self.schema
+                    .as_deref()
+                    .and_then(|s| std::str::from_utf8(s).ok())
+                    .map(str::to_string)
+            })
+        });
+        let (Some(alter), Some(schema)) = (online, schema) else {
+            return self.primary_query(seq, payload).await.map(Some);
+        };
+        if let Probe::Answered = self.try_without_copy(&alter).await? {
+            return Ok(None);
+        }
+        let sql_mode = match self.own_query("SELECT @@SESSION.sql_mode").await? {
+            InternalReply::Rows(rows) => rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let request = AlterRequest {
+            statement: String::from_utf8_lossy(&payload[1..]).into_owned(),
+            alter,
+            schema,
+            sql_mode,
+        };
+        let migration = match self.shared.migrations.submit(request).await {
+            Ok(m) => m,
+            Err(MigrateError::NoSuchTable) => {
+                return self.primary_query(seq, payload).await.map(Some)
+            }
+            Err(e) => {
+                let (code, state, message) = e.client_error();
+                self.send_error(code, &state, &message).await?;
+                return Ok(None);
+            }
+        };
+        tracing::info!(migration = migration.id, user = %self.identity.user, async_mode = mode == DdlMode::Async, "online ALTER started");
+        if mode == DdlMode::Async {
+            self.send_rows(&["migration_id"], &[vec![Some(migration.id.to_string())]])
+                .await?;
+            return Ok(None);
+        }
+        self.await_migration(&migration).await?;
+        Ok(None)
+    }
+
+    async fn await_migration(&mut self, migration: &Migration) -> Result<(), SessionEnd> {
+        match migration.wait().await {
+            Ok(finished) => {
+                // The session's next reads must see the new table.
+                if let Ok(set) = GtidSet::parse(&finished.gtid) {
+                    self.last_write.merge(&set);
+                }
+                self.in_transaction = false;
+                let mut ok = BytesMut::with_capacity(64);
+                ok.extend_from_slice(&[0x00, 0x00, 0x00]);
+                ok.extend_from_slice(&self.status_flags().to_le_bytes());
+                ok.extend_from_slice(&0u16.to_le_bytes());
+                put_lenenc(&mut ok, ALTER_OK_INFO.len() as u64);
+                ok.extend_from_slice(ALTER_OK_INFO.as_bytes());
+                self.send_client(1, &ok).await
+            }
+            Err(e) => {
+                let (code, state, message) = e.client_error();
+                self.send_error(code, &state, &message).await
+            }
+        }
+    }
+
+    /// Asks the server to make the change without a copy, as the client's user.
+    async fn try_without_copy(&mut self, alter: &OnlineAlter) -> Result<Probe, SessionEnd> {
+        let lock_secs = self.shared.settings.migrate.hold_bound.as_secs().max(1);
+        let probes: Vec<String> = if alter.algorithm.is_some() {
+            // The user asked for a copy: only let the server check the
+            // statement and the privilege (FORCE never runs instantly).
+            vec![format!(
+                "ALTER TABLE {} {}, FORCE, ALGORITHM=INSTANT",
+                alter.table, alter.specs
+            )]
+        } else if alter.adds_index {
+            vec![alter.native_probe("INSTANT")]
+        } else {
+            vec![alter.native_probe("INSTANT"), alter.native_probe("NOCOPY")]
+        };
+        for probe in probes {
+            let statement = format!("SET STATEMENT lock_wait_timeout={lock_secs} FOR {probe}");
+            let mut payload = Vec::with_capacity(statement.len() + 1);
+            payload.push(COM_QUERY);
+            payload.extend_from_slice(statement.as_bytes());
+            let reply = match self.primary.statement_reply(&payload).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.client.send_lost(1).await;
+                    return Err(SessionEnd::Backend(e));
+                }
+            };
+            if reply.first() == Some(&0x00) {
+                let mut outcome = RelayOutcome::default();
+                observe_ok(&reply, &mut outcome);
+                self.absorb(&outcome);
+                let mut scratch = BytesMut::new();
+                let ok = client_ok(&reply, self.client_tracks, &mut scratch).to_vec();
+                self.send_client(1, &ok).await?;
+                tracing::info!(statement = %probe, "ALTER done by the server without a copy");
+                return Ok(Probe::Answered);
+            }
+            let code = parse_err(&reply).map_or(0, |e| e.code);
+            match code {
+                ER_ALTER_NOT_SUPPORTED | ER_ALTER_NOT_SUPPORTED_REASON => continue,
+                // A long transaction holds the table: the copy does not need its lock.
+                ER_LOCK_WAIT_TIMEOUT => return Ok(Probe::NeedsCopy),
+                _ => {
+                    self.send_client(1, &reply).await?;
+                    return Ok(Probe::Answered);
+                }
+            }
+        }
+        Ok(Probe::NeedsCopy)
+    }
+
+    /// `SHOW TERN MIGRATIONS` and `TERN <verb> <id>`.
+    pub(super) async fn admin(
+        &mut self,
+        command: Result<AdminCommand, String>,
+    ) -> Result<(), SessionEnd> {
+        let command = match command {
+            Ok(c) => c,
+            Err(message) => return self.send_error(ER_PARSE_ERROR, "42000", &message).await,
+        };
+        if !self.may_administer().await? {
+            return self
+                .send_error(
+                    ER_SPECIFIC_ACCESS_DENIED,
+                    "42000",
+                    "Access denied; you need (at least one of) the SUPER privilege(s) for this operation",
+                )
+                .await;
+        }
+        match command {
+            AdminCommand::ShowMigrations => {
+                let rows: Vec<Vec<Option<String>>> = self
+                    .shared
+                    .migrations
+                    .list()
+                    .iter()
+                    .map(|m| migration_row(m))
+                    .collect();
+                self.send_rows(MIGRATION_COLUMNS, &rows).await
+            }
+            AdminCommand::Control(verb, id) => match self.shared.migrations.control(id, verb).await
+            {
+                Ok(()) => {
+                    let ok = crate::protocol::packets::ok_payload(0, 0, self.status_flags(), 0);
+                    self.send_client(1, &ok).await
+                }
+                Err(message) => self.send_error(1105, "HY000", &message).await,
+            },
+        }
+    }
+
+    async fn may_administer(&mut self) -> Result<bool, SessionEnd> {
+        let role_check = match &self.shared.settings.admin_role {
+            Some(role) => format!(
+                " + (SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES WHERE ROLE_NAME = {})",
+                sql_string(role)
+            ),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SUPER' \
+             AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
+             SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')){role_check}"
+        );
+        Ok(match self.own_query(&sql).await? {
+            InternalReply::Rows(rows) => rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .is_some_and(|v| v != b"0"),
+            _ => false,
+        })
+    }
+}
+
+const MIGRATION_COLUMNS: &[&str] = &[
+    "id",
+    "table",
+    "statement",
+    "state",
+    "rows_copied",
+    "rows_total",
+    "progress_pct",
+    "eta_secs",
+    "replica_lag_ms",
+    "cutover_attempts",
+    "last_hold_ms",
+    "paused",
+    "postponed",
+    "throttled",
+    "error",
+];
+
+fn migration_row(m: &Migration) -> Vec<Option<String>> {
+    let p = m.progress();
+    let pct = if p.state == crate::migrate::store::State::Done {
+        100.0
+    } else if p.rows_total > 0 {
+        (p.rows_copied as f64 * 100.0 / p.rows_total as f64).min(100.0)
+    } else {
+        0.0
+    };
+    let eta = p.copy_started.and_then(|t| {
+        let secs = t.elapsed().as_secs_f64();
+        let rate = p.rows_copied as f64 / secs.max(0.001);
+        (rate > 0.0 && p.state == crate::migrate::store::State::Copying)
+            .then(|| (p.rows_total.saturating_sub(p.rows_copied) as f64 / rate).ceil() as u64)
+    });
+    vec![
+        Some(m.id.to_string()),
+        Some(format!("{}.{}", m.schema, m.table)),
+        Some(m.statement.clone()),
+        Some(p.state.name().to_string()),
+        Some(p.rows_copied.to_string()),
+        Some(p.rows_total.to_string()),
+        Some(format!("{pct:.1}")),
+        eta.map(|e| e.to_string()),
+        Some(p.lag_ms.to_string()),
+        Some(p.cutover_attempts.to_string()),
+        p.last_hold.map(|h| h.as_millis().to_string()),
+        Some(u8::from(p.paused).to_string()),
+        Some(u8::from(p.postponed).to_string()),
+        p.throttled,
+        p.error,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_statements_parse() {
+        assert_eq!(
+            admin_command(b"SHOW TERN MIGRATIONS"),
+            Some(Ok(AdminCommand::ShowMigrations))
+        );
+        assert_eq!(
+            admin_command(b"  show tern migrations;"),
+            Some(Ok(AdminCommand::ShowMigrations))
+        );
+        assert_eq!(
+            admin_command(b"TERN postpone 12"),
+            Some(Ok(AdminCommand::Control(Control::Postpone, 12)))
+        );
+        assert!(matches!(admin_command(b"TERN FLY 1"), Some(Err(_))));
+        assert!(matches!(admin_command(b"SHOW TERN"), Some(Err(_))));
+        assert_eq!(admin_command(b"SHOW TABLES"), None);
+        assert_eq!(admin_command(b"SELECT 1"), None);
+        assert_eq!(admin_command(b"TERNARY"), None);
+    }
+
+    #[test]
+    fn ddl_modes_parse() {
+        assert_eq!(DdlMode::from_name("ASYNC"), Some(DdlMode::Async));
+        assert_eq!(DdlMode::from_name("native"), Some(DdlMode::Native));
+        assert_eq!(DdlMode::from_name("default"), Some(DdlMode::Online));
+        assert_eq!(DdlMode::from_name("later"), None);
+    }
+}
