@@ -168,7 +168,8 @@ pub async fn freeze(
         let _ = lock.query_drop("UNLOCK TABLES").await;
         return Ok(None);
     }
-    let (keys, _) = cx.changes.take().map_err(MigrateError::Internal)?;
+    let (keys, position) = cx.changes.take().map_err(MigrateError::Internal)?;
+    tracing::debug!(keys = keys.len(), target = %target, position = %position, "final catch-up under the lock");
     // Autocommit statements: START TRANSACTION would release the table locks.
     apply(
         &mut lock,

@@ -260,6 +260,8 @@ pub struct AlterRequest {
     pub statement: String,
     /// The client's sql_mode: strictness decides whether a truncating copy fails, as natively.
     pub sql_mode: String,
+    /// Stop before the cut-over until `TERN COMPLETE <id>`.
+    pub postponed: bool,
 }
 
 pub struct Engine {

@@ -85,6 +85,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         .await?
         .ok_or(MigrateError::NoSuchTable)?;
     check::has_usable_key(&source).map_err(refused)?;
+    check::name_leaves_room(&source).map_err(refused)?;
     check::no_triggers(&mut work, &source.schema, &source.name)
         .await?
         .map_err(refused)?;
@@ -108,7 +109,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
             statement: &req.statement,
             specs: &alter.specs,
             sql_mode: &req.sql_mode,
-            postponed: false,
+            postponed: req.postponed,
             rows_total: source.rows_estimate,
         },
     )
@@ -162,7 +163,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         &source.schema,
         &source.name,
         &req.statement,
-        progress(State::Copying, 0, source.rows_estimate, false),
+        progress(State::Copying, 0, source.rows_estimate, req.postponed),
     ));
     Ok(Started {
         migration,

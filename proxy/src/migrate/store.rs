@@ -147,24 +147,26 @@ pub fn decode_key(text: &str) -> KeyTuple {
     text.split('\n').map(str::to_string).collect()
 }
 
-/// Names derived from the table and the migration id, within MariaDB's 64
-/// characters: shadow `_<table>_tern<id>_new`, old `_<table>_tern<id>_old`.
+/// Names derived from the table and the migration id: shadow
+/// `<table>_tern<id>_new`, old table (and cut-over sentry) `<table>_tern<id>_old`.
+///
+/// The original's name must be a prefix of both: MariaDB takes a RENAME's
+/// metadata locks in name order, so the swap then queues on the original
+/// table's lock first, ahead of every write waiting there, and those writes
+/// land in the new table (`cutover_bypassing_writer_not_lost`). With names
+/// that sort first, the RENAME waits on another table while writes queued on
+/// the original slip into the old table at unlock. Hence a table name is at
+/// most [`MAX_TABLE_NAME`] characters.
 pub fn shadow_names(table: &str, id: u64) -> (String, String) {
-    let suffix_new = format!("_tern{id}_new");
-    let suffix_old = format!("_tern{id}_old");
-    let room = 64 - 1 - suffix_new.len().max(suffix_old.len());
-    let mut stem: String = String::new();
-    for ch in table.chars() {
-        if stem.len() + ch.len_utf8() > room {
-            break;
-        }
-        stem.push(ch);
-    }
     (
-        format!("_{stem}{suffix_new}"),
-        format!("_{stem}{suffix_old}"),
+        format!("{table}_tern{id}_new"),
+        format!("{table}_tern{id}_old"),
     )
 }
+
+/// Longest table name whose shadow names fit MariaDB's 64 characters with
+/// any migration id up to 10 digits.
+pub const MAX_TABLE_NAME: usize = 64 - "_tern".len() - 10 - "_new".len();
 
 pub struct NewRecord<'a> {
     pub schema: &'a str,
@@ -394,17 +396,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_fit_in_64_characters() {
-        let long = "x".repeat(64);
-        let (new, old) = shadow_names(&long, 12345);
-        assert!(new.len() <= 64 && old.len() <= 64, "{new} {old}");
-        assert!(new.ends_with("_tern12345_new"));
+    fn shadow_names_sort_after_the_original() {
+        let (new, old) = shadow_names("orders", 7);
         assert_eq!(
-            shadow_names("orders", 7),
-            ("_orders_tern7_new".into(), "_orders_tern7_old".into())
+            (new.as_str(), old.as_str()),
+            ("orders_tern7_new", "orders_tern7_old")
         );
-        let (n, _) = shadow_names(&"é".repeat(40), 1);
-        assert!(n.len() <= 64);
+        assert!("orders" < new.as_str() && "orders" < old.as_str());
+        let longest = "x".repeat(MAX_TABLE_NAME);
+        let (new, old) = shadow_names(&longest, 9_999_999_999);
+        assert!(new.chars().count() <= 64 && old.chars().count() <= 64);
     }
 
     #[test]

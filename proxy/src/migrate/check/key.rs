@@ -16,6 +16,19 @@ pub fn has_usable_key(table: &Table) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The shadow and old tables' names start with the original's (see
+/// `store::shadow_names`), which bounds the original's length.
+pub fn name_leaves_room(table: &Table) -> Result<(), Refusal> {
+    if table.name.chars().count() > crate::migrate::store::MAX_TABLE_NAME {
+        return Err(Refusal(format!(
+            "table name {} is longer than {} characters",
+            table.qualified(),
+            crate::migrate::store::MAX_TABLE_NAME
+        )));
+    }
+    Ok(())
+}
+
 pub fn keeps_key_columns(mapping: &Mapping) -> Result<(), Refusal> {
     if mapping.shadow_key().is_none() {
         return Err(Refusal(format!(

@@ -8,7 +8,7 @@ mod triggers;
 
 pub use binlog::binlog_is_row_based;
 pub use foreign_keys::no_foreign_keys;
-pub use key::{has_usable_key, keeps_key_columns};
+pub use key::{has_usable_key, keeps_key_columns, name_leaves_room};
 pub use triggers::no_triggers;
 
 /// Why Tern will not run an ALTER online.

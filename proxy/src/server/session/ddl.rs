@@ -12,7 +12,8 @@
 //!    big table is long and replays serially on every replica).
 //! 3. Otherwise an online migration; the client gets the OK when the change is
 //!    live, or with `tern_ddl = 'async'` / `/* tern:async */` a result set with
-//!    the migration id at once.
+//!    the migration id at once. `/* tern:postpone */` stops it before the
+//!    cut-over until `TERN COMPLETE <id>`.
 
 use bytes::{Bytes, BytesMut};
 use mysql_common::constants::MariadbCapabilities;
@@ -279,6 +280,7 @@ impl Session {
             alter,
             schema,
             sql_mode,
+            postponed: c.hints.get("postpone").is_some(),
         };
         let migration = match self.shared.migrations.submit(request).await {
             Ok(m) => m,

@@ -1,0 +1,706 @@
+//! Online ALTER through Tern on a real primary + replica: a concurrent
+//! randomized workload with a known expected result, errors as the server
+//! gives them, the admin statements, a writer that bypasses Tern during the
+//! cut-over, a long transaction that makes the cut-over back off, and a Tern
+//! killed with SIGKILL in the middle of a copy.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use common::{server_error, Setup};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tern_tests::cluster::{ADMIN_PASSWORD, ADMIN_USER, APP_DATABASE};
+
+/// Sessions in the randomized workload; each owns a key range.
+const SESSIONS: u64 = 8;
+/// Width of one session's key range.
+const RANGE: u64 = 1_000_000;
+
+type Rows = BTreeMap<u64, (i64, String)>;
+
+/// Tables in `app` whose name says they are Tern's shadow, old or sentry tables.
+async fn leftover_tables(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(conn
+        .query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' \
+             AND TABLE_NAME LIKE '%\\_tern%\\_new'",
+        )
+        .await?)
+}
+
+async fn leftover_old_tables(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(conn
+        .query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' \
+             AND TABLE_NAME LIKE '%\\_tern%\\_old'",
+        )
+        .await?)
+}
+
+async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
+    let row: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {table}"))
+        .await?;
+    Ok(row.context("no such table")?.1)
+}
+
+/// One workload session: random inserts, updates (some changing the key),
+/// deletes and multi-statement transactions in its own key range, tracking
+/// what the table must hold.
+async fn workload_session(
+    mut conn: Conn,
+    session: u64,
+    mut rows: Rows,
+    stop: Arc<AtomicBool>,
+    statements: Arc<AtomicU64>,
+) -> Result<Rows> {
+    let mut rng = StdRng::seed_from_u64(session * 7919 + 1);
+    let base = session * RANGE;
+    let mut next_id = base + 500_000;
+    while !stop.load(Ordering::Relaxed) {
+        let op = rng.random_range(0..100);
+        let existing: Option<u64> = if rows.is_empty() {
+            None
+        } else {
+            let skip = rng.random_range(0..rows.len());
+            rows.keys().nth(skip).copied()
+        };
+        match (op, existing) {
+            (0..=29, _) | (_, None) => {
+                next_id += 1;
+                let v: i64 = rng.random_range(-1_000_000..1_000_000);
+                let note = format!("s{session}-n{next_id}");
+                conn.exec_drop(
+                    "INSERT INTO wl (id, owner, v, note) VALUES (?, ?, ?, ?)",
+                    (next_id, session, v, &note),
+                )
+                .await
+                .with_context(|| format!("session {session} insert"))?;
+                rows.insert(next_id, (v, note));
+            }
+            (30..=54, Some(id)) => {
+                let v: i64 = rng.random_range(-1_000_000..1_000_000);
+                conn.exec_drop("UPDATE wl SET v = ? WHERE id = ?", (v, id))
+                    .await
+                    .with_context(|| format!("session {session} update"))?;
+                if let Some(r) = rows.get_mut(&id) {
+                    r.0 = v;
+                }
+            }
+            (55..=69, Some(id)) => {
+                next_id += 1;
+                conn.exec_drop("UPDATE wl SET id = ? WHERE id = ?", (next_id, id))
+                    .await
+                    .with_context(|| format!("session {session} key change"))?;
+                if let Some(r) = rows.remove(&id) {
+                    rows.insert(next_id, r);
+                }
+            }
+            (70..=84, Some(id)) => {
+                conn.exec_drop("DELETE FROM wl WHERE id = ?", (id,))
+                    .await
+                    .with_context(|| format!("session {session} delete"))?;
+                rows.remove(&id);
+            }
+            (_, Some(id)) => {
+                // A transaction of three statements, sometimes rolled back.
+                let commit = rng.random_bool(0.8);
+                next_id += 1;
+                let new_id = next_id;
+                let v: i64 = rng.random_range(-1_000..1_000);
+                let note = format!("s{session}-t{new_id}");
+                conn.query_drop("BEGIN").await?;
+                conn.exec_drop(
+                    "INSERT INTO wl (id, owner, v, note) VALUES (?, ?, ?, ?)",
+                    (new_id, session, v, &note),
+                )
+                .await
+                .with_context(|| format!("session {session} txn insert"))?;
+                conn.exec_drop(
+                    "UPDATE wl SET v = v + 1, note = CONCAT(note, '+') WHERE id = ?",
+                    (id,),
+                )
+                .await
+                .with_context(|| format!("session {session} txn update"))?;
+                conn.exec_drop("DELETE FROM wl WHERE id = ?", (new_id,))
+                    .await
+                    .with_context(|| format!("session {session} txn delete"))?;
+                if commit {
+                    conn.query_drop("COMMIT").await?;
+                    if let Some(r) = rows.get_mut(&id) {
+                        r.0 += 1;
+                        r.1.push('+');
+                    }
+                } else {
+                    conn.query_drop("ROLLBACK").await?;
+                }
+            }
+        }
+        statements.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(rows)
+}
+
+async fn load_workload_table(conn: &mut Conn, rows_per_session: u64) -> Result<Vec<Rows>> {
+    conn.query_drop(
+        "CREATE TABLE wl (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, owner INT NOT NULL, \
+         v BIGINT NOT NULL, note VARCHAR(40) NOT NULL, KEY by_owner (owner)) ENGINE=InnoDB",
+    )
+    .await?;
+    let mut all = Vec::new();
+    for s in 0..SESSIONS {
+        let base = s * RANGE;
+        conn.query_drop(format!(
+            "INSERT INTO wl (id, owner, v, note) SELECT {base} + seq, {s}, seq * 3, CONCAT('s{s}-p', seq) \
+             FROM seq_1_to_{rows_per_session}"
+        ))
+        .await?;
+        let rows: Rows = (1..=rows_per_session)
+            .map(|i| (base + i, ((i * 3) as i64, format!("s{s}-p{i}"))))
+            .collect();
+        all.push(rows);
+    }
+    Ok(all)
+}
+
+async fn table_rows(conn: &mut Conn, table: &str) -> Result<Rows> {
+    let list: Vec<(u64, i64, String)> = conn
+        .query(format!("SELECT id, v, note FROM {table} ORDER BY id"))
+        .await?;
+    Ok(list.into_iter().map(|(id, v, n)| (id, (v, n))).collect())
+}
+
+async fn checksum(conn: &mut Conn, table: &str) -> Result<u64> {
+    let row: Option<(String, Option<u64>)> =
+        conn.query_first(format!("CHECKSUM TABLE {table}")).await?;
+    row.and_then(|r| r.1).context("no checksum")
+}
+
+/// Waits until the replica has applied everything the primary has.
+async fn replica_caught_up(s: &Setup) -> Result<()> {
+    s.cluster
+        .wait_replicas_caught_up(Duration::from_secs(60))
+        .context("replica catching up")
+}
+
+async fn replica_conn(s: &Setup) -> Result<Conn> {
+    Ok(
+        Conn::new(s.cluster.replicas()[0].opts(ADMIN_USER, ADMIN_PASSWORD, Some(APP_DATABASE)))
+            .await?,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alter_under_randomized_workload_keeps_every_write() -> Result<()> {
+    // Small chunks so the copy, the catch-up and the workload overlap for long.
+    let s = Setup::start(1, &["--migration-chunk-ms", "5"])?;
+    let mut admin = s.admin_direct().await?;
+    let initial = load_workload_table(&mut admin, 6_000).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let statements = Arc::new(AtomicU64::new(0));
+    let mut sessions = Vec::new();
+    for (i, rows) in initial.into_iter().enumerate() {
+        let conn = s.app_via_tern().await?;
+        sessions.push(tokio::spawn(workload_session(
+            conn,
+            i as u64,
+            rows,
+            stop.clone(),
+            statements.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = statements.load(Ordering::Relaxed);
+    let mut alter = s.app_via_tern().await?;
+    alter
+        .query_drop("ALTER TABLE wl ADD COLUMN extra INT NOT NULL DEFAULT 7, MODIFY note VARCHAR(60) NOT NULL, FORCE")
+        .await
+        .context("the ALTER through Tern")?;
+    let during = statements.load(Ordering::Relaxed) - before;
+    // Writes after the cut-over go to the new table.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut expected = Rows::new();
+    for task in sessions {
+        let rows = task.await.context("workload task")??;
+        expected.extend(rows);
+    }
+    ensure!(
+        during > 50,
+        "the workload barely ran during the ALTER ({during} statements)"
+    );
+    let create = show_create(&mut admin, "wl").await?;
+    ensure!(
+        create.contains("`extra` int(11) NOT NULL DEFAULT 7"),
+        "{create}"
+    );
+    ensure!(create.contains("`note` varchar(60) NOT NULL"), "{create}");
+    let actual = table_rows(&mut admin, "wl").await?;
+    ensure!(
+        actual.len() == expected.len(),
+        "row count {} != expected {}",
+        actual.len(),
+        expected.len()
+    );
+    for (id, want) in &expected {
+        let got = actual.get(id);
+        ensure!(
+            got == Some(want),
+            "row {id}: expected {want:?}, got {got:?}"
+        );
+    }
+    let extras: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM wl WHERE extra <> 7")
+        .await?;
+    ensure!(extras == Some(0));
+    ensure!(leftover_tables(&mut admin).await?.is_empty());
+    replica_caught_up(&s).await?;
+    let mut replica = replica_conn(&s).await?;
+    ensure!(
+        checksum(&mut admin, "wl").await? == checksum(&mut replica, "wl").await?,
+        "replica differs from the primary"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_alter_errors_reach_the_client_and_leave_the_table() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE e (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, dup INT NOT NULL);
+             INSERT INTO e VALUES (1, 'alpha', 5), (2, 'a much longer name', 5), (3, 'c', 6);",
+        )
+        .await?;
+    let original = show_create(&mut admin, "e").await?;
+    let mut c = s.app_via_tern().await?;
+    let (code, state, _) = server_error(c.query_drop("ALTER TABLE e MODIFY nosuch INT").await)?;
+    ensure!((code, state.as_str()) == (1054, "42S22"), "{code} {state}");
+    let (code, _, message) = server_error(
+        c.query_drop("ALTER TABLE e ADD UNIQUE KEY u_dup (dup)")
+            .await,
+    )?;
+    ensure!(
+        code == 1062 && message.contains("Duplicate entry '5'"),
+        "{code} {message}"
+    );
+    let (code, _, message) = server_error(
+        c.query_drop("ALTER TABLE e MODIFY name VARCHAR(3) NOT NULL")
+            .await,
+    )?;
+    ensure!(code == 1265 || code == 1406, "{code} {message}");
+    let (code, state, _) = server_error(c.query_drop("ALTER TABLE nosuch ADD COLUMN x INT").await)?;
+    ensure!((code, state.as_str()) == (1146, "42S02"), "{code} {state}");
+    ensure!(
+        show_create(&mut admin, "e").await? == original,
+        "the table changed"
+    );
+    ensure!(leftover_tables(&mut admin).await?.is_empty());
+    // The session is still usable and a valid change goes through.
+    c.query_drop("ALTER TABLE e MODIFY name VARCHAR(40) NOT NULL, FORCE")
+        .await?;
+    ensure!(show_create(&mut admin, "e").await?.contains("varchar(40)"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_tables_get_a_clear_error_and_native_opt_out_works() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE nokey (a INT, b INT);
+             CREATE TABLE trig (id INT PRIMARY KEY, n INT);
+             CREATE TABLE audit (id INT);
+             CREATE TRIGGER trig_ai AFTER INSERT ON trig FOR EACH ROW INSERT INTO audit VALUES (NEW.id);
+             CREATE TABLE parent (id INT PRIMARY KEY);
+             CREATE TABLE child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES parent (id));",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    for (sql, needle) in [
+        ("ALTER TABLE nokey MODIFY a BIGINT", "neither a PRIMARY KEY"),
+        ("ALTER TABLE trig MODIFY n BIGINT", "trigger"),
+        ("ALTER TABLE child MODIFY id BIGINT", "foreign keys"),
+        ("ALTER TABLE parent MODIFY id BIGINT", "foreign keys"),
+    ] {
+        let (code, state, message) = server_error(c.query_drop(sql).await)?;
+        ensure!(code == 1846 && state == "0A000", "{sql}: {code} {state}");
+        ensure!(message.contains(needle), "{sql}: {message}");
+    }
+    // Instant changes are fine on any of them.
+    c.query_drop("ALTER TABLE nokey ADD COLUMN c INT").await?;
+    // The opt-out runs the server's own ALTER.
+    c.query_drop("SET SESSION tern_ddl = 'native'").await?;
+    c.query_drop("ALTER TABLE nokey MODIFY a BIGINT").await?;
+    ensure!(show_create(&mut admin, "nokey")
+        .await?
+        .contains("`a` bigint"));
+    c.query_drop("SET SESSION tern_ddl = 'online'").await?;
+    c.query_drop("/* tern:native */ ALTER TABLE trig MODIFY n BIGINT")
+        .await?;
+    let (code, _, _) = server_error(c.query_drop("SET SESSION tern_ddl = 'sometimes'").await)?;
+    ensure!(code == 1231);
+    Ok(())
+}
+
+async fn migration_state(c: &mut Conn, id: u64) -> Result<(String, u64, u64)> {
+    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+    for row in rows {
+        let row_id: String = row.get(0).context("id")?;
+        if row_id == id.to_string() {
+            let state: String = row.get(3).context("state")?;
+            let copied: String = row.get(4).context("copied")?;
+            let attempts: String = row.get(9).context("attempts")?;
+            return Ok((state, copied.parse()?, attempts.parse()?));
+        }
+    }
+    bail!("migration {id} not listed")
+}
+
+async fn wait_for_state(
+    c: &mut Conn,
+    id: u64,
+    want: &str,
+    timeout: Duration,
+) -> Result<(String, u64, u64)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = migration_state(c, id).await?;
+        if st.0 == want {
+            return Ok(st);
+        }
+        if Instant::now() > deadline {
+            bail!("migration {id} is {st:?}, never reached {want}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
+    let id: Option<String> = c.query_first(sql).await?;
+    Ok(id.context("no migration id")?.parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_alter_postpone_complete_and_cancel() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE pc (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO pc SELECT seq, seq FROM seq_1_to_2000;
+             CREATE TABLE cx (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO cx SELECT seq, seq FROM seq_1_to_2000;
+             CREATE USER plain@'%' IDENTIFIED BY 'plain_pw';
+             GRANT ALL ON app.* TO plain@'%';",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE pc MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    wait_for_state(&mut c, id, "postponed", Duration::from_secs(30)).await?;
+    // Postponed: the copy is verified but the original still has the old type,
+    // and writes keep flowing into it and on into the shadow.
+    ensure!(show_create(&mut admin, "pc").await?.contains("`v` int(11)"));
+    admin
+        .query_drop("UPDATE pc SET v = -1 WHERE id = 7")
+        .await?;
+    c.query_drop(format!("TERN COMPLETE {id}")).await?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(30)).await?;
+    ensure!(show_create(&mut admin, "pc")
+        .await?
+        .contains("`v` bigint(20)"));
+    let v: Option<i64> = admin.query_first("SELECT v FROM pc WHERE id = 7").await?;
+    ensure!(v == Some(-1), "write during postpone lost: {v:?}");
+    let old_kept: Option<u64> = admin
+        .query_first(format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='app' AND TABLE_NAME='pc_tern{id}_old'"
+        ))
+        .await?;
+    ensure!(old_kept == Some(1), "the old table is kept for undo");
+
+    c.query_drop("SET SESSION tern_ddl = 'async'").await?;
+    let id2 = start_async(
+        &mut c,
+        "/* tern:postpone */ ALTER TABLE cx MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    wait_for_state(&mut c, id2, "postponed", Duration::from_secs(30)).await?;
+    c.query_drop(format!("TERN CANCEL {id2}")).await?;
+    wait_for_state(&mut c, id2, "cancelled", Duration::from_secs(30)).await?;
+    ensure!(show_create(&mut admin, "cx").await?.contains("`v` int(11)"));
+    ensure!(leftover_tables(&mut admin).await?.is_empty());
+
+    let (code, _, _) = server_error(c.query_drop(format!("TERN PAUSE {id2}")).await)?;
+    ensure!(code == 1105, "control of an ended migration: {code}");
+    let (code, _, _) = server_error(c.query_drop("TERN JUMP 1").await)?;
+    ensure!(code == 1064);
+    let mut plain = Conn::new(s.tern_opts("plain", "plain_pw")).await?;
+    let (code, _, _) = server_error(plain.query_drop("SHOW TERN MIGRATIONS").await)?;
+    ensure!(code == 1227, "a user without SUPER: {code}");
+    Ok(())
+}
+
+/// Inserts with increasing ids until stopped; returns the ids the server acknowledged.
+async fn writer(
+    mut conn: Conn,
+    table: &'static str,
+    first: u64,
+    stop: Arc<AtomicBool>,
+) -> Result<(Vec<u64>, Duration)> {
+    let mut ids = Vec::new();
+    let mut worst = Duration::ZERO;
+    let mut id = first;
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        conn.exec_drop(
+            format!("INSERT INTO {table} (id, v) VALUES (?, ?)"),
+            (id, id),
+        )
+        .await
+        .with_context(|| format!("insert {id}"))?;
+        worst = worst.max(started.elapsed());
+        ids.push(id);
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok((ids, worst))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cutover_bypassing_writer_not_lost() -> Result<()> {
+    let s = Setup::start(1, &["--log", "info,tern::migrate=debug"])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE bp (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO bp SELECT seq, seq FROM seq_1_to_20000;",
+        )
+        .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let direct = tokio::spawn(writer(s.app_direct().await?, "bp", 1_000_000, stop.clone()));
+    let proxied = tokio::spawn(writer(
+        s.app_via_tern().await?,
+        "bp",
+        2_000_000,
+        stop.clone(),
+    ));
+    let mut c = s.app_via_tern().await?;
+    // Three cut-overs in a row, each racing both writers.
+    for (i, change) in [
+        "MODIFY v BIGINT NOT NULL DEFAULT 1, FORCE",
+        "ADD INDEX by_v (v)",
+        "DROP INDEX by_v, FORCE",
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.query_drop(format!("ALTER TABLE bp {change}"))
+            .await
+            .with_context(|| format!("ALTER {i}"))?;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (direct_ids, _) = direct.await??;
+    let (proxied_ids, _) = proxied.await??;
+    ensure!(!direct_ids.is_empty() && !proxied_ids.is_empty());
+    let present: Vec<u64> = admin
+        .query("SELECT id FROM bp WHERE id >= 1000000 ORDER BY id")
+        .await?;
+    let mut want: Vec<u64> = direct_ids
+        .iter()
+        .chain(proxied_ids.iter())
+        .copied()
+        .collect();
+    want.sort_unstable();
+    if present != want {
+        let missing: Vec<u64> = want
+            .iter()
+            .filter(|id| !present.contains(id))
+            .copied()
+            .collect();
+        let mut where_found = Vec::new();
+        for table in leftover_old_tables(&mut admin).await? {
+            let n: Option<u64> = admin
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM `{table}` WHERE id IN ({})",
+                    missing
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ))
+                .await?;
+            where_found.push((table, n));
+        }
+        eprintln!("{}", s.tern.log_contents());
+        bail!(
+            "acknowledged writes missing: {} acknowledged, {} present; missing {missing:?}, found in old tables: {where_found:?}",
+            want.len(),
+            present.len()
+        );
+    }
+    let base: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM bp WHERE id <= 20000")
+        .await?;
+    ensure!(base == Some(20_000));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn long_transaction_makes_cutover_back_off_without_stalling_writes() -> Result<()> {
+    let bound_ms = 300u64;
+    let s = Setup::start(1, &["--cutover-hold-ms", &bound_ms.to_string()])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE lt (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO lt SELECT seq, seq FROM seq_1_to_5000;",
+        )
+        .await?;
+    // A transaction that touched the table and stays open holds its metadata lock.
+    let mut long = s.app_direct().await?;
+    long.query_drop("BEGIN").await?;
+    long.query_drop("UPDATE lt SET v = v + 1 WHERE id = 1")
+        .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn(writer(
+        s.app_via_tern().await?,
+        "lt",
+        1_000_000,
+        stop.clone(),
+    ));
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE lt MODIFY v BIGINT NOT NULL DEFAULT 0, FORCE",
+    )
+    .await?;
+    // Every freeze (verify snapshot, cut-over) backs out against the open
+    // transaction; the table must not change while it stays open.
+    let open_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < open_until {
+        let (state, _, _) = migration_state(&mut c, id).await?;
+        ensure!(
+            state != "done",
+            "cut over while a transaction held the table"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensure!(
+        s.tern.log_contents().contains("backed out"),
+        "no freeze was attempted"
+    );
+    long.query_drop("COMMIT").await?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(60)).await?;
+    stop.store(true, Ordering::Relaxed);
+    let (ids, worst) = probe.await??;
+    // The bound holds for writes: never held much past it (lock wait, kill, back out).
+    ensure!(
+        worst < Duration::from_millis(bound_ms * 4),
+        "a write waited {worst:?} with a {bound_ms} ms bound"
+    );
+    let present: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM lt WHERE id >= 1000000")
+        .await?;
+    ensure!(present == Some(ids.len() as u64));
+    let v1: Option<i64> = admin.query_first("SELECT v FROM lt WHERE id = 1").await?;
+    ensure!(v1 == Some(2), "the long transaction's write: {v1:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_copy_resumes_and_finishes() -> Result<()> {
+    let args = ["--migration-chunk-ms", "10"];
+    let mut s = Setup::start(1, &args)?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE rk (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(100) NOT NULL);
+             INSERT INTO rk SELECT seq, seq, REPEAT('x', 100) FROM seq_1_to_300000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE rk ADD COLUMN w INT NOT NULL DEFAULT 3, FORCE",
+    )
+    .await?;
+    // Kill once a checkpoint is on record and the copy is still going.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (state, _, _) = migration_state(&mut c, id).await?;
+        ensure!(state == "copying", "finished before the kill: {state}");
+        let checkpoint: Option<Option<String>> = admin
+            .exec_first(
+                "SELECT copied_key FROM _tern.migrations WHERE id = ?",
+                (id,),
+            )
+            .await?;
+        if checkpoint.flatten().is_some() {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "no checkpoint");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.tern.kill9()?;
+    drop(c);
+    // Writes while no Tern runs, straight to the primary.
+    admin
+        .query_drop("UPDATE rk SET v = -v WHERE id % 1000 = 0")
+        .await?;
+    admin
+        .query_drop("DELETE FROM rk WHERE id BETWEEN 150000 AND 150100")
+        .await?;
+    admin
+        .query_drop("INSERT INTO rk (id, v, pad) VALUES (400000, 4, 'new')")
+        .await?;
+    s.tern = tern_tests::tern::TernProcess::start(&s.cluster, &args)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state: Option<String> = admin
+            .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
+            .await?;
+        match state.as_deref() {
+            Some("done") => break,
+            Some("failed") => bail!("resumed migration failed:\n{}", s.tern.log_tail()),
+            _ => {}
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "not done after restart:\n{}",
+            s.tern.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensure!(s.tern.log_contents().contains("resuming from checkpoint"));
+    ensure!(show_create(&mut admin, "rk")
+        .await?
+        .contains("`w` int(11) NOT NULL DEFAULT 3"));
+    let (count, negative, sum): (u64, u64, i64) = admin
+        .query_first("SELECT COUNT(*), SUM(v < 0), CAST(SUM(v) AS SIGNED) FROM rk")
+        .await?
+        .context("aggregate")?;
+    let deleted: i64 = (150000..=150100).sum();
+    let negated: i64 = (1..=300)
+        .map(|k| k * 1000)
+        .filter(|k| !(150000..=150100).contains(k))
+        .sum();
+    let expected_sum: i64 = (1..=300_000i64).sum::<i64>() - deleted - 2 * negated + 4;
+    ensure!(count == 300_000 - 101 + 1, "count {count}");
+    ensure!(negative == 299, "negated rows {negative}");
+    ensure!(sum == expected_sum, "sum {sum} != {expected_sum}");
+    Ok(())
+}
