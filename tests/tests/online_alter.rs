@@ -704,3 +704,99 @@ async fn sigkill_during_copy_resumes_and_finishes() -> Result<()> {
     ensure!(sum == expected_sum, "sum {sum} != {expected_sum}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_and_charset_conversion_keep_every_value() -> Result<()> {
+    let s = Setup::start(1, &["--migration-chunk-ms", "5"])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE cs (k VARCHAR(20) NOT NULL PRIMARY KEY, a VARCHAR(40) NOT NULL, n INT NOT NULL) \
+             DEFAULT CHARSET latin1;
+             INSERT INTO cs SELECT CONCAT('k', LPAD(seq, 5, '0')), CONCAT('café ', seq), seq FROM seq_1_to_4000;
+             INSERT INTO cs VALUES ('été', 'Ärger', -1), ('über', 'naïve', -2), ('Zoë', 'façade', -3);",
+        )
+        .await?;
+    let mut expected: BTreeMap<String, (String, i64)> = admin
+        .query::<(String, String, i64), _>("SELECT k, a, n FROM cs")
+        .await?
+        .into_iter()
+        .map(|(k, a, n)| (k, (a, n)))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = s.app_via_tern().await?;
+    let writer_stop = stop.clone();
+    let mut writer_expected = expected.clone();
+    let writer = tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(42);
+        let mut i = 0u64;
+        let mut column = "a";
+        while !writer_stop.load(Ordering::Relaxed) {
+            i += 1;
+            let n = rng.random_range(1..=4000u64);
+            let key = format!("k{n:05}");
+            match i % 4 {
+                0 => {
+                    let k = format!("né{i}");
+                    w.exec_drop("INSERT INTO cs VALUES (?, ?, ?)", (&k, "Ünïcode", i as i64))
+                        .await?;
+                    writer_expected.insert(k, ("Ünïcode".into(), i as i64));
+                }
+                1 => {
+                    w.exec_drop("DELETE FROM cs WHERE k = ?", (&key,)).await?;
+                    writer_expected.remove(&key);
+                }
+                _ => {
+                    // After the cut-over the column has its new name, as it would natively.
+                    let update =
+                        format!("UPDATE cs SET {column} = CONCAT({column}, 'ß') WHERE k = ?");
+                    match w.exec_drop(update, (&key,)).await {
+                        Err(mysql_async::Error::Server(e)) if e.code == 1054 && column == "a" => {
+                            column = "label";
+                            continue;
+                        }
+                        other => other?,
+                    }
+                    if let Some(v) = writer_expected.get_mut(&key) {
+                        v.0.push('ß');
+                    }
+                }
+            }
+        }
+        anyhow::Ok(writer_expected)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("ALTER TABLE cs CHANGE a label VARCHAR(40) NOT NULL, RENAME COLUMN n TO num, CONVERT TO CHARACTER SET utf8mb4")
+        .await
+        .context("the ALTER")?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    expected = writer.await??;
+    let create = show_create(&mut admin, "cs").await?;
+    ensure!(
+        create.contains("`label` varchar(40)") && create.contains("`num` int(11)"),
+        "{create}"
+    );
+    ensure!(create.contains("CHARSET=utf8mb4"), "{create}");
+    let actual: BTreeMap<String, (String, i64)> = admin
+        .query::<(String, String, i64), _>("SELECT k, label, num FROM cs")
+        .await?
+        .into_iter()
+        .map(|(k, a, n)| (k, (a, n)))
+        .collect();
+    ensure!(
+        actual.len() == expected.len(),
+        "{} rows, expected {}",
+        actual.len(),
+        expected.len()
+    );
+    for (k, v) in &expected {
+        ensure!(
+            actual.get(k) == Some(v),
+            "row {k}: expected {v:?}, got {:?}",
+            actual.get(k)
+        );
+    }
+    Ok(())
+}

@@ -61,6 +61,20 @@ impl Mapping {
         }
     }
 
+    /// Do the key's columns compare the same way in both tables (same type,
+    /// charset and collation)? Only then do key ranges select the same rows
+    /// on both sides.
+    pub fn key_compares_alike(&self) -> bool {
+        self.source.key_columns().all(|col| {
+            self.pairs.iter().any(|p| {
+                p.source.name == col.name
+                    && p.target.column_type == col.column_type
+                    && p.target.charset == col.charset
+                    && p.target.collation == col.collation
+            })
+        })
+    }
+
     /// The shadow's names for the original key's columns; `None` when the
     /// change drops one of them (rows could not be matched by key any more).
     pub fn shadow_key(&self) -> Option<Table> {

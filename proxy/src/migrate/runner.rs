@@ -323,12 +323,10 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
             None
         }
     };
+    // The record and the tables are settled before the progress says so:
+    // whoever sees a final state sees the shadow table gone.
     match &result {
         Ok(finished) => {
-            m.update(|p| {
-                p.state = State::Done;
-                p.last_hold = Some(finished.held);
-            });
             if let Some(c) = conn.as_mut() {
                 let _ = store::finish(
                     c,
@@ -339,6 +337,10 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
                 )
                 .await;
             }
+            m.update(|p| {
+                p.state = State::Done;
+                p.last_hold = Some(finished.held);
+            });
             tracing::info!(
                 held_ms = finished.held.as_millis() as u64,
                 old_table = %s.old_name,
@@ -352,16 +354,16 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
                 State::Failed
             };
             let (code, _, message) = e.client_error();
-            m.update(|p| {
-                p.state = state;
-                p.error = Some(message.clone());
-            });
             if let Some(c) = conn.as_mut() {
                 let shadow = s.mapping.shadow.qualified();
                 let _ = c.query_drop(format!("DROP TABLE IF EXISTS {shadow}")).await;
                 let _ = cutover::drop_sentry(c, &s.mapping.source.schema, &s.old_name).await;
                 let _ = store::finish(c, m.id, state, None, Some((code, &message))).await;
             }
+            m.update(|p| {
+                p.state = state;
+                p.error = Some(message.clone());
+            });
             tracing::warn!(state = state.name(), code, error = %message, "migration ended without a cut-over");
         }
     }

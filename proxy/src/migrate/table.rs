@@ -34,6 +34,7 @@ pub struct Column {
     pub data_type: String,
     pub column_type: String,
     pub charset: Option<String>,
+    pub collation: Option<String>,
     pub class: ColumnClass,
     /// Generated (virtual or stored) columns are never written.
     pub generated: bool,
@@ -87,11 +88,20 @@ impl Table {
         let Some((engine, rows_estimate, auto_increment)) = meta else {
             return Ok(None);
         };
-        type ColumnRow = (String, u64, String, String, Option<String>, String, String);
+        type ColumnRow = (
+            String,
+            u64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
         let rows: Vec<ColumnRow> = conn
             .exec(
                 "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, \
-                 IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS \
+                 COLLATION_NAME, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (schema, name),
             )
@@ -99,13 +109,23 @@ impl Table {
         let columns: Vec<Column> = rows
             .into_iter()
             .map(
-                |(name, ordinal, data_type, column_type, charset, nullable, generated)| Column {
+                |(
+                    name,
+                    ordinal,
+                    data_type,
+                    column_type,
+                    charset,
+                    collation,
+                    nullable,
+                    generated,
+                )| Column {
                     class: classify(&data_type, charset.as_deref()),
                     name,
                     ordinal: ordinal.saturating_sub(1) as usize,
                     data_type,
                     column_type,
                     charset,
+                    collation,
                     generated: generated != "NEVER",
                     nullable: nullable == "YES",
                 },
@@ -327,6 +347,7 @@ mod tests {
                 data_type: "int".into(),
                 column_type: "int(11)".into(),
                 charset: None,
+                collation: None,
                 class: ColumnClass::Integer,
                 generated: false,
                 nullable: false,

@@ -661,7 +661,17 @@ impl Session {
                     .await?;
                 Ok(())
             }
-            _ => self.on_primary(COM_STMT_EXECUTE, seq, payload).await,
+            _ => {
+                if !self.shared.migrations.gate.is_idle() {
+                    if let Some(sql) = id
+                        .and_then(|id| self.prepared.get(&id))
+                        .map(|ps| ps.sql.clone())
+                    {
+                        self.pass_write_gate(&classify_bytes(&sql)).await;
+                    }
+                }
+                self.on_primary(COM_STMT_EXECUTE, seq, payload).await
+            }
         }
     }
 

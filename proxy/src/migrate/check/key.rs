@@ -55,6 +55,7 @@ mod tests {
                 data_type: "int".into(),
                 column_type: "int(11)".into(),
                 charset: None,
+                collation: None,
                 class: ColumnClass::Integer,
                 generated: false,
                 nullable: true,
