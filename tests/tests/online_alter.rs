@@ -800,3 +800,155 @@ async fn renames_and_charset_conversion_keep_every_value() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_client_does_not_cancel_and_old_table_is_dropped_later() -> Result<()> {
+    let s = Setup::start(1, &["--migration-keep-old-secs", "2"])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE dc (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO dc SELECT seq, seq FROM seq_1_to_3000;",
+        )
+        .await?;
+    // A synchronous ALTER whose client goes away while it waits for the cut-over.
+    let mut client = s.app_via_tern().await?;
+    let waiting = tokio::spawn(async move {
+        client
+            .query_drop("/* tern:postpone */ ALTER TABLE dc MODIFY v BIGINT NOT NULL")
+            .await
+    });
+    let mut c = s.app_via_tern().await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+        let postponed = rows.iter().find_map(|r| {
+            let state: String = r.get(3)?;
+            let id: String = r.get(0)?;
+            (state == "postponed").then_some(id)
+        });
+        if let Some(id) = postponed {
+            break id.parse::<u64>()?;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the migration never reached postponed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    waiting.abort();
+    let _ = waiting.await;
+    c.query_drop(format!("TERN COMPLETE {id}")).await?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(30)).await?;
+    ensure!(show_create(&mut admin, "dc")
+        .await?
+        .contains("`v` bigint(20)"));
+    // The old table is kept for its keep time, then dropped.
+    let old = format!("dc_tern{id}_old");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n: Option<u64> = admin
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = ?",
+                (&old,),
+            )
+            .await?;
+        if n == Some(0) {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "{old} was never dropped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_waits_while_the_replica_lags() -> Result<()> {
+    let s = Setup::start(1, &["--migration-max-lag-ms", "300"])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE lg (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO lg SELECT seq, seq FROM seq_1_to_3000;",
+        )
+        .await?;
+    replica_caught_up(&s).await?;
+    let mut replica = replica_conn(&s).await?;
+    replica.query_drop("STOP SLAVE SQL_THREAD").await?;
+    admin
+        .query_drop("UPDATE lg SET v = v + 1 WHERE id = 1")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE lg MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+        let throttled: Option<String> = rows
+            .iter()
+            .find(|r| r.get::<String, _>(0).as_deref() == Some(&id.to_string()))
+            .and_then(|r| r.get::<Option<String>, _>(13).flatten());
+        if throttled.as_deref().is_some_and(|t| t.contains("behind")) {
+            break;
+        }
+        let (state, copied, _) = migration_state(&mut c, id).await?;
+        ensure!(
+            copied == 0 && state == "copying",
+            "copied while the replica lagged: {state} {copied}"
+        );
+        ensure!(Instant::now() < deadline, "never throttled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, copied, _) = migration_state(&mut c, id).await?;
+    ensure!(copied == 0, "copied {copied} rows while throttled");
+    replica.query_drop("START SLAVE SQL_THREAD").await?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(60)).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_tern_neither_resumes_nor_duplicates_a_running_migration() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE tw (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO tw SELECT seq, seq FROM seq_1_to_2000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE tw MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    wait_for_state(&mut c, id, "postponed", Duration::from_secs(30)).await?;
+    let second = tern_tests::tern::TernProcess::start(&s.cluster, &[])?;
+    let mut c2 = Conn::new(second.opts(
+        tern_tests::cluster::APP_USER,
+        tern_tests::cluster::APP_PASSWORD,
+        Some(APP_DATABASE),
+    ))
+    .await?;
+    second.wait_for_log("is run by another Tern instance", Duration::from_secs(20))?;
+    let listed: Vec<mysql_async::Row> = c2.query("SHOW TERN MIGRATIONS").await?;
+    ensure!(
+        listed.is_empty(),
+        "the second instance took the migration over"
+    );
+    let (code, _, message) = server_error(
+        c2.query_drop("ALTER TABLE tw MODIFY v BIGINT NOT NULL, FORCE")
+            .await,
+    )?;
+    ensure!(
+        code == 1205 && message.contains("already running"),
+        "{code} {message}"
+    );
+    c.query_drop(format!("TERN COMPLETE {id}")).await?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(30)).await?;
+    Ok(())
+}

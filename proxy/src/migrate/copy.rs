@@ -13,6 +13,10 @@
 //!   writes above `high_water`, so a chunk never meets a row already copied.
 //! - The chunk size follows the measured time per chunk towards a target, so
 //!   one chunk never holds the shadow's rows (or the replica) for long.
+//! - A single integer key is chunked by value (`id > lo AND id <= lo + step`),
+//!   with the step following the key's density: no index scan to find where a
+//!   chunk ends. Past the largest key seen at the start, the last chunk takes
+//!   everything above the high-water mark (rows inserted meanwhile included).
 
 use std::time::{Duration, Instant};
 
@@ -53,6 +57,15 @@ pub struct Copier {
     pub chunk_rows: u64,
     pub rows_copied: u64,
     target: Duration,
+    /// Value-range chunking of a single integer key, once its bounds are read.
+    span: Option<IntegerSpan>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IntegerSpan {
+    min: i128,
+    max: i128,
+    step: i128,
 }
 
 impl Copier {
@@ -62,6 +75,7 @@ impl Copier {
             chunk_rows: FIRST_CHUNK_ROWS,
             rows_copied,
             target,
+            span: None,
         }
     }
 
@@ -71,6 +85,103 @@ impl Copier {
 
     /// Copies the next chunk; returns the rows it copied.
     pub async fn copy_chunk(&mut self, conn: &mut Conn, m: &Mapping) -> Result<u64, MigrateError> {
+        let integer_key = m.source.key.len() == 1
+            && m.source
+                .key_columns()
+                .all(|c| c.class == super::table::ColumnClass::Integer);
+        if integer_key {
+            return self.copy_integer_chunk(conn, m).await;
+        }
+        self.copy_scanned_chunk(conn, m).await
+    }
+
+    async fn key_bounds(
+        conn: &mut Conn,
+        m: &Mapping,
+    ) -> Result<Option<(i128, i128)>, MigrateError> {
+        let key = m.source.key_list();
+        let row: Option<(Option<String>, Option<String>)> = conn
+            .query_first(format!(
+                "SELECT MIN({key}), MAX({key}) FROM {}",
+                m.source.qualified()
+            ))
+            .await?;
+        Ok(match row {
+            Some((Some(lo), Some(hi))) => lo.parse().ok().zip(hi.parse().ok()),
+            _ => None,
+        })
+    }
+
+    async fn copy_integer_chunk(
+        &mut self,
+        conn: &mut Conn,
+        m: &Mapping,
+    ) -> Result<u64, MigrateError> {
+        let lower = match &self.high_water {
+            HighWater::All => return Ok(0),
+            HighWater::Start => None,
+            HighWater::Key(k) => Some(k[0].parse::<i128>().map_err(|_| {
+                MigrateError::Internal(format!("high-water key {k:?} is not an integer"))
+            })?),
+        };
+        if self.span.is_none() {
+            self.span = Self::key_bounds(conn, m)
+                .await?
+                .map(|(min, max)| IntegerSpan {
+                    min,
+                    max,
+                    step: self.chunk_rows as i128,
+                });
+        }
+        let Some(mut span) = self.span else {
+            // Empty table: one chunk takes whatever arrived since.
+            return self
+                .run_chunk(conn, m, lower.map(|l| vec![l.to_string()]), None)
+                .await;
+        };
+        let lo = lower.unwrap_or(span.min - 1);
+        if lo >= span.max {
+            if let Some((_, max)) = Self::key_bounds(conn, m).await? {
+                span.max = span.max.max(max);
+            }
+            if lo >= span.max {
+                return self
+                    .run_chunk(conn, m, Some(vec![lo.to_string()]), None)
+                    .await;
+            }
+        }
+        let upper = (lo + span.step).min(span.max);
+        let step = upper - lo;
+        let before = self.chunk_rows;
+        let copied = self
+            .run_chunk(
+                conn,
+                m,
+                Some(vec![lo.to_string()]),
+                Some(vec![upper.to_string()]),
+            )
+            .await?;
+        // Next step: the rows the timing asks for, at the density just seen.
+        let wanted = self.chunk_rows.max(1) as f64;
+        span.step = if copied == 0 {
+            step.saturating_mul(2)
+        } else {
+            ((wanted * step as f64 / copied as f64) as i128).max(1)
+        }
+        .clamp(
+            1,
+            (before.max(self.chunk_rows) as i128).saturating_mul(1024),
+        );
+        self.span = Some(span);
+        Ok(copied)
+    }
+
+    /// Chunk ends found by scanning the key index (`LIMIT 1 OFFSET n`): any key type.
+    async fn copy_scanned_chunk(
+        &mut self,
+        conn: &mut Conn,
+        m: &Mapping,
+    ) -> Result<u64, MigrateError> {
         let source = &m.source;
         let lower = match &self.high_water {
             HighWater::All => return Ok(0),
@@ -95,7 +206,20 @@ impl Copier {
             })?),
             None => None,
         };
-        let mut conditions: Vec<String> = lower.into_iter().collect();
+        let lower = self.high_water.key().cloned();
+        self.run_chunk(conn, m, lower, upper).await
+    }
+
+    /// Copies `(lower, upper]` (open where `None`) and moves the high-water mark to `upper`.
+    async fn run_chunk(
+        &mut self,
+        conn: &mut Conn,
+        m: &Mapping,
+        lower: Option<KeyTuple>,
+        upper: Option<KeyTuple>,
+    ) -> Result<u64, MigrateError> {
+        let source = &m.source;
+        let mut conditions: Vec<String> = lower.iter().map(|l| source.key_after(l)).collect();
         if let Some(u) = &upper {
             conditions.push(source.key_at_most(u));
         }
@@ -115,7 +239,15 @@ impl Copier {
         let started = Instant::now();
         conn.query_drop(sql).await?;
         let copied = conn.affected_rows();
-        self.tune(started.elapsed());
+        let took = started.elapsed();
+        tracing::trace!(
+            ?lower,
+            ?upper,
+            copied,
+            took_ms = took.as_millis() as u64,
+            "chunk"
+        );
+        self.tune(took);
         self.rows_copied += copied;
         self.high_water = match upper {
             Some(u) => HighWater::Key(u),

@@ -287,8 +287,10 @@ pub async fn engine_conn(opts: &Opts, sql_mode: &str) -> Result<Conn, MigrateErr
     Ok(conn)
 }
 
-/// How often the old-table sweeper looks for tables past their keep time.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the old-table sweeper looks for tables past their keep time: a
+/// quarter of the keep time, within these bounds.
+const SWEEP_INTERVAL_MIN: Duration = Duration::from_secs(1);
+const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(60);
 /// How often to retry reaching the control table when the primary is down at start.
 const START_RETRY: Duration = Duration::from_secs(5);
 
@@ -392,12 +394,13 @@ impl Engine {
             }
         }
         let engine = self.clone();
+        let interval = (self.settings.keep_old / 4).clamp(SWEEP_INTERVAL_MIN, SWEEP_INTERVAL_MAX);
         tokio::spawn(async move {
             loop {
                 if let Err(e) = engine.sweep_old_tables().await {
                     tracing::warn!(error = %e, "cannot drop old tables");
                 }
-                tokio::time::sleep(SWEEP_INTERVAL).await;
+                tokio::time::sleep(interval).await;
             }
         });
     }

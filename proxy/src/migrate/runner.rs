@@ -491,10 +491,14 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         if m.is_cancelled() {
             return Err(MigrateError::Cancelled);
         }
+        // Two snapshots of the same frozen moment: the checksums of the
+        // original and of the shadow run side by side.
         let mut snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
-        snapshot
-            .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .await?;
+        let mut shadow_snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
+        for c in [&mut snapshot, &mut shadow_snapshot] {
+            c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .await?;
+        }
         let cx = FreezeContext {
             opts: &engine.opts,
             sql_mode: &s.sql_mode,
@@ -519,16 +523,26 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             backoff = (backoff * 2).min(MAX_RETRY);
             continue;
         };
-        snapshot
-            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            .await?;
+        for c in [&mut snapshot, &mut shadow_snapshot] {
+            c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                .await?;
+        }
         let held = frozen.release().await;
         tracing::info!(held_ms = held.as_millis() as u64, "verify snapshot taken");
-        let chunk = s.copier.chunk_rows.max(1_000);
-        let differ =
-            verify::differing_ranges(&mut snapshot, &s.mapping, &s.shadow_key, chunk).await?;
-        let _ = snapshot.query_drop("COMMIT").await;
-        let _ = snapshot.disconnect().await;
+        // Bigger ranges than copy chunks: a checksum only reads.
+        let chunk = (s.copier.chunk_rows * 4).max(10_000);
+        let differ = verify::differing_ranges(
+            &mut snapshot,
+            &mut shadow_snapshot,
+            &s.mapping,
+            &s.shadow_key,
+            chunk,
+        )
+        .await?;
+        for mut c in [snapshot, shadow_snapshot] {
+            let _ = c.query_drop("COMMIT").await;
+            let _ = c.disconnect().await;
+        }
         round += 1;
         if differ.is_empty() {
             verified = true;

@@ -38,6 +38,10 @@ struct Args {
     /// Keep the servers' files here (reused on the next run) instead of a temporary directory.
     #[arg(long, value_name = "PATH")]
     dir: Option<PathBuf>,
+    /// innodb_log_file_size of every server: benchmarks that write a lot need
+    /// more than the tests' small default, or InnoDB stalls on checkpoints.
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    redo_log: String,
     /// innodb_buffer_pool_size of every server.
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     buffer_pool: String,
@@ -61,6 +65,7 @@ fn run(args: Args) -> Result<()> {
     config.base_port = args.base_port;
     config.dir = args.dir;
     config.innodb_buffer_pool_size = args.buffer_pool;
+    config.innodb_log_file_size = args.redo_log;
     let cluster = config.start().context("starting the cluster")?;
 
     let mut out = io::stdout().lock();
