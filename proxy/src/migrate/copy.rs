@@ -21,6 +21,8 @@
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::mapping::Mapping;
@@ -101,7 +103,7 @@ impl Copier {
     ) -> Result<Option<(i128, i128)>, MigrateError> {
         let key = m.source.key_list();
         let row: Option<(Option<String>, Option<String>)> = conn
-            .query_first(format!(
+            .first_as(format!(
                 "SELECT MIN({key}), MAX({key}) FROM {}",
                 m.source.qualified()
             ))
@@ -199,7 +201,7 @@ impl Copier {
                 .unwrap_or_default(),
             self.chunk_rows - 1
         );
-        let upper_row: Option<mysql_async::Row> = conn.query_first(upper_sql).await?;
+        let upper_row: Option<mysql_async::Row> = conn.first_as(upper_sql).await?;
         let upper = match upper_row {
             Some(row) => Some(source.key_from_row(&row).ok_or_else(|| {
                 MigrateError::Internal("a key value of the original table cannot be read".into())

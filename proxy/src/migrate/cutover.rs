@@ -30,6 +30,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::{Conn, Opts};
 use tokio::time::Instant;
 
@@ -155,7 +157,7 @@ pub async fn freeze(
             return Ok(None);
         }
     };
-    let position: Option<String> = lock.query_first("SELECT @@gtid_binlog_pos").await?;
+    let position: Option<String> = lock.first_as("SELECT @@gtid_binlog_pos").await?;
     let target = GtidSet::parse(position.as_deref().unwrap_or(""))
         .map_err(|e| MigrateError::Internal(e.to_string()))?;
     let caught_up = cx
@@ -203,7 +205,7 @@ pub enum SwapOutcome {
 /// Is `name` a sentry Tern created (and so safe to drop)?
 async fn is_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<bool, MigrateError> {
     let comment: Option<String> = work
-        .exec_first(
+        .exec_first_as(
             "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             (schema, name),
         )
@@ -213,7 +215,7 @@ async fn is_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<bool, Mi
 
 pub async fn table_exists(work: &mut Conn, schema: &str, name: &str) -> Result<bool, MigrateError> {
     let n: Option<u64> = work
-        .exec_first(
+        .exec_first_as(
             "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             (schema, name),
         )
@@ -236,10 +238,10 @@ pub async fn drop_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<()
 async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), MigrateError> {
     let q = "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
     let source: Option<Option<u64>> = work
-        .exec_first(q, (&m.source.schema, &m.source.name))
+        .exec_first_as(q, (&m.source.schema, &m.source.name))
         .await?;
     let shadow: Option<Option<u64>> = work
-        .exec_first(q, (&m.shadow.schema, &m.shadow.name))
+        .exec_first_as(q, (&m.shadow.schema, &m.shadow.name))
         .await?;
     if let (Some(Some(s)), Some(Some(n))) = (source, shadow) {
         if s > n {
@@ -308,7 +310,7 @@ pub async fn swap(
     let mut queued = false;
     while Instant::now() < frozen.deadline && !renaming.is_finished() {
         let state: Option<Option<String>> = work
-            .exec_first(
+            .exec_first_as(
                 "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
                 (rename_id,),
             )
@@ -351,7 +353,7 @@ pub async fn swap(
             let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
                 && table_exists(work, &source.schema, old_name).await?;
             if swapped {
-                let gtid: Option<String> = work.query_first("SELECT @@gtid_binlog_pos").await?;
+                let gtid: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
                 return Ok(SwapOutcome::Swapped {
                     held,
                     gtid: gtid.unwrap_or_default(),

@@ -20,6 +20,7 @@ pub mod binlog;
 pub mod check;
 pub mod copy;
 pub mod cutover;
+pub mod fetch;
 pub mod gate;
 pub mod mapping;
 pub mod plan;
@@ -376,9 +377,29 @@ impl Engine {
         let started = runner::prepare(self, req).await?;
         let m = started.migration.clone();
         self.register(m.clone());
-        let engine = self.clone();
-        tokio::spawn(async move { runner::run(engine, started).await });
+        self.spawn_run(started);
         Ok(m)
+    }
+
+    /// Runs a migration as its own task. Should the task ever panic, the
+    /// sessions waiting on it get an error instead of waiting forever; its
+    /// control-table row stays unfinished, so the next start resumes it.
+    fn spawn_run(self: &Arc<Self>, started: runner::Started) {
+        let m = started.migration.clone();
+        let engine = self.clone();
+        let task = tokio::spawn(async move { runner::run(engine, started).await });
+        tokio::spawn(async move {
+            if let Err(e) = task.await {
+                tracing::error!(migration = m.id, error = %e, "migration task failed");
+                m.update(|p| {
+                    p.state = State::Failed;
+                    p.error = Some("internal error; resumed at the next start".into());
+                });
+                m.finish(Err(MigrateError::Internal(
+                    "the migration task failed unexpectedly".into(),
+                )));
+            }
+        });
     }
 
     /// Resumes unfinished migrations and starts the old-table sweeper. Runs
@@ -416,8 +437,7 @@ impl Engine {
                 Ok(Some(started)) => {
                     tracing::info!(migration = id, "resuming migration");
                     self.register(started.migration.clone());
-                    let engine = self.clone();
-                    tokio::spawn(async move { runner::run(engine, started).await });
+                    self.spawn_run(started);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(migration = id, error = %e, "cannot resume migration"),

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::apply::apply;
@@ -52,7 +54,7 @@ fn refused(r: check::Refusal) -> MigrateError {
 }
 
 async fn primary_position(conn: &mut Conn) -> Result<GtidSet, MigrateError> {
-    let pos: Option<String> = conn.query_first("SELECT @@gtid_binlog_pos").await?;
+    let pos: Option<String> = conn.first_as("SELECT @@gtid_binlog_pos").await?;
     GtidSet::parse(pos.as_deref().unwrap_or("")).map_err(|e| MigrateError::Internal(e.to_string()))
 }
 

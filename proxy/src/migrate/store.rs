@@ -14,6 +14,8 @@
 //!   lock dies with the connection, so a crashed owner frees it at once.
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 use sha1::{Digest, Sha1};
 
@@ -298,7 +300,7 @@ pub async fn finish(
 /// Migrations that were running when their Tern stopped.
 pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
     let rows: Vec<mysql_async::Row> = conn
-        .query(format!(
+        .all_as(format!(
             "SELECT id, table_schema, table_name, statement, specs, sql_mode, state, postponed, \
              copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table \
              FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
@@ -345,7 +347,7 @@ pub async fn old_tables_due(
     keep_secs: u64,
 ) -> Result<Vec<(u64, String, String)>, MigrateError> {
     let rows: Vec<(u64, String, String)> = conn
-        .exec(
+        .exec_all_as(
             format!(
                 "SELECT id, table_schema, old_table FROM {} WHERE state = 'done' AND old_dropped = 0 \
                  AND finished_at < NOW(6) - INTERVAL ? SECOND",
@@ -383,7 +385,7 @@ pub async fn take_ownership(
     table: &str,
 ) -> Result<bool, MigrateError> {
     let got: Option<Option<i64>> = conn
-        .exec_first(
+        .exec_first_as(
             "SELECT GET_LOCK(?, 0)",
             (ownership_lock_name(schema, table),),
         )

@@ -8,6 +8,8 @@
 //! and a checkpoint can be stored as text and used again after a restart.
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::{Conn, Value};
 
 use super::plan::quote_ident;
@@ -79,7 +81,7 @@ impl Table {
         name: &str,
     ) -> Result<Option<Table>, MigrateError> {
         let meta: Option<(String, Option<u64>, Option<u64>)> = conn
-            .exec_first(
+            .exec_first_as(
                 "SELECT ENGINE, TABLE_ROWS, AUTO_INCREMENT FROM information_schema.TABLES \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'",
                 (schema, name),
@@ -99,7 +101,7 @@ impl Table {
             String,
         );
         let rows: Vec<ColumnRow> = conn
-            .exec(
+            .exec_all_as(
                 "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, \
                  COLLATION_NAME, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
@@ -133,7 +135,7 @@ impl Table {
             .collect();
         // PRIMARY first, then the unique key with the fewest columns whose columns are all NOT NULL.
         let stats: Vec<(String, String, u64)> = conn
-            .exec(
+            .exec_all_as(
                 "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
                  ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use mysql_async::prelude::Queryable;
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::MigrateError;
@@ -34,7 +34,7 @@ impl Throttle {
         }
         if self.max_threads_running > 0 {
             let row: Option<(String, String)> = conn
-                .query_first("SHOW GLOBAL STATUS LIKE 'Threads_running'")
+                .first_as("SHOW GLOBAL STATUS LIKE 'Threads_running'")
                 .await?;
             let running: u64 = row.and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
             if running > self.max_threads_running {

@@ -9,6 +9,8 @@
 //! conversion cannot be written as a CAST is left out of the checksum.
 
 use mysql_async::prelude::Queryable;
+
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::mapping::{ColumnPair, Mapping};
@@ -91,10 +93,7 @@ async fn both(
     source_sql: String,
     shadow_sql: String,
 ) -> Result<(Sums, Sums), MigrateError> {
-    let (a, b) = tokio::join!(
-        conn.query_first(source_sql),
-        shadow_conn.query_first(shadow_sql)
-    );
+    let (a, b) = tokio::join!(conn.first_as(source_sql), shadow_conn.first_as(shadow_sql));
     Ok((a?, b?))
 }
 
@@ -130,12 +129,13 @@ pub async fn differing_ranges(
         // A key whose type or collation changed orders rows differently in
         // the shadow: compare the whole tables as one range.
         let range: Range = (None, None);
-        let a: Option<(u64, u64)> = conn
-            .query_first(checksum_sql(source, &source_exprs, &range))
-            .await?;
-        let b: Option<(u64, u64)> = conn
-            .query_first(checksum_sql(shadow_key, &shadow_exprs, &range))
-            .await?;
+        let (a, b) = both(
+            conn,
+            shadow_conn,
+            checksum_sql(source, &source_exprs, &range),
+            checksum_sql(shadow_key, &shadow_exprs, &range),
+        )
+        .await?;
         if a != b {
             tracing::warn!(source = ?a, shadow = ?b, "checksum differs");
             differ.push(range);
@@ -153,7 +153,7 @@ pub async fn differing_ranges(
                 .unwrap_or_default(),
             chunk_rows.max(1) - 1
         );
-        let row: Option<mysql_async::Row> = conn.query_first(upper_sql).await?;
+        let row: Option<mysql_async::Row> = conn.first_as(upper_sql).await?;
         let upper = match row {
             Some(r) => Some(source.key_from_row(&r).ok_or_else(|| {
                 MigrateError::Internal("a key value of the original table cannot be read".into())

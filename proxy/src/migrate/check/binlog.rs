@@ -1,7 +1,7 @@
 //! Change capture reads row events: the primary must write a row-based binlog
 //! whose images carry the key columns.
 
-use mysql_async::prelude::Queryable;
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::Refusal;
@@ -9,7 +9,7 @@ use crate::migrate::MigrateError;
 
 pub async fn binlog_is_row_based(conn: &mut Conn) -> Result<Result<(), Refusal>, MigrateError> {
     let row: Option<(u64, String, String)> = conn
-        .query_first("SELECT @@log_bin, @@binlog_format, @@binlog_row_image")
+        .first_as("SELECT @@log_bin, @@binlog_format, @@binlog_row_image")
         .await?;
     let Some((log_bin, format, image)) = row else {
         return Ok(Err(Refusal(

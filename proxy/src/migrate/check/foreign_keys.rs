@@ -1,7 +1,7 @@
 //! Foreign keys would point at (or from) the old table after the swap:
 //! refused, in both directions, unless the server can make the change in place.
 
-use mysql_async::prelude::Queryable;
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::Refusal;
@@ -13,7 +13,7 @@ pub async fn no_foreign_keys(
     table: &str,
 ) -> Result<Result<(), Refusal>, MigrateError> {
     let n: Option<u64> = conn
-        .exec_first(
+        .exec_first_as(
             "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS \
              WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) \
                 OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)",

@@ -1,7 +1,7 @@
 //! Triggers on the original would fire for client writes but not for the
 //! copy, and would be lost or duplicated by the swap: refused.
 
-use mysql_async::prelude::Queryable;
+use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::Refusal;
@@ -13,7 +13,7 @@ pub async fn no_triggers(
     table: &str,
 ) -> Result<Result<(), Refusal>, MigrateError> {
     let n: Option<u64> = conn
-        .exec_first(
+        .exec_first_as(
             "SELECT COUNT(*) FROM information_schema.TRIGGERS \
              WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
             (schema, table),
