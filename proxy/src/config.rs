@@ -33,6 +33,10 @@ pub const DEFAULT_READ_WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 /// cheaper per query than two work-stealing threads on a 2-core machine shared
 /// with the database (bench/RESULTS.md); raise it on larger machines.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
+/// On SIGTERM: how long statements in flight and migrations get before exit.
+/// Long enough for an ordinary statement and a migration's checkpoint; an
+/// orchestrator's own kill timeout (Kubernetes: 30 s) should be longer.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on opening and logging in to a backend connection.
 pub const DEFAULT_BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -150,6 +154,10 @@ pub struct ServeArgs {
     /// A role whose holders may use the TERN admin statements besides SUPER users.
     #[arg(long, env = "TERN_ADMIN_ROLE")]
     pub admin_role: Option<String>,
+    /// On SIGTERM, how long statements in flight and migrations get to finish
+    /// or checkpoint before Tern exits, in seconds [default: 30].
+    #[arg(long, env = "TERN_SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 /// The TOML file's shape.
@@ -180,6 +188,7 @@ pub struct FileConfig {
     pub migration_max_threads_running: Option<u64>,
     pub migration_keep_old_secs: Option<u64>,
     pub admin_role: Option<String>,
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +239,7 @@ pub struct Settings {
     pub worker_threads: usize,
     pub migrate: crate::migrate::MigrateSettings,
     pub admin_role: Option<String>,
+    pub shutdown_timeout: Duration,
 }
 
 impl ServeArgs {
@@ -354,6 +364,10 @@ impl ServeArgs {
                 }
             },
             admin_role: self.admin_role.or(file.admin_role),
+            shutdown_timeout: self
+                .shutdown_timeout_secs
+                .or(file.shutdown_timeout_secs)
+                .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
         })
     }
 }

@@ -31,9 +31,15 @@ fn main() -> anyhow::Result<()> {
                 let listener = tern::server::bind(&shared).await?;
                 tokio::spawn(reload_on_sighup(shared.clone()));
                 tokio::select! {
-                    _ = tern::server::serve(shared, listener) => {}
-                    _ = shutdown_signal() => tracing::info!("shutting down"),
+                    _ = tern::server::serve(shared.clone(), listener) => {}
+                    _ = shutdown_signal() => {
+                        tracing::info!("shutting down: no new connections");
+                    }
                 }
+                // The listener went with the serve future; what is running gets
+                // its bounded chance to finish.
+                shared.drain().await;
+                tracing::info!("stopped");
                 anyhow::Ok(())
             })
         }

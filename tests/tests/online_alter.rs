@@ -998,3 +998,77 @@ async fn unlogged_write_is_caught_by_the_checksum_and_recopied() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_statements_checkpoints_and_exits_zero() -> Result<()> {
+    let args = ["--migration-chunk-ms", "10"];
+    let mut s = Setup::start(1, &args)?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE st (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(100) NOT NULL);
+             INSERT INTO st SELECT seq, seq, REPEAT('y', 100) FROM seq_1_to_300000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE st ADD COLUMN w INT NOT NULL DEFAULT 5, FORCE",
+    )
+    .await?;
+    wait_for_state(&mut c, id, "copying", Duration::from_secs(30)).await?;
+    // A statement in flight when the signal comes finishes normally.
+    let mut busy = s.app_via_tern().await?;
+    let in_flight =
+        tokio::spawn(async move { busy.query_first::<i64, _>("SELECT SLEEP(1) + 7").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = s.tern.terminate()?.context("tern was not running")?;
+    ensure!(
+        status.success(),
+        "tern exited with {status:?}:\n{}",
+        s.tern.log_tail()
+    );
+    let answer = in_flight.await?.context("the statement in flight")?;
+    ensure!(answer == Some(7), "{answer:?}");
+    ensure!(
+        s.tern
+            .log_contents()
+            .contains("migration checkpointed for shutdown"),
+        "{}",
+        s.tern.log_tail()
+    );
+    let (state, key): (String, Option<String>) = admin
+        .exec_first(
+            "SELECT state, copied_key FROM _tern.migrations WHERE id = ?",
+            (id,),
+        )
+        .await?
+        .context("no control row")?;
+    ensure!(state == "copying" && key.is_some(), "{state} {key:?}");
+    s.tern = tern_tests::tern::TernProcess::start(&s.cluster, &args)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state: Option<String> = admin
+            .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
+            .await?;
+        if state.as_deref() == Some("done") {
+            break;
+        }
+        ensure!(state.as_deref() != Some("failed"), "{}", s.tern.log_tail());
+        ensure!(
+            Instant::now() < deadline,
+            "not done after restart:\n{}",
+            s.tern.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (count, sum): (u64, i64) = admin
+        .query_first("SELECT COUNT(*), CAST(SUM(v + w) AS SIGNED) FROM st")
+        .await?
+        .context("aggregate")?;
+    ensure!(
+        count == 300_000 && sum == (1..=300_000i64).sum::<i64>() + 5 * 300_000,
+        "{count} {sum}"
+    );
+    Ok(())
+}

@@ -65,6 +65,9 @@ pub enum MigrateError {
     Busy(String),
     #[error("migration cancelled")]
     Cancelled,
+    /// Tern is shutting down: the migration checkpointed and resumes at the next start.
+    #[error("Tern is shutting down; the migration resumes when Tern starts again")]
+    Stopping,
     #[error("{0}")]
     Internal(String),
 }
@@ -98,6 +101,7 @@ impl MigrateError {
             ),
             MigrateError::Busy(_) => (1205, "HY000".into(), format!("Tern: {self}")),
             MigrateError::Cancelled => (1317, "70100".into(), "Query execution was interrupted".into()),
+            MigrateError::Stopping => (1053, "08S01".into(), format!("Server shutdown in progress: {self}")),
             MigrateError::NoSuchTable | MigrateError::Internal(_) => {
                 (1105, "HY000".into(), format!("Tern online ALTER failed: {self}"))
             }
@@ -271,6 +275,11 @@ pub struct Engine {
     pub gate: Arc<WriteGate>,
     replicas: Vec<(String, Arc<ReplicaHealth>)>,
     migrations: Mutex<BTreeMap<u64, Arc<Migration>>>,
+    /// Set at shutdown: runners checkpoint and stop at their next step.
+    stopping: AtomicBool,
+    /// Migration tasks still running, and a wake-up when one ends.
+    running: std::sync::atomic::AtomicUsize,
+    task_ended: Notify,
 }
 
 /// Opens a connection set up the way every engine statement expects: results
@@ -307,7 +316,39 @@ impl Engine {
             gate: Arc::new(WriteGate::default()),
             replicas,
             migrations: Mutex::new(BTreeMap::new()),
+            stopping: AtomicBool::new(false),
+            running: std::sync::atomic::AtomicUsize::new(0),
+            task_ended: Notify::new(),
         })
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Asks every running migration to checkpoint and stop, and waits for
+    /// them up to `bound`. Cut-overs already under way finish first.
+    pub async fn shutdown(&self, bound: Duration) {
+        self.stopping.store(true, Ordering::Relaxed);
+        for m in self.list() {
+            m.wake.notify_waiters();
+        }
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let ended = self.task_ended.notified();
+            let running = self.running.load(Ordering::Acquire);
+            if running == 0 {
+                return;
+            }
+            tracing::info!(migrations = running, "waiting for migrations to checkpoint");
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                tracing::warn!(
+                    migrations = running,
+                    "shutdown bound reached; migrations resume from their last checkpoint"
+                );
+                return;
+            }
+        }
     }
 
     pub fn list(&self) -> Vec<Arc<Migration>> {
@@ -387,9 +428,14 @@ impl Engine {
     fn spawn_run(self: &Arc<Self>, started: runner::Started) {
         let m = started.migration.clone();
         let engine = self.clone();
+        self.running.fetch_add(1, Ordering::AcqRel);
         let task = tokio::spawn(async move { runner::run(engine, started).await });
+        let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = task.await {
+            let result = task.await;
+            engine.running.fetch_sub(1, Ordering::AcqRel);
+            engine.task_ended.notify_waiters();
+            if let Err(e) = result {
                 tracing::error!(migration = m.id, error = %e, "migration task failed");
                 m.update(|p| {
                     p.state = State::Failed;

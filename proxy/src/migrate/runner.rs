@@ -328,6 +328,13 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
     // The record and the tables are settled before the progress says so:
     // whoever sees a final state sees the shadow table gone.
     match &result {
+        Err(MigrateError::Stopping) => {
+            m.update(|p| p.error = Some("stopped with Tern; resumes at the next start".into()));
+            tracing::info!(
+                rows_copied = s.copier.rows_copied,
+                "migration checkpointed for shutdown"
+            );
+        }
         Ok(finished) => {
             if let Some(c) = conn.as_mut() {
                 let _ = store::finish(
@@ -430,6 +437,11 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         if m.is_cancelled() {
             return Err(MigrateError::Cancelled);
         }
+        if engine.is_stopping() {
+            let position = apply_pending(s, &changes).await?;
+            checkpoint(s, &position).await?;
+            return Err(MigrateError::Stopping);
+        }
         if m.is_paused() {
             apply_pending(s, &changes).await?;
             idle(&m, IDLE_STEP).await;
@@ -492,6 +504,9 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     while round < MAX_VERIFY_ROUNDS {
         if m.is_cancelled() {
             return Err(MigrateError::Cancelled);
+        }
+        if engine.is_stopping() {
+            return Err(MigrateError::Stopping);
         }
         // Two snapshots of the same frozen moment: the checksums of the
         // original and of the shadow run side by side.
@@ -576,6 +591,9 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             if m.is_cancelled() {
                 return Err(MigrateError::Cancelled);
             }
+            if engine.is_stopping() {
+                return Err(MigrateError::Stopping);
+            }
             apply_pending(s, &changes).await?;
             idle(&m, IDLE_STEP * 2).await;
         }
@@ -589,6 +607,9 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     loop {
         if m.is_cancelled() {
             return Err(MigrateError::Cancelled);
+        }
+        if engine.is_stopping() {
+            return Err(MigrateError::Stopping);
         }
         if m.is_postponed() {
             apply_pending(s, &changes).await?;

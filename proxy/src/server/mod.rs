@@ -45,7 +45,18 @@ pub struct Shared {
     /// The online ALTER engine and its write gate.
     pub migrations: Arc<crate::migrate::Engine>,
     active_sessions: AtomicUsize,
+    /// Sessions running a command right now; shutdown waits for them.
+    busy_sessions: AtomicUsize,
     next_connection_id: AtomicU32,
+}
+
+/// Counts a session as busy while alive.
+pub struct BusyGuard<'a>(&'a AtomicUsize);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,12 +158,42 @@ impl Shared {
             settings,
             sessions: kill::SessionRegistry::default(),
             active_sessions: AtomicUsize::new(0),
+            busy_sessions: AtomicUsize::new(0),
             next_connection_id: AtomicU32::new(kill::FIRST_SESSION_ID),
         }))
     }
 
     pub fn active_sessions(&self) -> usize {
         self.active_sessions.load(Ordering::Relaxed)
+    }
+
+    /// Marks a session busy with a command until the guard drops.
+    pub fn busy(&self) -> BusyGuard<'_> {
+        self.busy_sessions.fetch_add(1, Ordering::Acquire);
+        BusyGuard(&self.busy_sessions)
+    }
+
+    /// After the listener is closed: lets commands in flight finish and
+    /// running migrations checkpoint and stop, each within the shutdown bound.
+    /// Idle client connections are closed by the exit, as a server's would be.
+    pub async fn drain(&self) {
+        let bound = self.settings.shutdown_timeout;
+        let deadline = std::time::Instant::now() + bound;
+        let busy = || self.busy_sessions.load(Ordering::Acquire);
+        if busy() > 0 {
+            tracing::info!(statements = busy(), "waiting for statements in flight");
+        }
+        while busy() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if busy() > 0 {
+            tracing::warn!(
+                statements = busy(),
+                "shutdown bound reached with statements still running"
+            );
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        self.migrations.shutdown(left).await;
     }
 
     pub fn current_rules(&self) -> Arc<tern_rules::RuleSet> {

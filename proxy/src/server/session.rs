@@ -218,6 +218,8 @@ impl Session {
                     .await;
                 continue;
             };
+            let shared = self.shared.clone();
+            let _busy = shared.busy();
             let result = match command {
                 COM_QUIT => {
                     // Tell the servers too, so they do not log aborted connections.
