@@ -55,12 +55,31 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy.
     Serve(Box<ServeArgs>),
+    /// Run one online ALTER against a primary, without the proxy in front, with
+    /// the same engine, checks and control table; a progress bar on a terminal.
+    Alter(Box<AlterArgs>),
     /// Validate a routing rule file; prints every error with its line number and
     /// exits non-zero if there is one.
     CheckRules {
         /// The TOML rule file.
         file: PathBuf,
     },
+}
+
+/// Flags of `tern alter`: the connection and migration settings of `tern
+/// serve` (the proxy-only ones are ignored), plus the statement.
+#[derive(Debug, Args)]
+pub struct AlterArgs {
+    #[command(flatten)]
+    pub settings: ServeArgs,
+    /// Schema of an unqualified table name.
+    #[arg(long, short = 'D')]
+    pub database: Option<String>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// `ALTER TABLE ...`, `CREATE INDEX ... ON ...` or `DROP INDEX ... ON ...`.
+    pub statement: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum, Default)]

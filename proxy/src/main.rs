@@ -1,3 +1,5 @@
+mod alter;
+
 use anyhow::Context;
 use clap::Parser;
 use tern::config::{Cli, Command, LogFormat};
@@ -21,6 +23,28 @@ fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Alter(args) => {
+            let args = *args;
+            let quiet_by_default = args.settings.log.is_none();
+            let settings = args.settings.resolve()?;
+            // The progress bar is the output; logs only when asked for.
+            let filter = if quiet_by_default {
+                "warn"
+            } else {
+                settings.log.as_str()
+            };
+            init_logging(settings.log_format, filter)?;
+            let show_progress =
+                !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let runtime = build_runtime(1)?;
+            let code = runtime.block_on(alter::run(
+                settings,
+                args.database,
+                &args.statement,
+                show_progress,
+            ))?;
+            std::process::exit(code);
         }
         Command::Serve(args) => {
             let settings = args.resolve()?;

@@ -1072,3 +1072,82 @@ async fn sigterm_finishes_statements_checkpoints_and_exits_zero() -> Result<()> 
     );
     Ok(())
 }
+
+/// `tern alter` with the cluster's admin account; returns (exit code, stdout, stderr).
+fn tern_alter(s: &Setup, statement: &str) -> Result<(i32, String, String)> {
+    let out = std::process::Command::new(tern_tests::tern::tern_binary()?)
+        .args([
+            "alter",
+            "--primary",
+            &s.cluster.primary().addr(),
+            "--replica",
+            &s.cluster.replicas()[0].addr(),
+            "--admin-user",
+            ADMIN_USER,
+            "--admin-password",
+            ADMIN_PASSWORD,
+            "--database",
+            APP_DATABASE,
+            statement,
+        ])
+        .output()
+        .context("running tern alter")?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tern_alter_runs_the_same_engine_without_the_proxy() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE ta (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO ta SELECT seq, seq FROM seq_1_to_20000;",
+        )
+        .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let direct = tokio::spawn(writer(s.app_direct().await?, "ta", 1_000_000, stop.clone()));
+    let (code, stdout, stderr) = {
+        let s = &s;
+        tokio::task::block_in_place(|| {
+            tern_alter(
+                s,
+                "ALTER TABLE ta MODIFY v BIGINT NOT NULL DEFAULT 3, FORCE",
+            )
+        })?
+    };
+    stop.store(true, Ordering::Relaxed);
+    let (ids, _) = direct.await??;
+    ensure!(code == 0, "exit {code}\n{stdout}\n{stderr}");
+    ensure!(stdout.contains("done"), "{stdout}");
+    ensure!(show_create(&mut admin, "ta").await?.contains("DEFAULT 3"));
+    let present: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM ta WHERE id >= 1000000")
+        .await?;
+    ensure!(
+        present == Some(ids.len() as u64),
+        "writes lost: {present:?} of {}",
+        ids.len()
+    );
+    let state: Option<String> = admin
+        .query_first("SELECT state FROM _tern.migrations ORDER BY id DESC LIMIT 1")
+        .await?;
+    ensure!(state.as_deref() == Some("done"));
+    let (code, _, stderr) =
+        tokio::task::block_in_place(|| tern_alter(&s, "ALTER TABLE ta MODIFY nosuch INT"))?;
+    ensure!(
+        code == 1 && stderr.contains("ERROR 1054"),
+        "exit {code}: {stderr}"
+    );
+    let (code, stdout, _) =
+        tokio::task::block_in_place(|| tern_alter(&s, "ALTER TABLE ta ADD COLUMN x INT"))?;
+    ensure!(
+        code == 0 && stdout.contains("without a copy"),
+        "exit {code}: {stdout}"
+    );
+    Ok(())
+}
