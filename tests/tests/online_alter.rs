@@ -350,6 +350,20 @@ async fn refused_tables_get_a_clear_error_and_native_opt_out_works() -> Result<(
         .await?;
     let (code, _, _) = server_error(c.query_drop("SET SESSION tern_ddl = 'sometimes'").await)?;
     ensure!(code == 1231);
+    // A session holding LOCK TABLES gets the server's ALTER, not a copy that
+    // would wait for the session's own lock.
+    let mut locked = s.app_via_tern().await?;
+    locked.query_drop("LOCK TABLES parent WRITE").await?;
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        locked.query_drop("ALTER TABLE parent COMMENT = 'locked', FORCE"),
+    )
+    .await
+    .context("ALTER under LOCK TABLES hung")??;
+    locked.query_drop("UNLOCK TABLES").await?;
+    ensure!(show_create(&mut admin, "parent")
+        .await?
+        .contains("COMMENT='locked'"));
     Ok(())
 }
 

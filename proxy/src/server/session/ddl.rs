@@ -3,7 +3,8 @@
 //! / `TERN <verb> <id>` admin statements.
 //!
 //! Decision order for ALTER TABLE, CREATE INDEX and DROP INDEX ... ON:
-//! 1. `tern_ddl = 'native'` or a `/* tern:native */` hint, a form that is not
+//! 1. `tern_ddl = 'native'` or a `/* tern:native */` hint, a session holding
+//!    LOCK TABLES, temporary tables or `sql_log_bin = 0`, a form that is not
 //!    a row copy (partitions, tablespaces, renaming the table, ALTER IGNORE),
 //!    or an explicit `ALGORITHM=INSTANT|NOCOPY`: the server runs it as sent.
 //! 2. Ask the server to do it without a copy, as the client's own user (so
@@ -240,7 +241,13 @@ impl Session {
         payload: &Bytes,
         c: &Classified<'_>,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
-        let mode = if c.hints.get("native").is_some() {
+        // A session holding LOCK TABLES would block the copy's own cut-over
+        // lock; with a temporary table the name may mean that table, which
+        // only this connection sees; with sql_log_bin off the client asked for
+        // a change replicas do not get. The server's own ALTER keeps all three.
+        let session_bound =
+            self.pins.lock_tables || self.pins.temporary_table || self.pins.sql_log_bin;
+        let mode = if c.hints.get("native").is_some() || session_bound {
             DdlMode::Native
         } else if c.hints.get("async").is_some() {
             DdlMode::Async
