@@ -173,6 +173,10 @@ pub struct ServeArgs {
     /// A role whose holders may use the TERN admin statements besides SUPER users.
     #[arg(long, env = "TERN_ADMIN_ROLE")]
     pub admin_role: Option<String>,
+    /// Serve metrics, the JSON API, the health check and the status page here
+    /// (HOST:PORT); off unless given.
+    #[arg(long, env = "TERN_HTTP")]
+    pub http: Option<String>,
     /// On SIGTERM, how long statements in flight and migrations get to finish
     /// or checkpoint before Tern exits, in seconds [default: 30].
     #[arg(long, env = "TERN_SHUTDOWN_TIMEOUT_SECS")]
@@ -208,6 +212,7 @@ pub struct FileConfig {
     pub migration_keep_old_secs: Option<u64>,
     pub admin_role: Option<String>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub http: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +264,7 @@ pub struct Settings {
     pub migrate: crate::migrate::MigrateSettings,
     pub admin_role: Option<String>,
     pub shutdown_timeout: Duration,
+    pub http: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -383,6 +389,13 @@ impl ServeArgs {
                 }
             },
             admin_role: self.admin_role.or(file.admin_role),
+            http: match self.http.or(file.http) {
+                Some(text) => Some(
+                    text.parse()
+                        .map_err(|_| ConfigError::Address(text.clone(), "http"))?,
+                ),
+                None => None,
+            },
             shutdown_timeout: self
                 .shutdown_timeout_secs
                 .or(file.shutdown_timeout_secs)

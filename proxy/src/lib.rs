@@ -4,6 +4,7 @@
 //! (listener, login, one session per client), `backend` (server connections and
 //! accounts), `config`.
 
+pub mod admin;
 pub mod backend;
 pub mod config;
 pub mod gtid;

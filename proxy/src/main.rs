@@ -54,6 +54,19 @@ fn main() -> anyhow::Result<()> {
                 let shared = tern::server::Shared::new(settings)?;
                 let listener = tern::server::bind(&shared).await?;
                 tokio::spawn(reload_on_sighup(shared.clone()));
+                if let Some(addr) = shared.settings.http {
+                    let shared = shared.clone();
+                    // Bound before serving SQL so that a taken port fails the start.
+                    let http = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} for --http"))?;
+                    drop(http);
+                    tokio::spawn(async move {
+                        if let Err(e) = tern::admin::http::serve(shared, addr).await {
+                            tracing::error!(error = %e, "http endpoint stopped");
+                        }
+                    });
+                }
                 tokio::select! {
                     _ = tern::server::serve(shared.clone(), listener) => {}
                     _ = shutdown_signal() => {

@@ -58,6 +58,14 @@ pub enum Step {
     Ok { frame_at: usize },
 }
 
+/// The code of an ERR packet from its first bytes (0 when they are missing).
+fn err_code(head: &[u8]) -> u16 {
+    match head {
+        [_, a, b, ..] => u16::from_le_bytes([*a, *b]),
+        _ => 0,
+    }
+}
+
 /// How a response ended, for session bookkeeping.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -65,6 +73,8 @@ pub struct Outcome {
     pub status: Option<u16>,
     /// The response ended with an ERR packet.
     pub error: bool,
+    /// That ERR packet's error code.
+    pub error_code: u16,
     /// COM_STMT_PREPARE succeeded: statement id and parameter count.
     pub prepared: Option<(u32, u16)>,
 }
@@ -281,6 +291,7 @@ impl ResponseTracker {
             Phase::Single => {
                 if header == Some(0xFF) {
                     self.outcome.error = true;
+                    self.outcome.error_code = err_code(head);
                 } else if header == Some(0x00) {
                     self.saw_ok = true;
                     self.outcome.status = ok_status(head);
@@ -303,6 +314,7 @@ impl ResponseTracker {
     fn on_err(&mut self, head: &[u8]) {
         if !is_progress_report(head) {
             self.outcome.error = true;
+            self.outcome.error_code = err_code(head);
             self.phase = Phase::Done;
         }
     }

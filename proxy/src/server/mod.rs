@@ -44,6 +44,7 @@ pub struct Shared {
     pub sessions: kill::SessionRegistry,
     /// The online ALTER engine and its write gate.
     pub migrations: Arc<crate::migrate::Engine>,
+    pub metrics: crate::admin::metrics::Metrics,
     active_sessions: AtomicUsize,
     /// Sessions running a command right now; shutdown waits for them.
     busy_sessions: AtomicUsize,
@@ -149,6 +150,7 @@ impl Shared {
         );
         Ok(Arc::new(Self {
             migrations,
+            metrics: crate::admin::metrics::Metrics::new(),
             primary: BackendTarget::new(settings.primary.clone(), settings.backend_connect_timeout),
             replicas,
             primary_history: Arc::new(PrimaryHistory::default()),

@@ -25,6 +25,8 @@ pub struct RelayOutcome {
     pub status: Option<u16>,
     /// The response ended with an ERR packet.
     pub error: bool,
+    /// Its error code.
+    pub error_code: u16,
     /// GTIDs the statement committed (MariaDB `last_gtid`, MySQL own GTIDs).
     pub gtids: Vec<Gtid>,
     /// The default schema changed to this.
@@ -198,6 +200,7 @@ pub async fn relay_response(
         .await
         .map_err(|e| RelayError::Client(e.into()))?;
     outcome.error = tracker.outcome.error;
+    outcome.error_code = tracker.outcome.error_code;
     outcome.prepared = tracker.outcome.prepared;
     if outcome.status.is_none() {
         outcome.status = tracker.outcome.status;

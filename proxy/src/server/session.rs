@@ -32,6 +32,7 @@ use super::client::ClientConn;
 use super::login::{authenticate, Identity};
 use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
 use super::Shared;
+use crate::admin::metrics::RouteLabel;
 use crate::backend::conn::{BackendConn, InternalReply};
 use crate::backend::BackendError;
 use crate::gtid::GtidSet;
@@ -272,6 +273,7 @@ impl Session {
 
     /// COM_QUERY: classify, consult rules and hints, run where the plan says.
     async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), SessionEnd> {
+        let started = std::time::Instant::now();
         let sql = &payload[1..];
         if let Some(command) = ddl::admin_command(sql) {
             return self.admin(command).await;
@@ -372,6 +374,15 @@ impl Session {
         }
         if let Some(outcome) = outcome {
             self.after_query(&c, &payload, &outcome);
+            let route = if self.last_replica.is_some() {
+                RouteLabel::Replica
+            } else {
+                RouteLabel::Primary
+            };
+            let code = if outcome.error { outcome.error_code } else { 0 };
+            self.shared
+                .metrics
+                .record_query(route, c.kind, started.elapsed(), code);
         }
         Ok(())
     }
@@ -557,6 +568,9 @@ impl Session {
                 continue;
             }
             let wait = (!node_has_it).then_some(&required);
+            if wait.is_some() {
+                self.shared.metrics.ryw_waits.inc();
+            }
             let served = match command {
                 ReadCommand::Query(payload) => {
                     self.on_replica(idx, COM_QUERY, seq, payload, wait).await?
@@ -591,6 +605,7 @@ impl Session {
                 return Ok(outcome);
             }
         }
+        self.shared.metrics.ryw_primary_fallbacks.inc();
         let (cmd, payload) = on_primary(self);
         self.forward(seq, payload).await?;
         self.relay_primary(cmd).await

@@ -1,0 +1,5 @@
+//! The operator's surface besides SQL: Prometheus metrics, a JSON API, a
+//! health check for load balancers and a status page, on `--http ADDR`.
+
+pub mod http;
+pub mod metrics;

@@ -1,0 +1,105 @@
+//! `--http`: Prometheus metrics, the JSON API, the health check and the status
+//! page, against a real primary + replica with traffic and a migration.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use common::Setup;
+use mysql_async::prelude::Queryable;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A plain HTTP/1.1 GET; returns (status code, body).
+async fn get(addr: &str, path: &str) -> Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .context("http response timed out")??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .context("no status")?
+        .parse()?;
+    // Bodies may be chunked: keep only the payload lines for the checks here.
+    Ok((status, body.to_string()))
+}
+
+fn json_of(body: &str) -> Result<serde_json::Value> {
+    // Strip chunked-encoding size lines if present.
+    let start = body.find(['{', '[']).context("no JSON")?;
+    let end = body.rfind(['}', ']']).context("no JSON end")?;
+    Ok(serde_json::from_str(&body[start..=end])?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_api_health_and_status_page() -> Result<()> {
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    let s = Setup::start(1, &["--http", &http])?;
+    s.tern
+        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("CREATE TABLE hm (id INT PRIMARY KEY, v INT NOT NULL)")
+        .await?;
+    c.query_drop("INSERT INTO hm SELECT seq, seq FROM seq_1_to_1000")
+        .await?;
+    let _: Vec<i64> = c.query("SELECT v FROM hm WHERE id < 5").await?;
+    let _ = c.query_drop("SELECT nosuch FROM hm").await;
+    let id: Option<String> = c
+        .query_first("/* tern:async tern:postpone */ ALTER TABLE hm MODIFY v BIGINT NOT NULL")
+        .await?;
+    let id: u64 = id.context("migration id")?.parse()?;
+
+    let (code, body) = get(&http, "/metrics").await?;
+    ensure!(code == 200, "{code}");
+    for needle in [
+        "tern_queries_total{kind=\"insert\",route=\"primary\"}",
+        "tern_query_duration_seconds_bucket",
+        "tern_errors_total{code=\"1054\"}",
+        "tern_client_connections",
+        "tern_backend_up{role=\"primary\"",
+        "tern_backend_up{role=\"replica\"",
+        "tern_replica_lag_ms",
+        "tern_migration_rows_total",
+        "tern_ryw_waits_total",
+        "tern_write_gate_holds_total",
+    ] {
+        ensure!(body.contains(needle), "/metrics lacks {needle}:\n{body}");
+    }
+
+    let (code, body) = get(&http, "/api/status").await?;
+    ensure!(code == 200);
+    let status = json_of(&body)?;
+    ensure!(status["primary"]["healthy"] == true, "{status}");
+    ensure!(
+        status["replicas"].as_array().map(Vec::len) == Some(1),
+        "{status}"
+    );
+    let (code, body) = get(&http, "/api/migrations").await?;
+    ensure!(code == 200);
+    let list = json_of(&body)?;
+    ensure!(
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|m| m["id"] == id && m["table"] == "app.hm")),
+        "{list}"
+    );
+    let (code, body) = get(&http, "/").await?;
+    ensure!(code == 200 && body.contains("<title>Tern status</title>"));
+    let (code, _) = get(&http, "/healthz").await?;
+    ensure!(code == 200);
+
+    c.query_drop(format!("TERN CANCEL {id}")).await?;
+    s.cluster.primary().stop()?;
+    let (code, _) = get(&http, "/healthz").await?;
+    ensure!(code == 503, "healthz with the primary down: {code}");
+    Ok(())
+}
