@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tern's demo and tests need on a Debian/Ubuntu machine, skipping
 # whatever is already there: MariaDB server and client, sysbench, openssl, the
-# Python drivers used by the client-compatibility tests, and a Rust toolchain.
+# Python drivers used by the client-compatibility tests, Chromium (the status
+# page test), and a Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+# The status-page test loads the page in headless Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq

@@ -103,3 +103,68 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
     ensure!(code == 503, "healthz with the primary down: {code}");
     Ok(())
 }
+
+/// The status page as headless Chromium renders it, after its scripts ran.
+fn rendered_page(url: &str) -> Result<String> {
+    let profile = tempfile::tempdir()?;
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .context("running chromium (apt-get install chromium)")?;
+    ensure!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The progress the page shows for migration `id`, in percent.
+fn shown_progress(dom: &str, id: u64) -> Option<f64> {
+    let row = dom.find(&format!("data-id=\"{id}\""))?;
+    let rest = &dom[row..];
+    let at = rest.find("data-pct=\"")? + "data-pct=\"".len();
+    rest[at..].split('"').next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_shows_migration_progress_advancing_in_chromium() -> Result<()> {
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    let s = Setup::start(1, &["--http", &http, "--migration-chunk-ms", "5"])?;
+    s.tern
+        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE sp (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) NOT NULL);
+             INSERT INTO sp SELECT seq, seq, REPEAT('p', 200) FROM seq_1_to_300000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id: Option<String> = c
+        .query_first("/* tern:async */ ALTER TABLE sp ADD COLUMN w INT NOT NULL DEFAULT 1, FORCE")
+        .await?;
+    let id: u64 = id.context("migration id")?.parse()?;
+    let url = format!("http://{http}/");
+    let first = tokio::task::block_in_place(|| rendered_page(&url))?;
+    let a =
+        shown_progress(&first, id).with_context(|| format!("no progress for {id} in:\n{first}"))?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = tokio::task::block_in_place(|| rendered_page(&url))?;
+    let b = shown_progress(&second, id)
+        .with_context(|| format!("no progress for {id} in:\n{second}"))?;
+    eprintln!("status page progress: {a}% then {b}%");
+    ensure!(b > a, "progress did not advance: {a}% then {b}%");
+    ensure!(second.contains("app.sp") && second.contains("TERN CANCEL"));
+    Ok(())
+}
