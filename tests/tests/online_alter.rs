@@ -635,6 +635,27 @@ async fn long_transaction_makes_cutover_back_off_without_stalling_writes() -> Re
     Ok(())
 }
 
+/// Waits until the control table says a migration resumed by a restarted Tern is done.
+async fn finished_after_restart(admin: &mut Conn, id: u64, s: &Setup) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state: Option<String> = admin
+            .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
+            .await?;
+        match state.as_deref() {
+            Some("done") => return Ok(()),
+            Some("failed") => bail!("resumed migration failed:\n{}", s.tern.log_tail()),
+            _ => {}
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "not done after restart:\n{}",
+            s.tern.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_copy_resumes_and_finishes() -> Result<()> {
     let args = ["--migration-chunk-ms", "10"];
@@ -682,23 +703,7 @@ async fn sigkill_during_copy_resumes_and_finishes() -> Result<()> {
         .query_drop("INSERT INTO rk (id, v, pad) VALUES (400000, 4, 'new')")
         .await?;
     s.tern = tern_tests::tern::TernProcess::start(&s.cluster, &args)?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let state: Option<String> = admin
-            .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
-            .await?;
-        match state.as_deref() {
-            Some("done") => break,
-            Some("failed") => bail!("resumed migration failed:\n{}", s.tern.log_tail()),
-            _ => {}
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "not done after restart:\n{}",
-            s.tern.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    finished_after_restart(&mut admin, id, &s).await?;
     ensure!(s.tern.log_contents().contains("resuming from checkpoint"));
     ensure!(show_create(&mut admin, "rk")
         .await?
@@ -1060,22 +1065,7 @@ async fn sigterm_finishes_statements_checkpoints_and_exits_zero() -> Result<()> 
         .context("no control row")?;
     ensure!(state == "copying" && key.is_some(), "{state} {key:?}");
     s.tern = tern_tests::tern::TernProcess::start(&s.cluster, &args)?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let state: Option<String> = admin
-            .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
-            .await?;
-        if state.as_deref() == Some("done") {
-            break;
-        }
-        ensure!(state.as_deref() != Some("failed"), "{}", s.tern.log_tail());
-        ensure!(
-            Instant::now() < deadline,
-            "not done after restart:\n{}",
-            s.tern.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    finished_after_restart(&mut admin, id, &s).await?;
     let (count, sum): (u64, i64) = admin
         .query_first("SELECT COUNT(*), CAST(SUM(v + w) AS SIGNED) FROM st")
         .await?

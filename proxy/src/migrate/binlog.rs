@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use mysql_async::binlog::events::{EventData, QueryEvent};
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Conn, Opts};
+use mysql_async::{BinlogStreamRequest, Opts};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -163,7 +163,7 @@ async fn open_stream(
     opts: &Opts,
     from: &GtidSet,
 ) -> Result<mysql_async::BinlogStream, super::MigrateError> {
-    let mut conn = Conn::new(opts.clone()).await?;
+    let mut conn = super::connect(opts).await?;
     // GTID events instead of dummy BEGIN queries, and start at a GTID position.
     conn.query_drop("SET @mariadb_slave_capability = 4").await?;
     let state: String = from

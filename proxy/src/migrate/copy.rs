@@ -184,30 +184,13 @@ impl Copier {
         conn: &mut Conn,
         m: &Mapping,
     ) -> Result<u64, MigrateError> {
-        let source = &m.source;
-        let lower = match &self.high_water {
-            HighWater::All => return Ok(0),
-            HighWater::Start => None,
-            HighWater::Key(k) => Some(source.key_after(k)),
-        };
-        let keys = source.key_list();
-        let upper_sql = format!(
-            "SELECT {keys} FROM {} {} {} ORDER BY {keys} LIMIT 1 OFFSET {}",
-            source.qualified(),
-            source.force_key(),
-            lower
-                .as_ref()
-                .map(|c| format!("WHERE {c}"))
-                .unwrap_or_default(),
-            self.chunk_rows - 1
-        );
-        let upper_row: Option<mysql_async::Row> = conn.first_as(upper_sql).await?;
-        let upper = match upper_row {
-            Some(row) => Some(source.key_from_row(&row).ok_or_else(|| {
-                MigrateError::Internal("a key value of the original table cannot be read".into())
-            })?),
-            None => None,
-        };
+        if self.high_water == HighWater::All {
+            return Ok(0);
+        }
+        let upper = m
+            .source
+            .key_rows_after(conn, self.high_water.key(), self.chunk_rows)
+            .await?;
         let lower = self.high_water.key().cloned();
         self.run_chunk(conn, m, lower, upper).await
     }

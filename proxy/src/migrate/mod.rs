@@ -286,7 +286,7 @@ pub struct Engine {
 /// as raw bytes (key literals are built from them), READ COMMITTED (copy reads
 /// take no locks), and the client's sql_mode.
 pub async fn engine_conn(opts: &Opts, sql_mode: &str) -> Result<Conn, MigrateError> {
-    let mut conn = Conn::new(opts.clone()).await?;
+    let mut conn = connect(opts).await?;
     conn.query_drop("SET NAMES utf8mb4").await?;
     conn.query_drop("SET character_set_results = binary")
         .await?;
@@ -295,6 +295,29 @@ pub async fn engine_conn(opts: &Opts, sql_mode: &str) -> Result<Conn, MigrateErr
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         .await?;
     Ok(conn)
+}
+
+/// Connection attempts before a connect failure is the migration's failure: a
+/// busy server can drop a connection during its handshake.
+const CONNECT_ATTEMPTS: u32 = 3;
+const CONNECT_RETRY: Duration = Duration::from_millis(200);
+
+/// Opens a connection, trying again after a failure that is not the server's
+/// answer (a refused login is final; a dropped handshake is not).
+pub async fn connect(opts: &Opts) -> Result<Conn, MigrateError> {
+    let mut attempt = 1;
+    loop {
+        match Conn::new(opts.clone()).await {
+            Ok(c) => return Ok(c),
+            Err(mysql_async::Error::Server(e)) => return Err(mysql_async::Error::Server(e).into()),
+            Err(e) if attempt < CONNECT_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "connecting to the primary again");
+                attempt += 1;
+                tokio::time::sleep(CONNECT_RETRY).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// How often the old-table sweeper looks for tables past their keep time: a
@@ -473,7 +496,7 @@ impl Engine {
     }
 
     async fn resume_all(self: &Arc<Self>) -> Result<(), MigrateError> {
-        let mut conn = Conn::new(self.opts.clone()).await?;
+        let mut conn = connect(&self.opts).await?;
         store::ensure_control_table(&mut conn).await?;
         let records = store::unfinished(&mut conn).await?;
         let _ = conn.disconnect().await;
@@ -493,7 +516,7 @@ impl Engine {
     }
 
     async fn sweep_old_tables(&self) -> Result<(), MigrateError> {
-        let mut conn = Conn::new(self.opts.clone()).await?;
+        let mut conn = connect(&self.opts).await?;
         for (id, schema, old) in
             store::old_tables_due(&mut conn, self.settings.keep_old.as_secs()).await?
         {

@@ -99,7 +99,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
             "the change adds a foreign key".into(),
         ));
     }
-    let mut owner = Conn::new(engine.opts.clone()).await?;
+    let mut owner = super::connect(&engine.opts).await?;
     if !store::take_ownership(&mut owner, &source.schema, &source.name).await? {
         return Err(MigrateError::Busy(source.qualified()));
     }
@@ -186,7 +186,7 @@ pub async fn resume(
     engine: &Engine,
     record: store::Record,
 ) -> Result<Option<Started>, MigrateError> {
-    let mut owner = Conn::new(engine.opts.clone()).await?;
+    let mut owner = super::connect(&engine.opts).await?;
     if !store::take_ownership(&mut owner, &record.schema, &record.table).await? {
         tracing::info!(
             migration = record.id,
@@ -318,7 +318,7 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
     let span = tracing::info_span!("migration", id = m.id, table = %qualified(&m.schema, &m.table));
     let result = tracing::Instrument::instrument(drive(&engine, &mut s), span.clone()).await;
     let _e = span.enter();
-    let mut conn = match Conn::new(engine.opts.clone()).await {
+    let mut conn = match super::connect(&engine.opts).await {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!(error = %e, "cannot record the migration's end");

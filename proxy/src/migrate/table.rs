@@ -265,6 +265,33 @@ impl Table {
         format!("({})", terms.join(" OR "))
     }
 
+    /// The key `rows` rows past `after` in key order (the end of a range of
+    /// that many rows), or `None` when fewer rows remain. Scans the key index.
+    pub async fn key_rows_after(
+        &self,
+        conn: &mut Conn,
+        after: Option<&KeyTuple>,
+        rows: u64,
+    ) -> Result<Option<KeyTuple>, MigrateError> {
+        let keys = self.key_list();
+        let sql = format!(
+            "SELECT {keys} FROM {} {} {} ORDER BY {keys} LIMIT 1 OFFSET {}",
+            self.qualified(),
+            self.force_key(),
+            after
+                .map(|k| format!("WHERE {}", self.key_after(k)))
+                .unwrap_or_default(),
+            rows.max(1) - 1
+        );
+        let row: Option<mysql_async::Row> = conn.first_as(sql).await?;
+        match row {
+            Some(r) => self.key_from_row(&r).map(Some).ok_or_else(|| {
+                MigrateError::Internal("a key value of the original table cannot be read".into())
+            }),
+            None => Ok(None),
+        }
+    }
+
     /// The key of a row read with the key columns first (as `SELECT key_list`
     /// returns them), as literals.
     pub fn key_from_row(&self, row: &mysql_async::Row) -> Option<KeyTuple> {

@@ -122,7 +122,6 @@ pub async fn differing_ranges(
         }
     }
     let source = &m.source;
-    let keys = source.key_list();
     let mut lower: Option<KeyTuple> = None;
     let mut differ = Vec::new();
     if !m.key_compares_alike() {
@@ -143,23 +142,9 @@ pub async fn differing_ranges(
         return Ok(differ);
     }
     loop {
-        let upper_sql = format!(
-            "SELECT {keys} FROM {} {} {} ORDER BY {keys} LIMIT 1 OFFSET {}",
-            source.qualified(),
-            source.force_key(),
-            lower
-                .as_ref()
-                .map(|l| format!("WHERE {}", source.key_after(l)))
-                .unwrap_or_default(),
-            chunk_rows.max(1) - 1
-        );
-        let row: Option<mysql_async::Row> = conn.first_as(upper_sql).await?;
-        let upper = match row {
-            Some(r) => Some(source.key_from_row(&r).ok_or_else(|| {
-                MigrateError::Internal("a key value of the original table cannot be read".into())
-            })?),
-            None => None,
-        };
+        let upper = source
+            .key_rows_after(conn, lower.as_ref(), chunk_rows)
+            .await?;
         let range = (lower.clone(), upper.clone());
         let (a, b) = both(
             conn,
