@@ -102,6 +102,11 @@ impl Server {
                 (root, None)
             }
         };
+        // Each server's own tmpdir: a starting server deletes every `#sql*`
+        // file in its tmpdir, which in a shared /tmp would be the internal
+        // temporary tables of servers already running.
+        fs::create_dir_all(root.join("tmp"))
+            .with_context(|| format!("creating {}/tmp", root.display()))?;
         let datadir = root.join("data");
         let fresh = !datadir.join("mysql").is_dir();
         if fresh {
@@ -375,6 +380,7 @@ impl Server {
              datadir={root}/data\n\
              socket={root}/mysql.sock\n\
              pid-file={root}/mariadbd.pid\n\
+             tmpdir={root}/tmp\n\
              log_error={root}/error.log\n\
              port={port}\n\
              bind-address=127.0.0.1\n\

@@ -90,6 +90,7 @@ fn install(root: &Path) -> Result<()> {
              datadir={datadir}\n\
              socket={root}/install.sock\n\
              pid-file={root}/install.pid\n\
+             tmpdir={root}\n\
              log_error={error_log}\n\
              skip-name-resolve\n\
              innodb_log_file_size={TEMPLATE_REDO_LOG_SIZE}\n",
