@@ -47,13 +47,14 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code);
         }
         Command::Serve(args) => {
+            let reload_args = (*args).clone();
             let settings = args.resolve()?;
             init_logging(settings.log_format, &settings.log)?;
             let runtime = build_runtime(settings.worker_threads)?;
             runtime.block_on(async move {
                 let shared = tern::server::Shared::new(settings)?;
                 let listener = tern::server::bind(&shared).await?;
-                tokio::spawn(reload_on_sighup(shared.clone()));
+                tokio::spawn(reload_on_sighup(shared.clone(), reload_args));
                 if let Some(addr) = shared.settings.http {
                     let shared = shared.clone();
                     // Bound before serving SQL so that a taken port fails the start.
@@ -118,15 +119,37 @@ fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGHUP re-reads the rule file; sessions pick the new rules up at their next
-/// statement and no connection is dropped.
-async fn reload_on_sighup(shared: std::sync::Arc<tern::server::Shared>) {
+/// SIGHUP re-reads the rule file and the configuration (file, environment and
+/// the original flags, as at start). Sessions pick the new rules up at their
+/// next statement, running migrations take the new migration settings at their
+/// next step, and no connection is dropped. Settings that need a restart
+/// (addresses, accounts, TLS, limits) keep their running values.
+async fn reload_on_sighup(
+    shared: std::sync::Arc<tern::server::Shared>,
+    args: tern::config::ServeArgs,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
         shared.reload_rules();
+        match args.clone().resolve() {
+            Ok(settings) => {
+                shared.migrations.update_settings(settings.migrate.clone());
+                tracing::info!(
+                    cutover_hold_ms = settings.migrate.hold_bound.as_millis() as u64,
+                    chunk_ms = settings.migrate.chunk_target.as_millis() as u64,
+                    max_lag_ms = settings.migrate.max_lag_ms,
+                    max_threads_running = settings.migrate.max_threads_running,
+                    keep_old_secs = settings.migrate.keep_old.as_secs(),
+                    "migration settings reloaded"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration invalid; keeping the running settings")
+            }
+        }
     }
 }
 

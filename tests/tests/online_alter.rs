@@ -1155,3 +1155,49 @@ async fn tern_alter_runs_the_same_engine_without_the_proxy() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_migration_settings_of_a_running_migration() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("tern.toml");
+    // Binlog dump threads count as running: with a limit of 1 the copy always waits.
+    std::fs::write(&config, "migration_max_threads_running = 1\n")?;
+    let s = Setup::start(1, &["--config", &config.display().to_string()])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE hu (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO hu SELECT seq, seq FROM seq_1_to_2000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE hu MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+        let throttled: Option<String> = rows
+            .iter()
+            .find(|r| r.get::<String, _>(0).as_deref() == Some(&id.to_string()))
+            .and_then(|r| r.get::<Option<String>, _>(13).flatten());
+        if throttled
+            .as_deref()
+            .is_some_and(|t| t.contains("threads running"))
+        {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "never throttled on load");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::write(&config, "migration_max_threads_running = 0\n")?;
+    tern_tests::process::send_signal(s.tern.pid(), libc::SIGHUP)?;
+    wait_for_state(&mut c, id, "done", Duration::from_secs(30)).await?;
+    ensure!(s
+        .tern
+        .log_contents()
+        .contains("migration settings reloaded"));
+    Ok(())
+}

@@ -81,6 +81,10 @@ impl Copier {
         }
     }
 
+    pub fn set_target(&mut self, target: Duration) {
+        self.target = target;
+    }
+
     pub fn done(&self) -> bool {
         self.high_water == HighWater::All
     }

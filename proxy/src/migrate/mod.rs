@@ -270,7 +270,8 @@ pub struct AlterRequest {
 }
 
 pub struct Engine {
-    pub settings: MigrateSettings,
+    /// Replaced whole by a SIGHUP reload; runners read it at every step.
+    settings: std::sync::RwLock<MigrateSettings>,
     pub opts: Opts,
     pub gate: Arc<WriteGate>,
     replicas: Vec<(String, Arc<ReplicaHealth>)>,
@@ -334,7 +335,7 @@ impl Engine {
         replicas: Vec<(String, Arc<ReplicaHealth>)>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
-            settings,
+            settings: std::sync::RwLock::new(settings),
             opts,
             gate: Arc::new(WriteGate::default()),
             replicas,
@@ -343,6 +344,19 @@ impl Engine {
             running: std::sync::atomic::AtomicUsize::new(0),
             task_ended: Notify::new(),
         })
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> MigrateSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes new settings (SIGHUP); running migrations use them from their next step.
+    pub fn update_settings(&self, settings: MigrateSettings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -398,11 +412,11 @@ impl Engine {
             .insert(m.id, m);
     }
 
-    fn throttle(&self) -> throttle::Throttle {
+    pub(crate) fn throttle(&self) -> throttle::Throttle {
         throttle::Throttle {
             replicas: self.replicas.clone(),
-            max_lag_ms: self.settings.max_lag_ms,
-            max_threads_running: self.settings.max_threads_running,
+            max_lag_ms: self.settings().max_lag_ms,
+            max_threads_running: self.settings().max_threads_running,
         }
     }
 
@@ -484,7 +498,7 @@ impl Engine {
             }
         }
         let engine = self.clone();
-        let interval = (self.settings.keep_old / 4).clamp(SWEEP_INTERVAL_MIN, SWEEP_INTERVAL_MAX);
+        let interval = (self.settings().keep_old / 4).clamp(SWEEP_INTERVAL_MIN, SWEEP_INTERVAL_MAX);
         tokio::spawn(async move {
             loop {
                 if let Err(e) = engine.sweep_old_tables().await {
@@ -518,7 +532,7 @@ impl Engine {
     async fn sweep_old_tables(&self) -> Result<(), MigrateError> {
         let mut conn = connect(&self.opts).await?;
         for (id, schema, old) in
-            store::old_tables_due(&mut conn, self.settings.keep_old.as_secs()).await?
+            store::old_tables_due(&mut conn, self.settings().keep_old.as_secs()).await?
         {
             if !old.is_empty() {
                 conn.query_drop(format!(

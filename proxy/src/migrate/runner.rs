@@ -173,7 +173,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         work,
         mapping,
         shadow_key,
-        copier: Copier::new(HighWater::Start, 0, engine.settings.chunk_target),
+        copier: Copier::new(HighWater::Start, 0, engine.settings().chunk_target),
         position,
         old_name,
         sql_mode: req.sql_mode,
@@ -305,7 +305,11 @@ pub async fn resume(
         work,
         mapping,
         shadow_key,
-        copier: Copier::new(high_water, record.rows_copied, engine.settings.chunk_target),
+        copier: Copier::new(
+            high_water,
+            record.rows_copied,
+            engine.settings().chunk_target,
+        ),
         position,
         old_name: record.old_table,
         sql_mode: record.sql_mode,
@@ -419,7 +423,6 @@ async fn idle(m: &Migration, step: Duration) {
 
 async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, MigrateError> {
     let m = s.migration.clone();
-    let throttle = engine.throttle();
     let capture =
         Capture::start(engine.opts.clone(), &s.mapping.source, s.position.clone()).await?;
     let changes = capture.changes.clone();
@@ -447,6 +450,9 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             idle(&m, IDLE_STEP).await;
             continue;
         }
+        // Settings may change under a running migration (SIGHUP).
+        let throttle = engine.throttle();
+        s.copier.set_target(engine.settings().chunk_target);
         if let Some(reason) = throttle.reason(&mut s.work).await? {
             if throttled_since.is_none() {
                 tracing::info!(reason = %reason, "copy throttled");
@@ -470,7 +476,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             last_checkpoint = Instant::now();
         }
         let rows = s.copier.rows_copied;
-        let lag = throttle.max_lag_ms();
+        let lag = engine.throttle().max_lag_ms();
         m.update(|p| {
             p.rows_copied = rows;
             p.rows_total = p.rows_total.max(rows);
@@ -497,7 +503,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     // Verify in one snapshot; recopy what differs.
     store::set_state(&mut s.work, m.id, State::Verifying).await?;
     m.update(|p| p.state = State::Verifying);
-    let bound = engine.settings.hold_bound;
+    let bound = || engine.settings().hold_bound;
     let mut verified = false;
     let mut backoff = FIRST_RETRY;
     let mut round = 0;
@@ -523,7 +529,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             changes: &changes,
             mapping: &s.mapping,
             shadow_key: &s.shadow_key,
-            bound,
+            bound: bound(),
         };
         let lock_sql = format!(
             "LOCK TABLES {} READ, {} WRITE",
@@ -627,7 +633,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             changes: &changes,
             mapping: &s.mapping,
             shadow_key: &s.shadow_key,
-            bound,
+            bound: bound(),
         };
         match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
             SwapOutcome::Swapped { held, gtid } => {

@@ -214,7 +214,8 @@ impl Session {
         ) {
             return;
         }
-        let bound = self.shared.settings.migrate.hold_bound + std::time::Duration::from_secs(1);
+        let bound =
+            self.shared.migrations.settings().hold_bound + std::time::Duration::from_secs(1);
         let session_schema = self
             .schema
             .as_deref()
@@ -335,7 +336,13 @@ impl Session {
 
     /// Asks the server to make the change without a copy, as the client's user.
     async fn try_without_copy(&mut self, alter: &OnlineAlter) -> Result<Probe, SessionEnd> {
-        let lock_secs = self.shared.settings.migrate.hold_bound.as_secs().max(1);
+        let lock_secs = self
+            .shared
+            .migrations
+            .settings()
+            .hold_bound
+            .as_secs()
+            .max(1);
         let probes: Vec<String> = if alter.algorithm.is_some() {
             // The user asked for a copy: only let the server check the
             // statement and the privilege (FORCE never runs instantly).
