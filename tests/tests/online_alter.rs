@@ -400,6 +400,29 @@ async fn wait_for_state(
     }
 }
 
+/// Waits until migration `id` is throttled for a reason containing `why`, and
+/// checks it copied nothing meanwhile.
+async fn wait_until_throttled(c: &mut Conn, id: u64, why: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+        let throttled: Option<String> = rows
+            .iter()
+            .find(|r| r.get::<String, _>(0).as_deref() == Some(&id.to_string()))
+            .and_then(|r| r.get::<Option<String>, _>(13).flatten());
+        let (state, copied, _) = migration_state(c, id).await?;
+        ensure!(
+            copied == 0 && state == "copying",
+            "copied while it should wait: {state} {copied}"
+        );
+        if throttled.as_deref().is_some_and(|t| t.contains(why)) {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "never throttled ({why})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
     let id: Option<String> = c.query_first(sql).await?;
     Ok(id.context("no migration id")?.parse()?)
@@ -904,24 +927,7 @@ async fn copy_waits_while_the_replica_lags() -> Result<()> {
         "/* tern:async */ ALTER TABLE lg MODIFY v BIGINT NOT NULL",
     )
     .await?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
-        let throttled: Option<String> = rows
-            .iter()
-            .find(|r| r.get::<String, _>(0).as_deref() == Some(&id.to_string()))
-            .and_then(|r| r.get::<Option<String>, _>(13).flatten());
-        if throttled.as_deref().is_some_and(|t| t.contains("behind")) {
-            break;
-        }
-        let (state, copied, _) = migration_state(&mut c, id).await?;
-        ensure!(
-            copied == 0 && state == "copying",
-            "copied while the replica lagged: {state} {copied}"
-        );
-        ensure!(Instant::now() < deadline, "never throttled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_throttled(&mut c, id, "behind").await?;
     let (_, copied, _) = migration_state(&mut c, id).await?;
     ensure!(copied == 0, "copied {copied} rows while throttled");
     replica.query_drop("START SLAVE SQL_THREAD").await?;
@@ -1176,22 +1182,7 @@ async fn sighup_reloads_migration_settings_of_a_running_migration() -> Result<()
         "/* tern:async */ ALTER TABLE hu MODIFY v BIGINT NOT NULL",
     )
     .await?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
-        let throttled: Option<String> = rows
-            .iter()
-            .find(|r| r.get::<String, _>(0).as_deref() == Some(&id.to_string()))
-            .and_then(|r| r.get::<Option<String>, _>(13).flatten());
-        if throttled
-            .as_deref()
-            .is_some_and(|t| t.contains("threads running"))
-        {
-            break;
-        }
-        ensure!(Instant::now() < deadline, "never throttled on load");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_throttled(&mut c, id, "threads running").await?;
     std::fs::write(&config, "migration_max_threads_running = 0\n")?;
     tern_tests::process::send_signal(s.tern.pid(), libc::SIGHUP)?;
     wait_for_state(&mut c, id, "done", Duration::from_secs(30)).await?;
