@@ -54,6 +54,9 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
         .await?;
     let _: Vec<i64> = c.query("SELECT v FROM hm WHERE id < 5").await?;
     let _ = c.query_drop("SELECT nosuch FROM hm").await;
+    // A prepared statement counts too.
+    c.exec_drop("UPDATE hm SET v = v WHERE id = ?", (1,))
+        .await?;
     let id: Option<String> = c
         .query_first("/* tern:async tern:postpone */ ALTER TABLE hm MODIFY v BIGINT NOT NULL")
         .await?;
@@ -63,6 +66,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
     ensure!(code == 200, "{code}");
     for needle in [
         "tern_queries_total{kind=\"insert\",route=\"primary\"}",
+        "tern_queries_total{kind=\"update\",route=\"primary\"}",
         "tern_query_duration_seconds_bucket",
         "tern_errors_total{code=\"1054\"}",
         "tern_client_connections",

@@ -90,6 +90,8 @@ struct PreparedStatement {
     param_types: Option<Vec<u8>>,
     /// Long data was sent to the primary's copy: its executes stay there.
     long_data: bool,
+    /// Statement kind, for the metrics of its executes.
+    kind: StatementKind,
 }
 
 /// How a read on one replica went.
@@ -634,6 +636,7 @@ impl Session {
                     ..
                 })
             );
+            let kind = c.kind;
             self.prepared.insert(
                 id,
                 PreparedStatement {
@@ -642,6 +645,7 @@ impl Session {
                     params,
                     param_types: None,
                     long_data: false,
+                    kind,
                 },
             );
         }
@@ -651,6 +655,7 @@ impl Session {
     /// COM_STMT_EXECUTE: on a replica when the statement is a plain read, the
     /// session may read from replicas and no cursor is asked for.
     async fn execute(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
+        let started = std::time::Instant::now();
         let id = statement_id(payload);
         let mut to_replica = false;
         if let Some(ps) = id.and_then(|id| self.prepared.get_mut(&id)) {
@@ -674,8 +679,10 @@ impl Session {
                     after: None,
                     why: "prepared read",
                 };
-                self.read(&route, seq, ReadCommand::Execute { id, payload })
+                let outcome = self
+                    .read(&route, seq, ReadCommand::Execute { id, payload })
                     .await?;
+                self.record_execute(id, started, &outcome);
                 Ok(())
             }
             _ => {
@@ -687,9 +694,31 @@ impl Session {
                         self.pass_write_gate(&classify_bytes(&sql)).await;
                     }
                 }
-                self.on_primary(COM_STMT_EXECUTE, seq, payload).await
+                self.forward(seq, payload).await?;
+                self.last_replica = None;
+                let outcome = self.relay_primary(COM_STMT_EXECUTE).await?;
+                if let Some(id) = id {
+                    self.record_execute(id, started, &outcome);
+                }
+                Ok(())
             }
         }
+    }
+
+    fn record_execute(&self, id: u32, started: std::time::Instant, outcome: &RelayOutcome) {
+        let kind = self
+            .prepared
+            .get(&id)
+            .map_or(StatementKind::Other, |ps| ps.kind);
+        let route = if self.last_replica.is_some() {
+            RouteLabel::Replica
+        } else {
+            RouteLabel::Primary
+        };
+        let code = if outcome.error { outcome.error_code } else { 0 };
+        self.shared
+            .metrics
+            .record_query(route, kind, started.elapsed(), code);
     }
 
     /// The execute packet for replica `idx`: the statement prepared there first
