@@ -42,6 +42,10 @@ async fn page() -> Html<&'static str> {
 fn refresh_gauges(shared: &Shared) {
     let m = &shared.metrics;
     m.client_connections.set(shared.active_sessions() as i64);
+    // Every session holds one primary connection.
+    m.backend_connections
+        .with_label_values(&[&shared.primary.addr, "primary"])
+        .set(shared.active_sessions() as i64);
     for node in &shared.replicas {
         let s = node.health.snapshot();
         let up = s.reachable && s.io_running && s.sql_running;
@@ -175,6 +179,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<Value> {
                 "io_running": s.io_running,
                 "sql_running": s.sql_running,
                 "lag_ms": s.lag_ms,
+                "connections": node.connections.load(std::sync::atomic::Ordering::Relaxed),
                 "gtid_position": s.applied.to_string(),
                 "last_error": s.last_error,
             })
@@ -187,6 +192,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<Value> {
             "role": "primary",
             "address": shared.primary.addr,
             "healthy": primary_up,
+            "connections": shared.active_sessions(),
             "gtid_position": shared.primary_history.latest().map(|g| g.to_string()),
         },
         "replicas": replicas,

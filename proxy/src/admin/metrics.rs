@@ -36,6 +36,7 @@ pub struct Metrics {
     pub gate_holds: IntCounter,
     pub gate_hold_seconds: Histogram,
     pub backend_up: IntGaugeVec,
+    pub backend_connections: IntGaugeVec,
     pub replica_lag_ms: IntGaugeVec,
     pub replica_applied_seq: IntGaugeVec,
     pub migration_rows_copied: IntGaugeVec,
@@ -105,6 +106,13 @@ impl Metrics {
             ),
             &["server", "role"],
         ));
+        let backend_connections = must(IntGaugeVec::new(
+            Opts::new(
+                "backend_connections",
+                "Sessions' connections open to a backend",
+            ),
+            &["server", "role"],
+        ));
         let replica_lag_ms = must(IntGaugeVec::new(
             Opts::new(
                 "replica_lag_ms",
@@ -158,6 +166,7 @@ impl Metrics {
             Box::new(gate_holds.clone()),
             Box::new(gate_hold_seconds.clone()),
             Box::new(backend_up.clone()),
+            Box::new(backend_connections.clone()),
             Box::new(replica_lag_ms.clone()),
             Box::new(replica_applied_seq.clone()),
             Box::new(migration_rows_copied.clone()),
@@ -183,6 +192,7 @@ impl Metrics {
             gate_holds,
             gate_hold_seconds,
             backend_up,
+            backend_connections,
             replica_lag_ms,
             replica_applied_seq,
             migration_rows_copied,

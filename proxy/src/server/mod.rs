@@ -29,6 +29,24 @@ pub struct ReplicaNode {
     pub target: BackendTarget,
     pub group: Option<String>,
     pub health: Arc<ReplicaHealth>,
+    /// Sessions' connections to it open now.
+    pub connections: Arc<AtomicUsize>,
+}
+
+/// Counts one backend connection in a total while alive.
+pub struct ConnectionCount(Arc<AtomicUsize>);
+
+impl ConnectionCount {
+    pub fn new(total: &Arc<AtomicUsize>) -> Self {
+        total.fetch_add(1, Ordering::Relaxed);
+        ConnectionCount(total.clone())
+    }
+}
+
+impl Drop for ConnectionCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// State every session shares.
@@ -133,6 +151,7 @@ impl Shared {
                 target: BackendTarget::new(r.addr.clone(), settings.backend_connect_timeout),
                 group: r.group.clone(),
                 health: Arc::new(ReplicaHealth::new(max_lag_ms)),
+                connections: Arc::new(AtomicUsize::new(0)),
             })
             .collect();
         let replicas: Vec<ReplicaNode> = replicas;

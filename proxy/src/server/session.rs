@@ -70,6 +70,8 @@ struct ReplicaLink {
     schema: Option<Vec<u8>>,
     /// Client statement id → the same statement prepared on this replica.
     statements: HashMap<u32, ReplicaStatement>,
+    /// Counts this connection in its replica's total while alive.
+    _counted: super::ConnectionCount,
 }
 
 struct ReplicaStatement {
@@ -860,11 +862,13 @@ impl Session {
             let node = &self.shared.replicas[idx];
             let (conn, _ok) =
                 BackendConn::connect(&node.target, &self.identity.backend_login()).await?;
+            let counted = super::ConnectionCount::new(&node.connections);
             self.replicas[idx] = Some(ReplicaLink {
                 conn,
                 replayed: 0,
                 schema: self.identity.database.clone(),
                 statements: HashMap::new(),
+                _counted: counted,
             });
         }
         let deprecate_eof = self.deprecate_eof;
