@@ -416,6 +416,25 @@ async fn checkpoint(s: &mut Started, position: &GtidSet) -> Result<(), MigrateEr
     .await
 }
 
+/// What a freeze needs, with the hold bound as configured now (SIGHUP may change it).
+fn freeze_context<'a>(
+    engine: &'a Engine,
+    sql_mode: &'a str,
+    mapping: &'a Mapping,
+    shadow_key: &'a Table,
+    changes: &'a Changes,
+) -> FreezeContext<'a> {
+    FreezeContext {
+        opts: &engine.opts,
+        sql_mode,
+        gate: &engine.gate,
+        changes,
+        mapping,
+        shadow_key,
+        bound: engine.settings().hold_bound,
+    }
+}
+
 /// Sleeps `step`, or less when an operator command arrives.
 async fn idle(m: &Migration, step: Duration) {
     let _ = tokio::time::timeout(step, m.wake.notified()).await;
@@ -476,7 +495,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             last_checkpoint = Instant::now();
         }
         let rows = s.copier.rows_copied;
-        let lag = engine.throttle().max_lag_ms();
+        let lag = throttle.max_lag_ms();
         m.update(|p| {
             p.rows_copied = rows;
             p.rows_total = p.rows_total.max(rows);
@@ -503,7 +522,6 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     // Verify in one snapshot; recopy what differs.
     store::set_state(&mut s.work, m.id, State::Verifying).await?;
     m.update(|p| p.state = State::Verifying);
-    let bound = || engine.settings().hold_bound;
     let mut verified = false;
     let mut backoff = FIRST_RETRY;
     let mut round = 0;
@@ -522,15 +540,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 .await?;
         }
-        let cx = FreezeContext {
-            opts: &engine.opts,
-            sql_mode: &s.sql_mode,
-            gate: &engine.gate,
-            changes: &changes,
-            mapping: &s.mapping,
-            shadow_key: &s.shadow_key,
-            bound: bound(),
-        };
+        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, &changes);
         let lock_sql = format!(
             "LOCK TABLES {} READ, {} WRITE",
             s.mapping.source.qualified(),
@@ -626,15 +636,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         attempts += 1;
         store::note_attempt(&mut s.work, m.id, attempts).await?;
         m.update(|p| p.cutover_attempts = attempts);
-        let cx = FreezeContext {
-            opts: &engine.opts,
-            sql_mode: &s.sql_mode,
-            gate: &engine.gate,
-            changes: &changes,
-            mapping: &s.mapping,
-            shadow_key: &s.shadow_key,
-            bound: bound(),
-        };
+        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, &changes);
         match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
             SwapOutcome::Swapped { held, gtid } => {
                 tracing::info!(attempt = attempts, held_ms = held.as_millis() as u64, gtid = %gtid, "cut-over done");

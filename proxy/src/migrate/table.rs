@@ -362,46 +362,48 @@ pub async fn exec(conn: &mut Conn, sql: &str) -> Result<(), MigrateError> {
     Ok(())
 }
 
+/// A table of NOT NULL INT columns keyed by all of them, for unit tests.
+#[cfg(test)]
+pub(crate) fn int_table(key: &[&str]) -> Table {
+    let columns = key
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Column {
+            name: n.to_string(),
+            ordinal: i,
+            data_type: "int".into(),
+            column_type: "int(11)".into(),
+            charset: None,
+            collation: None,
+            class: ColumnClass::Integer,
+            generated: false,
+            nullable: false,
+        })
+        .collect();
+    Table {
+        schema: "s".into(),
+        name: "t".into(),
+        columns,
+        key_name: Some("PRIMARY".into()),
+        key: (0..key.len()).collect(),
+        engine: "InnoDB".into(),
+        rows_estimate: 0,
+        auto_increment: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn table(key: &[&str]) -> Table {
-        let columns = key
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Column {
-                name: n.to_string(),
-                ordinal: i,
-                data_type: "int".into(),
-                column_type: "int(11)".into(),
-                charset: None,
-                collation: None,
-                class: ColumnClass::Integer,
-                generated: false,
-                nullable: false,
-            })
-            .collect();
-        Table {
-            schema: "s".into(),
-            name: "t".into(),
-            columns,
-            key_name: Some("PRIMARY".into()),
-            key: (0..key.len()).collect(),
-            engine: "InnoDB".into(),
-            rows_estimate: 0,
-            auto_increment: None,
-        }
-    }
-
     #[test]
     fn composite_key_ranges_are_lexicographic() {
-        let t = table(&["a", "b"]);
+        let t = int_table(&["a", "b"]);
         let k = vec!["1".to_string(), "2".to_string()];
         assert_eq!(t.key_after(&k), "((`a` > 1) OR (`a` = 1 AND `b` > 2))");
         assert_eq!(t.key_at_most(&k), "((`a` < 1) OR (`a` = 1 AND `b` <= 2))");
         assert_eq!(t.key_in(&[&k]), "((`a` = 1 AND `b` = 2))");
-        let one = table(&["id"]);
+        let one = int_table(&["id"]);
         assert_eq!(
             one.key_in(&[&vec!["5".into()], &vec!["7".into()]]),
             "`id` IN (5, 7)"

@@ -183,6 +183,7 @@ impl Session {
     }
 
     pub async fn run(mut self) -> SessionEnd {
+        let busy = self.shared.busy_counter();
         loop {
             self.client.reader.shrink_if_idle();
             self.primary.reader.shrink_if_idle();
@@ -223,8 +224,7 @@ impl Session {
                     .await;
                 continue;
             };
-            let shared = self.shared.clone();
-            let _busy = shared.busy();
+            let _busy = busy.enter();
             let result = match command {
                 COM_QUIT => {
                     // Tell the servers too, so they do not log aborted connections.
@@ -378,15 +378,7 @@ impl Session {
         }
         if let Some(outcome) = outcome {
             self.after_query(&c, &payload, &outcome);
-            let route = if self.last_replica.is_some() {
-                RouteLabel::Replica
-            } else {
-                RouteLabel::Primary
-            };
-            let code = if outcome.error { outcome.error_code } else { 0 };
-            self.shared
-                .metrics
-                .record_query(route, c.kind, started.elapsed(), code);
+            self.record_statement(c.kind, started, &outcome);
         }
         Ok(())
     }
@@ -461,13 +453,7 @@ impl Session {
         };
         let result = match reply {
             Ok(()) => {
-                let mut status = 0;
-                if self.in_transaction {
-                    status |= IN_TRANS;
-                }
-                if self.autocommit {
-                    status |= AUTOCOMMIT;
-                }
+                let status = self.status_flags();
                 self.client.send(1, &ok_payload(0, 0, status, 0)).await
             }
             Err(message) => {
@@ -712,6 +698,16 @@ impl Session {
             .prepared
             .get(&id)
             .map_or(StatementKind::Other, |ps| ps.kind);
+        self.record_statement(kind, started, outcome);
+    }
+
+    /// Metrics for one statement, on the server that answered it.
+    fn record_statement(
+        &self,
+        kind: StatementKind,
+        started: std::time::Instant,
+        outcome: &RelayOutcome,
+    ) {
         let route = if self.last_replica.is_some() {
             RouteLabel::Replica
         } else {

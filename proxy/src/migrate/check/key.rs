@@ -42,30 +42,13 @@ pub fn keeps_key_columns(mapping: &Mapping) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::table::{Column, ColumnClass};
+    use crate::migrate::table::int_table;
 
     #[test]
     fn a_table_without_a_key_is_refused() {
-        let mut t = Table {
-            schema: "s".into(),
-            name: "t".into(),
-            columns: vec![Column {
-                name: "a".into(),
-                ordinal: 0,
-                data_type: "int".into(),
-                column_type: "int(11)".into(),
-                charset: None,
-                collation: None,
-                class: ColumnClass::Integer,
-                generated: false,
-                nullable: true,
-            }],
-            key_name: None,
-            key: vec![],
-            engine: "InnoDB".into(),
-            rows_estimate: 0,
-            auto_increment: None,
-        };
+        let mut t = int_table(&["a"]);
+        t.key_name = None;
+        t.key = vec![];
         assert!(has_usable_key(&t).is_err());
         t.key = vec![0];
         assert!(has_usable_key(&t).is_ok());

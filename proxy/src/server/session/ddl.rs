@@ -74,11 +74,12 @@ pub enum AdminCommand {
 /// Cheap look at the first words: `SHOW TERN ...` or `TERN ...`. `Some(Err)` is
 /// a statement meant for Tern that does not parse.
 pub fn admin_command(sql: &[u8]) -> Option<Result<AdminCommand, String>> {
-    let first = sql.iter().position(|b| !b.is_ascii_whitespace())?;
-    if !matches!(sql[first], b't' | b'T' | b's' | b'S') {
+    // Every COM_QUERY passes here: decide on the first words' bytes, and
+    // allocate only for a statement that is Tern's.
+    if !names_tern(sql) {
         return None;
     }
-    let text = std::str::from_utf8(&sql[first..]).ok()?;
+    let text = std::str::from_utf8(sql.trim_ascii()).ok()?;
     let text = text.trim().trim_end_matches(';').trim();
     let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let upper = |i: usize| words.get(i).map(|w| w.to_ascii_uppercase());
@@ -107,6 +108,23 @@ pub fn admin_command(sql: &[u8]) -> Option<Result<AdminCommand, String>> {
     }
 }
 
+/// `TERN ...` or `SHOW TERN ...`, by its first words.
+fn names_tern(sql: &[u8]) -> bool {
+    fn word(text: &[u8]) -> (&[u8], &[u8]) {
+        let text = text.trim_ascii_start();
+        let end = text
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(text.len());
+        text.split_at(end)
+    }
+    let (first, rest) = word(sql);
+    if first.eq_ignore_ascii_case(b"TERN") {
+        return true;
+    }
+    first.eq_ignore_ascii_case(b"SHOW") && word(rest).0.eq_ignore_ascii_case(b"TERN")
+}
+
 /// Is this DDL one Tern may run online? DDL is rare: the plan (a lexer pass)
 /// decides for real.
 pub fn is_table_change(c: &Classified<'_>) -> bool {
@@ -125,7 +143,7 @@ fn sql_string(s: &str) -> String {
 }
 
 impl Session {
-    fn status_flags(&self) -> u16 {
+    pub(super) fn status_flags(&self) -> u16 {
         let mut status = 0;
         if self.in_transaction {
             status |= IN_TRANS;
