@@ -404,6 +404,10 @@ impl Server {
              character_set_server=utf8mb4\n\
              collation_server=utf8mb4_general_ci\n\
              max_connections=3000\n\
+             # A cached thread hands a new connection the closed one's session,\n\
+             # prepared-statement id counter included: byte-for-byte comparisons\n\
+             # of direct and proxied transcripts need every session fresh.\n\
+             thread_cache_size=0\n\
              max_allowed_packet=64M\n\
              local_infile=ON\n\
              innodb_buffer_pool_size={innodb_buffer_pool_size}\n\
