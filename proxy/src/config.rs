@@ -90,6 +90,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// How sessions reach a backend on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendSocket {
+    /// Through the server's unix socket when it runs on this machine (learned
+    /// from `@@socket`), falling back to TCP.
+    Auto,
+    /// Always through the configured TCP address. The default: over the socket
+    /// the server sees the sessions as `user@localhost`, which can match another
+    /// account (other privileges) than `user@127.0.0.1` does, so the switch is
+    /// the operator's choice.
+    #[default]
+    Off,
+}
+
 /// Flags of `tern serve`. Every flag may also come from a `TERN_*` environment
 /// variable or from the TOML file given with `--config` (same names, with `_`
 /// instead of `-`; `replica` is the list `replicas`).
@@ -147,6 +162,11 @@ pub struct ServeArgs {
     /// Threads that run client sessions; 0 means one per CPU [default: 1].
     #[arg(long, env = "TERN_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// How sessions reach a backend on this machine: `auto` uses the server's
+    /// unix socket (cheaper than loopback TCP; the server then sees sessions as
+    /// `user@localhost`) and falls back to TCP; `off` always uses TCP [default: off].
+    #[arg(long, env = "TERN_BACKEND_SOCKET", value_enum)]
+    pub backend_socket: Option<BackendSocket>,
     /// Log format [default: text].
     #[arg(long, env = "TERN_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -205,6 +225,7 @@ pub struct FileConfig {
     pub max_replica_lag_ms: Option<u64>,
     pub read_wait_timeout_ms: Option<u64>,
     pub worker_threads: Option<usize>,
+    pub backend_socket: Option<BackendSocket>,
     pub cutover_hold_ms: Option<u64>,
     pub migration_chunk_ms: Option<u64>,
     pub migration_max_lag_ms: Option<u64>,
@@ -261,6 +282,7 @@ pub struct Settings {
     pub max_replica_lag: Duration,
     pub read_wait_timeout: Duration,
     pub worker_threads: usize,
+    pub backend_socket: BackendSocket,
     pub migrate: crate::migrate::MigrateSettings,
     pub admin_role: Option<String>,
     pub shutdown_timeout: Duration,
@@ -363,6 +385,10 @@ impl ServeArgs {
                 .worker_threads
                 .or(file.worker_threads)
                 .unwrap_or(DEFAULT_WORKER_THREADS),
+            backend_socket: self
+                .backend_socket
+                .or(file.backend_socket)
+                .unwrap_or_default(),
             migrate: {
                 let d = crate::migrate::MigrateSettings::default();
                 crate::migrate::MigrateSettings {
@@ -444,7 +470,7 @@ mod tests {
         let file = dir.join("tern.toml");
         std::fs::write(
             &file,
-            "primary = \"db1:3306\"\nreplicas = [\"db2:3306\"]\nadmin_user = \"tern\"\nmax_connections = 10\n",
+            "primary = \"db1:3306\"\nreplicas = [\"db2:3306\"]\nadmin_user = \"tern\"\nmax_connections = 10\nbackend_socket = \"auto\"\n",
         )
         .expect("write");
         let s = args(&[
@@ -456,6 +482,7 @@ mod tests {
         .resolve()
         .expect("resolves");
         assert_eq!(s.primary, "db9:3307");
+        assert_eq!(s.backend_socket, BackendSocket::Auto);
         assert_eq!(
             s.replicas,
             vec![ReplicaSetting {
@@ -485,6 +512,7 @@ mod tests {
         assert_eq!(s.replicas[0].group.as_deref(), Some("reports"));
         assert_eq!(s.replicas[0].addr, "r1:3306");
         assert_eq!(s.replicas[1].group, None);
+        assert_eq!(s.backend_socket, BackendSocket::Off);
     }
 
     #[test]

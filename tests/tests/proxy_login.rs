@@ -141,3 +141,29 @@ async fn reset_connection_resets_the_backend_session() -> Result<()> {
     assert_eq!(gone.0, 1146);
     Ok(())
 }
+
+/// With `--backend-socket auto` sessions reach a co-located server through its
+/// unix socket (the server sees them as `user@localhost`), and an account that
+/// exists only for the TCP address still logs in: the socket refusal is
+/// retried over TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_socket_auto_uses_the_socket_and_falls_back_for_host_bound_accounts() -> Result<()>
+{
+    let s = Setup::start(0, &["--backend-socket", "auto"])?;
+    let mut app = s.app_via_tern().await?;
+    let who: Option<String> = app.query_first("SELECT USER()").await?;
+    assert_eq!(who.as_deref(), Some("app@localhost"));
+
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop("CREATE USER 'tcponly'@'127.0.0.1' IDENTIFIED BY 'tcp_pw'; GRANT SELECT ON app.* TO 'tcponly'@'127.0.0.1'")
+        .await?;
+    let mut tcp = Conn::new(s.tern_opts("tcponly", "tcp_pw")).await?;
+    let who: Option<String> = tcp.query_first("SELECT CURRENT_USER()").await?;
+    assert_eq!(who.as_deref(), Some("tcponly@127.0.0.1"));
+    // And the wrong password is still refused, with the server's words.
+    let through = server_error(Conn::new(s.tern_opts("tcponly", "nope")).await)?;
+    let direct = server_error(Conn::new(s.direct_opts("tcponly", "nope")).await)?;
+    assert_eq!(through, direct);
+    Ok(())
+}

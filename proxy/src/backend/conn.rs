@@ -12,8 +12,8 @@ use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
 use mysql_common::packets::{AuthPlugin, HandshakeResponse};
 use mysql_common::proto::MySerialize;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
+use super::stream::BackendStream;
 use super::{BackendError, BackendTarget, ServerInfo};
 use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
 use crate::protocol::framing::{write_packet, PacketReader};
@@ -33,13 +33,18 @@ pub struct Login<'a> {
 }
 
 pub struct BackendConn {
-    pub stream: TcpStream,
+    pub stream: BackendStream,
     pub reader: PacketReader,
     /// Scratch buffer for packets Tern writes to this backend.
     pub out: BytesMut,
     /// The server's nonce; COM_CHANGE_USER answers it again.
     nonce: Vec<u8>,
     pub server_connection_id: u32,
+}
+
+/// ERROR 1045, access denied: the server matched no account for this login.
+fn refused_access(err: &[u8]) -> bool {
+    err.len() >= 3 && err[0] == 0xFF && u16::from_le_bytes([err[1], err[2]]) == 1045
 }
 
 impl BackendConn {
@@ -49,23 +54,38 @@ impl BackendConn {
         target: &BackendTarget,
         login: &Login<'_>,
     ) -> Result<(Self, Bytes), BackendError> {
-        tokio::time::timeout(
-            target.connect_timeout(),
-            Self::connect_inner(&target.addr, login),
-        )
+        tokio::time::timeout(target.connect_timeout(), async {
+            if let Some(path) = target.socket() {
+                match BackendStream::unix(&path).await {
+                    Ok(stream) => match Self::login(stream, login).await {
+                        // Accounts are matched by host: over the socket the server
+                        // sees `localhost`, over TCP this machine's address, and an
+                        // account may exist for only one of them.
+                        Err(BackendError::Refused(err)) if refused_access(&err) => {
+                            tracing::debug!(backend = %target.addr, "login refused over the unix socket; trying TCP");
+                        }
+                        other => return other,
+                    },
+                    Err(_) => target.forget_socket(),
+                }
+            }
+            let stream =
+                BackendStream::tcp(&target.addr)
+                    .await
+                    .map_err(|source| BackendError::Connect {
+                        addr: target.addr.clone(),
+                        source,
+                    })?;
+            Self::login(stream, login).await
+        })
         .await
         .map_err(|_| BackendError::Timeout(target.addr.clone()))?
     }
 
-    async fn connect_inner(addr: &str, login: &Login<'_>) -> Result<(Self, Bytes), BackendError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| BackendError::Connect {
-                addr: addr.into(),
-                source,
-            })?;
-        // Replies are small and latency-bound; never wait for Nagle.
-        let _ = stream.set_nodelay(true);
+    async fn login(
+        stream: BackendStream,
+        login: &Login<'_>,
+    ) -> Result<(Self, Bytes), BackendError> {
         let mut conn = BackendConn {
             stream,
             reader: PacketReader::new(),

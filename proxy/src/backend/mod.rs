@@ -2,8 +2,10 @@
 
 pub mod conn;
 pub mod monitor;
+pub mod stream;
 pub mod users;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +99,9 @@ pub struct BackendTarget {
     pub addr: String,
     info: RwLock<Option<Arc<ServerInfo>>>,
     connect_timeout: Duration,
+    /// The server's unix socket, when it runs on this machine and said where
+    /// its socket is (see `stream`).
+    socket: std::sync::RwLock<Option<PathBuf>>,
 }
 
 impl BackendTarget {
@@ -105,6 +110,54 @@ impl BackendTarget {
             addr,
             info: RwLock::new(None),
             connect_timeout,
+            socket: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// The unix socket sessions connect through, if one is known.
+    pub fn socket(&self) -> Option<PathBuf> {
+        self.socket.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Stops using the socket (it failed); sessions use the TCP address.
+    pub fn forget_socket(&self) {
+        if let Ok(mut s) = self.socket.write() {
+            if let Some(path) = s.take() {
+                tracing::warn!(backend = %self.addr, socket = %path.display(), "unix socket unusable; using TCP");
+            }
+        }
+    }
+
+    /// Asks a server on this machine for its unix socket (with the admin
+    /// account) and uses it if a server answers there with a greeting. Anything
+    /// short of that leaves the TCP address in use.
+    pub async fn discover_socket(&self, admin: mysql_async::Opts) {
+        use mysql_async::prelude::Queryable;
+        if !stream::is_loopback(&self.addr) {
+            return;
+        }
+        let find = async {
+            let mut conn = mysql_async::Conn::new(admin).await.ok()?;
+            let path: Option<String> = conn.query_first("SELECT @@socket").await.ok()?;
+            let _ = conn.disconnect().await;
+            let path = PathBuf::from(path?);
+            let mut stream = tokio::net::UnixStream::connect(&path).await.ok()?;
+            let mut reader = PacketReader::new();
+            let greeting = reader
+                .read_packet(&mut stream, Some(0), 64 * 1024)
+                .await
+                .ok()?;
+            ServerInfo::from_greeting(&greeting.payload).ok()?;
+            Some(path)
+        };
+        match tokio::time::timeout(self.connect_timeout, find).await {
+            Ok(Some(path)) => {
+                tracing::info!(backend = %self.addr, socket = %path.display(), "connecting sessions through the server's unix socket");
+                if let Ok(mut s) = self.socket.write() {
+                    *s = Some(path);
+                }
+            }
+            _ => tracing::debug!(backend = %self.addr, "no usable unix socket; using TCP"),
         }
     }
 

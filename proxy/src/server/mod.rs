@@ -258,6 +258,28 @@ impl Shared {
         }
     }
 
+    /// Learns the unix sockets of backends on this machine, all at once.
+    pub async fn discover_sockets(&self) {
+        let user = &self.settings.admin_user;
+        let password = &self.settings.admin_password;
+        let primary = self
+            .primary
+            .discover_socket(crate::backend::monitor::admin_opts(
+                &self.primary.addr,
+                user,
+                password,
+            ));
+        let replicas = self.replicas.iter().map(|node| {
+            node.target
+                .discover_socket(crate::backend::monitor::admin_opts(
+                    &node.target.addr,
+                    user,
+                    password,
+                ))
+        });
+        tokio::join!(primary, futures_util::future::join_all(replicas));
+    }
+
     /// Starts the health and position monitors (one task per server).
     pub fn spawn_monitors(self: &Arc<Self>) {
         if self.replicas.is_empty() {
@@ -296,6 +318,9 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     if let Err(e) = shared.users.refresh_after(std::time::Instant::now()).await {
         // Not fatal: the primary may come up later; logins retry the read.
         tracing::warn!(error = %e, "cannot read accounts from the primary yet");
+    }
+    if shared.settings.backend_socket == crate::config::BackendSocket::Auto {
+        shared.discover_sockets().await;
     }
     shared.spawn_monitors();
     tokio::spawn(shared.migrations.clone().start());
