@@ -123,3 +123,118 @@ async fn ssl_request_without_tls_configured_is_refused_cleanly() -> Result<()> {
     assert_eq!(c.query_first::<u8, _>("SELECT 1").await?, Some(1));
     Ok(())
 }
+
+/// The `mariadb` CLI speaking caching_sha2_password (`--default-auth`).
+fn sha2_cli(port: &str, password: &str, tls: bool) -> Result<std::process::Output> {
+    Ok(Command::new("mariadb")
+        .args(["--no-defaults", "--default-auth=caching_sha2_password"])
+        .args(if tls {
+            ["--ssl", "--ssl-verify-server-cert=0"]
+        } else {
+            ["--skip-ssl", "--skip-ssl"]
+        })
+        .args(["-h127.0.0.1", "-uapp", "-P", port, "-N", "-B", "app"])
+        .arg(format!("-p{password}"))
+        .args(["-e", "SELECT CURRENT_USER()"])
+        .output()?)
+}
+
+/// caching_sha2_password like a server does it: without a cached digest the
+/// fast-path response is not enough (plain TCP: switched to
+/// mysql_native_password); a full authentication over TLS fills the cache;
+/// from then on the fast path answers "fast auth OK" on plain TCP too, and a
+/// wrong password is refused with the server's 1045.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_sha2_fast_path_after_a_full_authentication_over_tls() -> Result<()> {
+    use common::RawClient;
+    let dir = tempfile::tempdir()?;
+    let (cert, key) = self_signed(dir.path())?;
+    let s = Setup::start(
+        0,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--log",
+            "tern=debug",
+        ],
+    )?;
+    let port = s.tern.port();
+    let sha2 = "caching_sha2_password";
+
+    let (_, reply) = RawClient::begin_login(port, "app", "app_pw", None, 0, sha2).await?;
+    ensure!(
+        reply.payload.starts_with(b"\xFEmysql_native_password\0"),
+        "expected a switch to mysql_native_password, got {:?}",
+        reply.payload
+    );
+    // A plain-TCP CLI still gets in through that switch.
+    let out = sha2_cli(&port.to_string(), "app_pw", false)?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = sha2_cli(&port.to_string(), "app_pw", true)?;
+    ensure!(
+        out.status.success(),
+        "full authentication over TLS failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.tern.log_tail()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app@%");
+
+    let (_, reply) = RawClient::begin_login(port, "app", "app_pw", None, 0, sha2).await?;
+    assert_eq!(
+        &reply.payload[..],
+        &[0x01, 0x03],
+        "fast auth OK expected\n{}",
+        s.tern.log_tail()
+    );
+    let (mut c, _) = RawClient::begin_login(port, "app", "app_pw", None, 0, sha2).await?;
+    let ok = c.read().await?;
+    assert_eq!(ok.payload.first(), Some(&0x00), "OK after fast auth");
+
+    // The real client on plain TCP, through the fast path.
+    let out = sha2_cli(&port.to_string(), "app_pw", false)?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app@%");
+
+    // A wrong password misses the cache and ends where the server would end.
+    let (_, reply) = RawClient::begin_login(port, "app", "nope", None, 0, sha2).await?;
+    ensure!(
+        reply
+            .payload
+            .starts_with(b"\xFF\x15\x04#28000Access denied for user 'app'@'127.0.0.1'"),
+        "{:?}",
+        String::from_utf8_lossy(&reply.payload)
+    );
+    let out = sha2_cli(&port.to_string(), "nope", true)?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1045") && err.contains("Access denied"),
+        "{err}"
+    );
+
+    // A changed password: the old one no longer gets in (the server refuses the
+    // backend login even while Tern's digest is stale), the new one does by the
+    // second attempt at the latest (the first may meet the stale digest).
+    let mut admin = s.admin_direct().await?;
+    use mysql_async::prelude::Queryable;
+    admin
+        .query_drop("ALTER USER 'app'@'%' IDENTIFIED BY 'app_pw2'")
+        .await?;
+    let old = sha2_cli(&port.to_string(), "app_pw", false)?;
+    assert!(!old.status.success(), "the old password still logs in");
+    let new_ok = (0..2)
+        .any(|_| sha2_cli(&port.to_string(), "app_pw2", false).is_ok_and(|o| o.status.success()));
+    assert!(new_ok, "the new password is refused\n{}", s.tern.log_tail());
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! coalesced and spaced by [`MIN_REFRESH_INTERVAL`], so a client hammering wrong
 //! passwords cannot turn into a query storm against the primary.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use tokio::sync::Mutex;
 
-use crate::protocol::auth::{parse_native_hash, NativeStage2, NATIVE_PASSWORD};
+use crate::protocol::auth::{
+    parse_native_hash, seal_stage1, sha2_digests, stage1_matches, verify_sha2_fast, NativeStage1,
+    NativeStage2, Sha2Digest2, NATIVE_PASSWORD,
+};
 
 /// Shortest time between two reads of `mysql.user`.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
@@ -79,6 +83,18 @@ pub struct UserDirectory {
     accounts: std::sync::RwLock<Arc<Vec<Account>>>,
     /// Time of the last read; the mutex also coalesces concurrent refreshes.
     last_refresh: Mutex<Option<Instant>>,
+    /// caching_sha2_password fast-path entries by account (user, host), filled
+    /// by full authentications (see `protocol::auth`).
+    sha2: std::sync::Mutex<HashMap<(String, String), Sha2Entry>>,
+}
+
+#[derive(Clone)]
+struct Sha2Entry {
+    /// The account's password hash when the entry was made: a changed password
+    /// makes the entry stale.
+    stage2: NativeStage2,
+    digest2: Sha2Digest2,
+    sealed_stage1: NativeStage1,
 }
 
 impl UserDirectory {
@@ -87,6 +103,69 @@ impl UserDirectory {
             pool,
             accounts: std::sync::RwLock::new(Arc::new(Vec::new())),
             last_refresh: Mutex::new(None),
+            sha2: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caching_sha2_password fast path: `response` to `nonce` checked
+    /// against the cached digest of the account `user` at `ip` logs in as. Returns
+    /// the stage1 for the backend login, or `None` when the cache cannot decide
+    /// (no entry, a changed password, or a wrong one): the caller then asks for
+    /// a full authentication, as a server does.
+    pub fn sha2_fast(
+        &self,
+        user: &str,
+        ip: IpAddr,
+        nonce: &[u8],
+        response: &[u8],
+    ) -> Option<NativeStage1> {
+        let account = self.find(user, ip)?;
+        let Credential::Native(stage2) = account.credential() else {
+            return None;
+        };
+        let entry = self
+            .sha2
+            .lock()
+            .ok()?
+            .get(&(account.user, account.host))?
+            .clone();
+        if entry.stage2 != stage2 {
+            return None;
+        }
+        let sha256_password = verify_sha2_fast(nonce, response, &entry.digest2)?;
+        let stage1 = seal_stage1(&entry.sealed_stage1, &sha256_password);
+        stage1_matches(&stage1, &stage2).then_some(stage1)
+    }
+
+    /// Is there a fresh fast-path entry for the account `user` at `ip` logs in as?
+    pub fn has_sha2(&self, user: &str, ip: IpAddr) -> bool {
+        let Some(account) = self.find(user, ip) else {
+            return false;
+        };
+        let Credential::Native(stage2) = account.credential() else {
+            return false;
+        };
+        self.sha2
+            .lock()
+            .ok()
+            .and_then(|c| {
+                c.get(&(account.user, account.host))
+                    .map(|e| e.stage2 == stage2)
+            })
+            .unwrap_or(false)
+    }
+
+    /// Remembers a password that just passed a full authentication for `account`.
+    pub fn remember_sha2(&self, account: &Account, stage2: NativeStage2, password: &[u8]) {
+        let (sha256_password, digest2) = sha2_digests(password);
+        let stage1 = crate::protocol::auth::stage1_of(password);
+        let entry = Sha2Entry {
+            stage2,
+            digest2,
+            sealed_stage1: seal_stage1(&stage1, &sha256_password),
+        };
+        if let Ok(mut cache) = self.sha2.lock() {
+            cache.insert((account.user.clone(), account.host.clone()), entry);
         }
     }
 

@@ -10,7 +10,12 @@
 //!
 //! caching_sha2_password's fast path is the same construction over SHA-256:
 //! `response = SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce)`; verifying it
-//! needs `SHA256(SHA256(pw))`, which a server only holds in its in-memory cache.
+//! needs `SHA256(SHA256(pw))`, which a server only holds in its in-memory cache,
+//! filled by a full authentication (the password in clear over TLS). Tern does
+//! the same: a full authentication leaves `SHA256(SHA256(pw))` and the stage1
+//! sealed under a key derived from `SHA256(pw)`; a later fast-path response
+//! yields `SHA256(pw)`, which unseals the stage1 for the backend login. The
+//! cache holds nothing that logs in by itself.
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -91,6 +96,36 @@ pub fn verify_sha2_fast(nonce: &[u8], response: &[u8], digest2: &Sha2Digest2) ->
     (check == *digest2).then_some(stage1)
 }
 
+/// `SHA1(password)` of a password received in clear.
+pub fn stage1_of(password: &[u8]) -> NativeStage1 {
+    Sha1::digest(password).into()
+}
+
+/// Does `stage1` belong to the account with this stage2?
+pub fn stage1_matches(stage1: &NativeStage1, stage2: &NativeStage2) -> bool {
+    let check: [u8; 20] = Sha1::digest(stage1).into();
+    check == *stage2
+}
+
+/// `(SHA256(pw), SHA256(SHA256(pw)))` of a password received in clear.
+pub fn sha2_digests(password: &[u8]) -> ([u8; 32], Sha2Digest2) {
+    let d1: [u8; 32] = Sha256::digest(password).into();
+    (d1, Sha256::digest(d1).into())
+}
+
+/// Seals (or unseals: XOR is its own inverse) a stage1 under `SHA256(pw)`.
+pub fn seal_stage1(stage1: &NativeStage1, sha256_password: &[u8; 32]) -> NativeStage1 {
+    let mut h = Sha256::new();
+    h.update(b"tern stage1 seal");
+    h.update(sha256_password);
+    let key: [u8; 32] = h.finalize().into();
+    let mut out = [0u8; 20];
+    for i in 0..20 {
+        out[i] = stage1[i] ^ key[i];
+    }
+    out
+}
+
 /// A fresh nonce. MySQL nonces are printable and never contain NUL, which some
 /// clients treat as a terminator.
 pub fn new_nonce() -> [u8; NONCE_LEN] {
@@ -150,6 +185,21 @@ mod tests {
         assert_eq!(verify_sha2_fast(&nonce, &client, &d2), Some(d1));
         let other: [u8; 32] = Sha256::digest(b"other").into();
         assert!(verify_sha2_fast(&nonce, &client, &other).is_none());
+    }
+
+    #[test]
+    fn sealed_stage1_opens_only_with_the_password() {
+        let stage1 = stage1_of(b"pw");
+        let (d1, d2) = sha2_digests(b"pw");
+        let sealed = seal_stage1(&stage1, &d1);
+        assert_ne!(sealed, stage1);
+        let nonce = new_nonce();
+        let client = mysql_common::scramble::scramble_sha256(&nonce, b"pw").expect("scramble");
+        let recovered = verify_sha2_fast(&nonce, &client, &d2).expect("fast path");
+        assert_eq!(seal_stage1(&sealed, &recovered), stage1);
+        assert!(stage1_matches(&stage1, &stage2_of("pw")));
+        let (other, _) = sha2_digests(b"other");
+        assert_ne!(seal_stage1(&sealed, &other), stage1);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Client login: greeting, optional TLS upgrade, password check against the
 //! primary's `mysql.user`, and the backend login as the same user.
 //!
-//! Only mysql_native_password is verified (clients asking for another plugin are
-//! switched to it): its scramble is what lets Tern log in to backends as the
-//! client's user without knowing the password. Every failure is answered with
-//! the code and wording the server itself would use.
+//! Accounts with a mysql_native_password hash are verified: that scramble is
+//! what lets Tern log in to backends as the client's user without knowing the
+//! password. Clients speaking caching_sha2_password get its fast path once
+//! Tern has seen the password in a full authentication over TLS (see
+//! `protocol::auth`); until then, and for any other plugin, they are switched
+//! to mysql_native_password. Every failure is answered with the code and
+//! wording the server itself would use.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{HandshakePacket, HandshakeResponse};
@@ -21,7 +23,10 @@ use super::Shared;
 use crate::backend::conn::{BackendConn, Login};
 use crate::backend::users::Credential;
 use crate::backend::{BackendError, ServerInfo};
-use crate::protocol::auth::{new_nonce, verify_native, NativeStage1, NATIVE_PASSWORD, NONCE_LEN};
+use crate::protocol::auth::{
+    new_nonce, stage1_matches, stage1_of, verify_native, NativeStage1, CACHING_SHA2_PASSWORD,
+    NATIVE_PASSWORD, NONCE_LEN,
+};
 use crate::protocol::errcode::*;
 use crate::protocol::framing::FrameError;
 use crate::protocol::packets::auth_switch_payload;
@@ -147,22 +152,19 @@ pub async fn login(
         .auth_plugin()
         .map(|p| p.as_bytes().to_vec())
         .unwrap_or_else(|| NATIVE_PASSWORD.as_bytes().to_vec());
-    let mut scramble = Bytes::copy_from_slice(response.scramble_buf());
-    if client_plugin != NATIVE_PASSWORD.as_bytes() {
-        // caching_sha2_password and others: ask for a native-password answer to the
-        // same nonce, as a server does for an account using that plugin.
-        seq = client
-            .send(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce))
-            .await?;
-        let answer = client
-            .reader
-            .read_packet(&mut client.stream, Some(seq), max)
-            .await?;
-        seq = answer.next_seq();
-        scramble = answer.payload;
-    }
+    let (proof, next) = client_proof(
+        shared,
+        client,
+        &user,
+        &client_plugin,
+        nonce,
+        response.scramble_buf(),
+        seq,
+    )
+    .await?;
+    seq = next;
 
-    let stage1 = match authenticate(shared, client, &user, &nonce, &scramble).await {
+    let stage1 = match authenticate(shared, client, &user, &proof).await {
         Ok(stage1) => stage1,
         Err(message) => {
             client.send_err(seq, ER_ACCESS_DENIED_ERROR, &message).await;
@@ -236,15 +238,137 @@ fn greeting(
     out
 }
 
-/// Checks the client's scramble; returns its stage1 (None for an empty password)
+/// What a client proved, after whatever exchange its plugin asked for.
+pub enum Proof {
+    /// A mysql_native_password response to `nonce` (empty: no password).
+    Native {
+        nonce: [u8; NONCE_LEN],
+        scramble: Vec<u8>,
+    },
+    /// The password in clear: caching_sha2_password's full authentication,
+    /// only ever asked for over TLS.
+    Cleartext(Vec<u8>),
+    /// A caching_sha2_password fast-path response the cache verified.
+    Verified(NativeStage1),
+    /// A caching_sha2_password fast-path response the cache refuted.
+    Wrong,
+}
+
+/// caching_sha2_password's "more data" answers: fast path passed / send the
+/// password.
+const SHA2_FAST_AUTH_OK: [u8; 2] = [0x01, 0x03];
+const SHA2_FULL_AUTH: [u8; 2] = [0x01, 0x04];
+
+/// Runs the client's side of its authentication plugin until Tern holds a
+/// proof it can check. `first` is the response that came with the handshake
+/// (or COM_CHANGE_USER) to `nonce`; returns the proof and the next sequence id.
+pub async fn client_proof(
+    shared: &Shared,
+    client: &mut ClientConn,
+    user: &str,
+    plugin: &[u8],
+    nonce: [u8; NONCE_LEN],
+    first: &[u8],
+    seq: u8,
+) -> Result<(Proof, u8), FrameError> {
+    tracing::debug!(user, plugin = %String::from_utf8_lossy(plugin), tls = client.stream.is_tls(), "client authentication plugin");
+    if plugin == NATIVE_PASSWORD.as_bytes() {
+        return Ok((
+            Proof::Native {
+                nonce,
+                scramble: first.to_vec(),
+            },
+            seq,
+        ));
+    }
+    let max = shared.settings.max_packet_size.min(64 * 1024);
+    let ip = client.peer.ip();
+    let tls = client.stream.is_tls();
+    // caching_sha2_password is only worth speaking when it can succeed: with a
+    // cached digest (fast path) or over TLS (full authentication). Otherwise
+    // one switch to mysql_native_password settles it.
+    if plugin == CACHING_SHA2_PASSWORD.as_bytes() && (tls || shared.users.has_sha2(user, ip)) {
+        let mut seq = seq;
+        let mut response = first.to_vec();
+        if response.is_empty() {
+            // A client whose plugin differs from the one the greeting named
+            // sends nothing (its data was for another plugin): ask again, as
+            // the server does, for this plugin and nonce. Empty again means no
+            // password.
+            seq = client
+                .send(seq, &auth_switch_payload(CACHING_SHA2_PASSWORD, &nonce))
+                .await?;
+            let answer = client
+                .reader
+                .read_packet(&mut client.stream, Some(seq), max)
+                .await?;
+            seq = answer.next_seq();
+            response = answer.payload.to_vec();
+            if response.is_empty() {
+                return Ok((
+                    Proof::Native {
+                        nonce,
+                        scramble: response,
+                    },
+                    seq,
+                ));
+            }
+        }
+        if let Some(stage1) = shared.users.sha2_fast(user, ip, &nonce, &response) {
+            tracing::debug!(user, "caching_sha2_password fast path");
+            let seq = client.send(seq, &SHA2_FAST_AUTH_OK).await?;
+            return Ok((Proof::Verified(stage1), seq));
+        }
+        if !tls {
+            // A fresh digest for this account did not match: a wrong password.
+            return Ok((Proof::Wrong, seq));
+        }
+        tracing::debug!(user, "caching_sha2_password full authentication");
+        let seq = client.send(seq, &SHA2_FULL_AUTH).await?;
+        let answer = client
+            .reader
+            .read_packet(&mut client.stream, Some(seq), max)
+            .await?;
+        let mut password = answer.payload.to_vec();
+        if password.last() == Some(&0) {
+            password.pop();
+        }
+        return Ok((Proof::Cleartext(password), answer.next_seq()));
+    }
+    // Any other plugin, or caching_sha2_password without a cached digest and
+    // without TLS: ask for a native-password answer to the same nonce, as a
+    // server does for an account using that plugin.
+    let seq = client
+        .send(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce))
+        .await?;
+    let answer = client
+        .reader
+        .read_packet(&mut client.stream, Some(seq), max)
+        .await?;
+    Ok((
+        Proof::Native {
+            nonce,
+            scramble: answer.payload.to_vec(),
+        },
+        answer.next_seq(),
+    ))
+}
+
+/// Checks the client's proof; returns its stage1 (None for an empty password)
 /// or the server's wording of the refusal.
 pub async fn authenticate(
     shared: &Shared,
     client: &ClientConn,
     user: &str,
-    nonce: &[u8],
-    scramble: &[u8],
+    proof: &Proof,
 ) -> Result<Option<NativeStage1>, String> {
+    let (nonce, scramble): (&[u8], &[u8]) = match proof {
+        Proof::Verified(stage1) => return Ok(Some(*stage1)),
+        Proof::Native { nonce, scramble } => (nonce, scramble),
+        Proof::Cleartext(password) => (&[], password),
+        Proof::Wrong => (&[], &[]),
+    };
+    let password_given = !scramble.is_empty() || matches!(proof, Proof::Wrong);
     let ip = client.peer.ip();
     let host = match ip {
         std::net::IpAddr::V6(v6) => v6
@@ -255,9 +379,17 @@ pub async fn authenticate(
     let denied = || {
         format!(
             "Access denied for user '{user}'@'{host}' (using password: {})",
-            if scramble.is_empty() { "NO" } else { "YES" }
+            if password_given { "YES" } else { "NO" }
         )
     };
+    if matches!(proof, Proof::Wrong) {
+        // The digest matched the accounts as last read; the password may have
+        // changed since. Read them again so that the client's retry takes the
+        // right road (a stale digest is then ignored), and refuse this attempt,
+        // as a server whose cache lost the entry would.
+        let _ = shared.users.refresh_after(std::time::Instant::now()).await;
+        return Err(denied());
+    }
     // First try the cached table; on a miss or a mismatch read it again once, in
     // case the account or its password changed since.
     let requested_at = std::time::Instant::now();
@@ -274,7 +406,13 @@ pub async fn authenticate(
         match account.credential() {
             Credential::Empty if scramble.is_empty() => return Ok(None),
             Credential::Native(stage2) => {
-                if let Some(stage1) = verify_native(nonce, scramble, &stage2) {
+                if let Proof::Cleartext(password) = proof {
+                    let stage1 = stage1_of(password);
+                    if stage1_matches(&stage1, &stage2) {
+                        shared.users.remember_sha2(&account, stage2, password);
+                        return Ok(Some(stage1));
+                    }
+                } else if let Some(stage1) = verify_native(nonce, scramble, &stage2) {
                     return Ok(Some(stage1));
                 }
             }

@@ -29,18 +29,18 @@ use mysql_common::constants::CapabilityFlags;
 use tern_rules::{Consistency, StatementFacts, StatementKind};
 
 use super::client::ClientConn;
-use super::login::{authenticate, Identity};
+use super::login::{authenticate, client_proof, Identity};
 use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
 use super::Shared;
 use crate::admin::metrics::RouteLabel;
 use crate::backend::conn::{BackendConn, InternalReply};
 use crate::backend::BackendError;
 use crate::gtid::GtidSet;
-use crate::protocol::auth::{new_nonce, NATIVE_PASSWORD};
+use crate::protocol::auth::NATIVE_PASSWORD;
 use crate::protocol::command::*;
 use crate::protocol::errcode::*;
 use crate::protocol::framing::FrameError;
-use crate::protocol::packets::{auth_switch_payload, ok_payload, ChangeUserRequest};
+use crate::protocol::packets::{ok_payload, ChangeUserRequest};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::route::{plan, Pins, Plan, Route, SessionView, Target};
 use crate::sql::classify::{classify_bytes, Classified};
@@ -1072,27 +1072,19 @@ impl Session {
             .unwrap_or_else(|| NATIVE_PASSWORD.as_bytes().to_vec());
         let collation = request.collation.unwrap_or(self.identity.collation as u16);
 
-        let mut seq = 1u8;
-        let mut nonce = self.identity.nonce;
-        let mut scramble = request.auth_data.clone();
-        if plugin != NATIVE_PASSWORD.as_bytes() {
-            nonce = new_nonce();
-            seq = self
-                .client
-                .send(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce))
-                .await
-                .map_err(|e| SessionEnd::Client(e.into()))?;
-            let answer = self
-                .client
-                .reader
-                .read_packet(&mut self.client.stream, Some(seq), 64 * 1024)
-                .await
-                .map_err(SessionEnd::Client)?;
-            seq = answer.next_seq();
-            scramble = answer.payload.to_vec();
-        }
-        let stage1 = match authenticate(&self.shared, &self.client, &user, &nonce, &scramble).await
-        {
+        // COM_CHANGE_USER's response answers the greeting's nonce.
+        let (proof, seq) = client_proof(
+            &self.shared,
+            &mut self.client,
+            &user,
+            &plugin,
+            self.identity.nonce,
+            &request.auth_data,
+            1,
+        )
+        .await
+        .map_err(SessionEnd::Client)?;
+        let stage1 = match authenticate(&self.shared, &self.client, &user, &proof).await {
             Ok(s) => s,
             Err(message) => {
                 // As on the server, a refused change of user leaves the session

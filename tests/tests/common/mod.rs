@@ -120,6 +120,34 @@ impl RawClient {
         db: Option<&str>,
         extra_caps: u32,
     ) -> Result<RawClient> {
+        let (c, reply) = RawClient::begin_login(
+            port,
+            user,
+            password,
+            db,
+            extra_caps,
+            "mysql_native_password",
+        )
+        .await?;
+        if reply.payload.first() != Some(&0x00) {
+            bail!(
+                "login failed: {:?}",
+                String::from_utf8_lossy(&reply.payload)
+            );
+        }
+        Ok(c)
+    }
+
+    /// Sends a handshake response for `plugin` (mysql_native_password or
+    /// caching_sha2_password, scrambled accordingly) and returns the first reply.
+    pub async fn begin_login(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        extra_caps: u32,
+        plugin: &str,
+    ) -> Result<(RawClient, Packet)> {
         let mut c = RawClient::connect(port).await?;
         let greeting = c.read().await?;
         if greeting.payload.first() == Some(&0xFF) {
@@ -143,23 +171,22 @@ impl RawClient {
         p.extend_from_slice(&[0; 23]);
         p.extend_from_slice(user.as_bytes());
         p.push(0);
-        let scramble = mysql_common_scramble(&nonce, password);
+        let scramble = if plugin == "caching_sha2_password" {
+            sha2_scramble(&nonce, password)
+        } else {
+            mysql_common_scramble(&nonce, password)
+        };
         p.push(scramble.len() as u8);
         p.extend_from_slice(&scramble);
         if let Some(db) = db {
             p.extend_from_slice(db.as_bytes());
             p.push(0);
         }
-        p.extend_from_slice(b"mysql_native_password\0");
+        p.extend_from_slice(plugin.as_bytes());
+        p.push(0);
         c.send(1, &p).await?;
         let reply = c.read().await?;
-        if reply.payload.first() != Some(&0x00) {
-            bail!(
-                "login failed: {:?}",
-                String::from_utf8_lossy(&reply.payload)
-            );
-        }
-        Ok(c)
+        Ok((c, reply))
     }
 
     pub async fn send(&mut self, seq: u8, payload: &[u8]) -> Result<()> {
@@ -247,6 +274,22 @@ fn mysql_common_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
     h.update(s2);
     let mask: [u8; 20] = h.finalize().into();
     s1.iter().zip(mask).map(|(a, b)| a ^ b).collect()
+}
+
+/// caching_sha2_password's fast-path response:
+/// `SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce)`.
+fn sha2_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
+    if password.is_empty() {
+        return Vec::new();
+    }
+    use sha2::{Digest, Sha256};
+    let d1: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+    let d2: [u8; 32] = Sha256::digest(d1).into();
+    let mut h = Sha256::new();
+    h.update(d2);
+    h.update(nonce);
+    let mask: [u8; 32] = h.finalize().into();
+    d1.iter().zip(mask).map(|(a, b)| a ^ b).collect()
 }
 
 /// COM_QUERY payload.
