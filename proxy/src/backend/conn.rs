@@ -13,7 +13,7 @@ use mysql_common::packets::{AuthPlugin, HandshakeResponse};
 use mysql_common::proto::MySerialize;
 use tokio::io::AsyncWriteExt;
 
-use super::stream::BackendStream;
+use super::stream::{self, BackendStream};
 use super::{BackendError, BackendTarget, ServerInfo};
 use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
 use crate::protocol::framing::{write_packet, PacketReader};
@@ -56,7 +56,7 @@ impl BackendConn {
     ) -> Result<(Self, Bytes), BackendError> {
         tokio::time::timeout(target.connect_timeout(), async {
             if let Some(path) = target.socket() {
-                match BackendStream::unix(&path).await {
+                match stream::unix(&path).await {
                     Ok(stream) => match Self::login(stream, login).await {
                         // Accounts are matched by host: over the socket the server
                         // sees `localhost`, over TCP this machine's address, and an
@@ -69,8 +69,7 @@ impl BackendConn {
                     Err(_) => target.forget_socket(),
                 }
             }
-            let stream =
-                BackendStream::tcp(&target.addr)
+            let stream = stream::tcp(&target.addr)
                     .await
                     .map_err(|source| BackendError::Connect {
                         addr: target.addr.clone(),

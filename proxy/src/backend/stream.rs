@@ -11,32 +11,22 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_util::either::Either;
 
-pub enum BackendStream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+/// TCP on the left, the unix socket on the right.
+pub type BackendStream = Either<TcpStream, UnixStream>;
+
+pub async fn tcp(addr: &str) -> io::Result<BackendStream> {
+    let stream = TcpStream::connect(addr).await?;
+    // Replies are small and latency-bound; never wait for Nagle.
+    let _ = stream.set_nodelay(true);
+    Ok(Either::Left(stream))
 }
 
-impl BackendStream {
-    pub async fn tcp(addr: &str) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        // Replies are small and latency-bound; never wait for Nagle.
-        let _ = stream.set_nodelay(true);
-        Ok(BackendStream::Tcp(stream))
-    }
-
-    pub async fn unix(path: &Path) -> io::Result<Self> {
-        Ok(BackendStream::Unix(UnixStream::connect(path).await?))
-    }
-
-    pub fn is_unix(&self) -> bool {
-        matches!(self, BackendStream::Unix(_))
-    }
+pub async fn unix(path: &Path) -> io::Result<BackendStream> {
+    Ok(Either::Right(UnixStream::connect(path).await?))
 }
 
 /// Is `addr` (HOST:PORT) on this machine, so that its unix socket is reachable?
@@ -45,64 +35,6 @@ pub fn is_loopback(addr: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-impl AsyncRead for BackendStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            BackendStream::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for BackendStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            BackendStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            BackendStream::Unix(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            BackendStream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            BackendStream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            BackendStream::Tcp(s) => s.is_write_vectored(),
-            BackendStream::Unix(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendStream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            BackendStream::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            BackendStream::Unix(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
 }
 
 #[cfg(test)]

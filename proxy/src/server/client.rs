@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
 use super::stream::ClientStream;
-use crate::protocol::framing::{write_packet, PacketReader};
+use crate::protocol::framing::{write_packet, FrameError, Packet, PacketReader};
 use crate::protocol::packets::err_payload;
 
 /// How long a refused client's remaining input is drained before closing.
@@ -39,6 +39,14 @@ impl ClientConn {
             self.out = BytesMut::with_capacity(256);
         }
         Ok(next)
+    }
+
+    /// Sends one packet of a login exchange and reads the client's answer.
+    pub async fn ask(&mut self, seq: u8, payload: &[u8], max: usize) -> Result<Packet, FrameError> {
+        let seq = self.send(seq, payload).await?;
+        self.reader
+            .read_packet(&mut self.stream, Some(seq), max)
+            .await
     }
 
     /// Sends an ERR packet with the server's SQLSTATE for `code`. Failures are

@@ -295,12 +295,12 @@ pub async fn client_proof(
             // sends nothing (its data was for another plugin): ask again, as
             // the server does, for this plugin and nonce. Empty again means no
             // password.
-            seq = client
-                .send(seq, &auth_switch_payload(CACHING_SHA2_PASSWORD, &nonce))
-                .await?;
             let answer = client
-                .reader
-                .read_packet(&mut client.stream, Some(seq), max)
+                .ask(
+                    seq,
+                    &auth_switch_payload(CACHING_SHA2_PASSWORD, &nonce),
+                    max,
+                )
                 .await?;
             seq = answer.next_seq();
             response = answer.payload.to_vec();
@@ -324,11 +324,7 @@ pub async fn client_proof(
             return Ok((Proof::Wrong, seq));
         }
         tracing::debug!(user, "caching_sha2_password full authentication");
-        let seq = client.send(seq, &SHA2_FULL_AUTH).await?;
-        let answer = client
-            .reader
-            .read_packet(&mut client.stream, Some(seq), max)
-            .await?;
+        let answer = client.ask(seq, &SHA2_FULL_AUTH, max).await?;
         let mut password = answer.payload.to_vec();
         if password.last() == Some(&0) {
             password.pop();
@@ -338,12 +334,8 @@ pub async fn client_proof(
     // Any other plugin, or caching_sha2_password without a cached digest and
     // without TLS: ask for a native-password answer to the same nonce, as a
     // server does for an account using that plugin.
-    let seq = client
-        .send(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce))
-        .await?;
     let answer = client
-        .reader
-        .read_packet(&mut client.stream, Some(seq), max)
+        .ask(seq, &auth_switch_payload(NATIVE_PASSWORD, &nonce), max)
         .await?;
     Ok((
         Proof::Native {
