@@ -69,6 +69,33 @@ pub struct Frozen {
     lock: Conn,
     guard: GateGuard,
     pub deadline: Instant,
+    pub steps: HoldSteps,
+}
+
+/// Where a hold's time went, each step measured from the gate's closing, so
+/// that a long hold in the log says what it waited for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HoldSteps {
+    /// The table lock was granted (in-flight transactions on it had ended).
+    pub locked: Duration,
+    /// Change capture had read up to the locked position and the shadow had
+    /// every change.
+    pub caught_up: Duration,
+    /// The RENAME was seen waiting behind the lock.
+    pub rename_queued: Duration,
+    /// The sentry was dropped and the lock released.
+    pub unlocked: Duration,
+}
+
+impl HoldSteps {
+    pub fn log_fields(&self) -> [u64; 4] {
+        [
+            self.locked.as_millis() as u64,
+            self.caught_up.as_millis() as u64,
+            self.rename_queued.as_millis() as u64,
+            self.unlocked.as_millis() as u64,
+        ]
+    }
 }
 
 impl Frozen {
@@ -150,8 +177,12 @@ pub async fn freeze(
     let guard = cx.gate.close(&source.schema, &source.name);
     let deadline = Instant::now() + cx.bound;
     let (lock, locked) = run_until(cx.opts, lock, lock_sql, deadline).await;
+    let mut steps = HoldSteps::default();
     let mut lock = match (lock, locked?) {
-        (Some(conn), true) => conn,
+        (Some(conn), true) => {
+            steps.locked = guard.closed_at.elapsed();
+            conn
+        }
         _ => {
             tracing::info!(table = %source.qualified(), "table lock not granted within the bound");
             return Ok(None);
@@ -182,10 +213,12 @@ pub async fn freeze(
         false,
     )
     .await?;
+    steps.caught_up = guard.closed_at.elapsed();
     Ok(Some(Frozen {
         lock,
         guard,
         deadline,
+        steps,
     }))
 }
 
@@ -195,6 +228,7 @@ pub enum SwapOutcome {
     Swapped {
         held: Duration,
         gtid: String,
+        steps: HoldSteps,
     },
     BackedOut {
         held: Duration,
@@ -317,6 +351,7 @@ pub async fn swap(
             .await?;
         if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
             queued = true;
+            frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
             break;
         }
         tokio::time::sleep(PROCESSLIST_POLL).await;
@@ -344,10 +379,12 @@ pub async fn swap(
         });
     }
     let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
+    frozen.steps.unlocked = frozen.guard.closed_at.elapsed();
+    let steps = frozen.steps;
     let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
     let held = frozen.release().await;
     match result {
-        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid }),
+        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
         other => {
             // The RENAME's answer was lost: read the outcome from the tables.
             let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
@@ -357,6 +394,7 @@ pub async fn swap(
                 return Ok(SwapOutcome::Swapped {
                     held,
                     gtid: gtid.unwrap_or_default(),
+                    steps,
                 });
             }
             drop_sentry(work, &source.schema, old_name).await?;

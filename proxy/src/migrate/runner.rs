@@ -638,8 +638,18 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         m.update(|p| p.cutover_attempts = attempts);
         let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, &changes);
         match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
-            SwapOutcome::Swapped { held, gtid } => {
-                tracing::info!(attempt = attempts, held_ms = held.as_millis() as u64, gtid = %gtid, "cut-over done");
+            SwapOutcome::Swapped { held, gtid, steps } => {
+                let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
+                tracing::info!(
+                    attempt = attempts,
+                    held_ms = held.as_millis() as u64,
+                    locked_ms,
+                    caught_up_ms,
+                    rename_queued_ms,
+                    unlocked_ms,
+                    gtid = %gtid,
+                    "cut-over done"
+                );
                 m.update(|p| p.last_hold = Some(held));
                 return Ok(Finished { gtid, held });
             }
