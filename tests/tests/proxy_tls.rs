@@ -206,6 +206,34 @@ async fn caching_sha2_fast_path_after_a_full_authentication_over_tls() -> Result
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "app@%");
 
+    // COM_CHANGE_USER speaking caching_sha2_password (its answer is to the
+    // greeting's nonce) takes the fast path too, and the session is usable.
+    let mut c = RawClient::login(port, "app", "app_pw", Some("app"), 0).await?;
+    let mut change = vec![0x11];
+    change.extend_from_slice(b"app\0");
+    let scramble = common::sha2_scramble(&c.nonce, "app_pw");
+    change.push(scramble.len() as u8);
+    change.extend_from_slice(&scramble);
+    change.extend_from_slice(b"app\0");
+    change.extend_from_slice(&45u16.to_le_bytes());
+    change.extend_from_slice(b"caching_sha2_password\0");
+    c.send(0, &change).await?;
+    let reply = c.read().await?;
+    assert_eq!(
+        &reply.payload[..],
+        &[0x01, 0x03],
+        "fast auth OK on change user"
+    );
+    let ok = c.read().await?;
+    assert_eq!(ok.payload.first(), Some(&0x00), "{:?}", ok.payload);
+    c.send(0, &common::com_query("SELECT CURRENT_USER()"))
+        .await?;
+    let rows = c.read_query_response().await?;
+    assert!(
+        rows.iter().any(|p| p.payload.ends_with(b"app@%")),
+        "{rows:?}"
+    );
+
     // A wrong password misses the cache and ends where the server would end.
     let (_, reply) = RawClient::begin_login(port, "app", "nope", None, 0, sha2).await?;
     ensure!(

@@ -100,6 +100,8 @@ where
 pub struct RawClient {
     pub stream: TcpStream,
     pub reader: PacketReader,
+    /// The greeting's nonce, once a login has read it.
+    pub nonce: Vec<u8>,
 }
 
 impl RawClient {
@@ -108,6 +110,7 @@ impl RawClient {
         Ok(RawClient {
             stream,
             reader: PacketReader::new(),
+            nonce: Vec::new(),
         })
     }
 
@@ -186,6 +189,7 @@ impl RawClient {
         p.push(0);
         c.send(1, &p).await?;
         let reply = c.read().await?;
+        c.nonce = nonce;
         Ok((c, reply))
     }
 
@@ -278,7 +282,7 @@ fn mysql_common_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
 
 /// caching_sha2_password's fast-path response:
 /// `SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce)`.
-fn sha2_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
+pub fn sha2_scramble(nonce: &[u8], password: &str) -> Vec<u8> {
     if password.is_empty() {
         return Vec::new();
     }
