@@ -960,10 +960,33 @@ async fn a_second_tern_neither_resumes_nor_duplicates_a_running_migration() -> R
     ))
     .await?;
     second.wait_for_log("is run by another Tern instance", Duration::from_secs(20))?;
+    // The second instance shows the migration, as run elsewhere, and does not
+    // take it over.
     let listed: Vec<mysql_async::Row> = c2.query("SHOW TERN MIGRATIONS").await?;
+    let seen: Vec<(String, String, String)> = listed
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("id").unwrap_or_default(),
+                r.get::<String, _>("state").unwrap_or_default(),
+                r.get::<String, _>("runs_here").unwrap_or_default(),
+            )
+        })
+        .collect();
     ensure!(
-        listed.is_empty(),
-        "the second instance took the migration over"
+        seen == vec![(id.to_string(), "postponed".to_string(), "no".to_string())],
+        "the second instance lists {seen:?}"
+    );
+    let (code, _, message) = server_error(c2.query_drop(format!("TERN COMPLETE {id}")).await)?;
+    ensure!(
+        code == 1105 && message.contains("their instance"),
+        "{code} {message}"
+    );
+    let here: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+    ensure!(
+        here.iter()
+            .any(|r| r.get::<String, _>("runs_here").as_deref() == Some("yes")),
+        "the first instance lost its migration"
     );
     let (code, _, message) = server_error(
         c2.query_drop("ALTER TABLE tw MODIFY v BIGINT NOT NULL, FORCE")

@@ -397,6 +397,32 @@ impl Engine {
             .collect()
     }
 
+    /// Unfinished migrations in the control table that this instance does not
+    /// run: another Tern instance's (several behind one load balancer), or one
+    /// whose instance stopped and that no instance has resumed yet. For
+    /// `SHOW TERN MIGRATIONS`; bounded so the statement never hangs on a slow
+    /// primary, and empty when the table cannot be read.
+    pub async fn elsewhere(&self) -> Vec<store::Record> {
+        const READ_BOUND: Duration = Duration::from_secs(2);
+        let read = async {
+            let mut conn = Conn::new(self.opts.clone()).await.ok()?;
+            let records = store::unfinished(&mut conn).await.ok();
+            let _ = conn.disconnect().await;
+            records
+        };
+        let records = match tokio::time::timeout(READ_BOUND, read).await {
+            Ok(Some(records)) => records,
+            _ => {
+                tracing::debug!("control table not readable for SHOW TERN MIGRATIONS");
+                Vec::new()
+            }
+        };
+        records
+            .into_iter()
+            .filter(|r| self.get(r.id).is_none())
+            .collect()
+    }
+
     pub fn get(&self, id: u64) -> Option<Arc<Migration>> {
         self.migrations
             .lock()
@@ -422,9 +448,13 @@ impl Engine {
 
     /// Applies an operator command; the error text is for the client.
     pub async fn control(&self, id: u64, what: Control) -> Result<(), String> {
-        let m = self
-            .get(id)
-            .ok_or_else(|| format!("Unknown migration {id} (not run by this Tern instance)"))?;
+        let m = self.get(id).ok_or_else(|| {
+            format!(
+                "Unknown migration {id} on this Tern instance: SHOW TERN MIGRATIONS lists \
+                     migrations other instances run with runs_here = 'no'; steer those through \
+                     their instance"
+            )
+        })?;
         if m.progress().state.is_final() {
             return Err(format!("Migration {id} has already ended"));
         }

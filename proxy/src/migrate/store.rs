@@ -134,6 +134,7 @@ pub struct Record {
     pub copy_done: bool,
     pub binlog_pos: String,
     pub rows_copied: u64,
+    pub rows_total: u64,
     pub cutover_attempts: u32,
     pub shadow_table: String,
     pub old_table: String,
@@ -302,8 +303,8 @@ pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
     let rows: Vec<mysql_async::Row> = conn
         .all_as(format!(
             "SELECT id, table_schema, table_name, statement, specs, sql_mode, state, postponed, \
-             copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table \
-             FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
+             copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table, \
+             rows_total FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
             control_table()
         ))
         .await?;
@@ -338,6 +339,7 @@ fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
         cutover_attempts: take(&mut r, 12)?,
         shadow_table: take(&mut r, 13)?,
         old_table: take(&mut r, 14)?,
+        rows_total: take(&mut r, 15)?,
     })
 }
 

@@ -429,13 +429,21 @@ impl Session {
         }
         match command {
             AdminCommand::ShowMigrations => {
-                let rows: Vec<Vec<Option<String>>> = self
+                let mut rows: Vec<Vec<Option<String>>> = self
                     .shared
                     .migrations
                     .list()
                     .iter()
                     .map(|m| migration_row(m))
                     .collect();
+                let elsewhere = self.shared.migrations.elsewhere().await;
+                rows.extend(elsewhere.iter().map(recorded_row));
+                rows.sort_by_key(|r| {
+                    r.first()
+                        .cloned()
+                        .flatten()
+                        .and_then(|id| id.parse::<u64>().ok())
+                });
                 self.send_rows(MIGRATION_COLUMNS, &rows).await
             }
             AdminCommand::Control(verb, id) => match self.shared.migrations.control(id, verb).await
@@ -488,7 +496,36 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "postponed",
     "throttled",
     "error",
+    "runs_here",
 ];
+
+/// A migration another instance runs, as the control table records it: what
+/// only its instance knows (ETA, lag, paused, throttled) is NULL.
+fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
+    let pct = if r.rows_total > 0 {
+        (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
+    } else {
+        0.0
+    };
+    vec![
+        Some(r.id.to_string()),
+        Some(format!("{}.{}", r.schema, r.table)),
+        Some(r.statement.clone()),
+        Some(r.state.name().to_string()),
+        Some(r.rows_copied.to_string()),
+        Some(r.rows_total.to_string()),
+        Some(format!("{pct:.1}")),
+        None,
+        None,
+        Some(r.cutover_attempts.to_string()),
+        None,
+        None,
+        Some(u8::from(r.postponed).to_string()),
+        None,
+        None,
+        Some("no".to_string()),
+    ]
+}
 
 fn migration_row(m: &Migration) -> Vec<Option<String>> {
     let p = m.progress();
@@ -521,6 +558,7 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         Some(u8::from(p.postponed).to_string()),
         p.throttled,
         p.error,
+        Some("yes".to_string()),
     ]
 }
 
