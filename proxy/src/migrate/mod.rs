@@ -255,6 +255,16 @@ impl Control {
             _ => None,
         }
     }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Control::Pause => "PAUSE",
+            Control::Resume => "RESUME",
+            Control::Cancel => "CANCEL",
+            Control::Postpone => "POSTPONE",
+            Control::Complete => "COMPLETE",
+        }
+    }
 }
 
 /// A request from a session.
@@ -327,6 +337,8 @@ const SWEEP_INTERVAL_MIN: Duration = Duration::from_secs(1);
 const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(60);
 /// How often to retry reaching the control table when the primary is down at start.
 const START_RETRY: Duration = Duration::from_secs(5);
+/// How often a running migration looks for commands other instances left.
+const REQUEST_POLL: Duration = Duration::from_secs(1);
 
 impl Engine {
     pub fn new(
@@ -448,13 +460,9 @@ impl Engine {
 
     /// Applies an operator command; the error text is for the client.
     pub async fn control(&self, id: u64, what: Control) -> Result<(), String> {
-        let m = self.get(id).ok_or_else(|| {
-            format!(
-                "Unknown migration {id} on this Tern instance: SHOW TERN MIGRATIONS lists \
-                     migrations other instances run with runs_here = 'no'; steer those through \
-                     their instance"
-            )
-        })?;
+        let Some(m) = self.get(id) else {
+            return self.request_elsewhere(id, what).await;
+        };
         if m.progress().state.is_final() {
             return Err(format!("Migration {id} has already ended"));
         }
@@ -474,6 +482,62 @@ impl Engine {
         m.wake.notify_waiters();
         tracing::info!(migration = id, command = ?what, "operator command");
         Ok(())
+    }
+
+    /// A command for a migration another instance runs: left in its row of
+    /// the control table, which its instance polls (`REQUEST_POLL`).
+    async fn request_elsewhere(&self, id: u64, what: Control) -> Result<(), String> {
+        let unknown = || format!("Unknown migration {id}, or it has already ended");
+        let mut conn = Conn::new(self.opts.clone())
+            .await
+            .map_err(|e| format!("Cannot reach the control table: {e}"))?;
+        let left = store::request(&mut conn, id, what.word()).await;
+        let _ = conn.disconnect().await;
+        match left {
+            Ok(true) => {
+                tracing::info!(migration = id, command = ?what, "operator command left for the instance running it");
+                Ok(())
+            }
+            Ok(false) => Err(unknown()),
+            Err(e) => Err(format!("Cannot reach the control table: {e}")),
+        }
+    }
+
+    /// Applies commands other instances left for `m` until it ends.
+    async fn watch_requests(self: Arc<Self>, m: Arc<Migration>) {
+        let mut conn: Option<Conn> = None;
+        loop {
+            tokio::time::sleep(REQUEST_POLL).await;
+            if m.progress().state.is_final() {
+                break;
+            }
+            if conn.is_none() {
+                conn = Conn::new(self.opts.clone()).await.ok();
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            match store::take_request(c, m.id).await {
+                Ok(Some(word)) => match Control::from_word(&word) {
+                    Some(what) => {
+                        if let Err(e) = self.control(m.id, what).await {
+                            tracing::warn!(migration = m.id, error = %e, "operator command from another instance not applied");
+                        }
+                    }
+                    None => tracing::warn!(
+                        migration = m.id,
+                        word,
+                        "unknown command in the control table"
+                    ),
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(migration = m.id, error = %e, "cannot read operator commands");
+                    conn = None;
+                }
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.disconnect().await;
+        }
     }
 
     /// Checks the request, creates the shadow table and starts the migration.
@@ -497,9 +561,11 @@ impl Engine {
         let engine = self.clone();
         self.running.fetch_add(1, Ordering::AcqRel);
         let task = tokio::spawn(async move { runner::run(engine, started).await });
+        let watcher = tokio::spawn(self.clone().watch_requests(m.clone()));
         let engine = self.clone();
         tokio::spawn(async move {
             let result = task.await;
+            watcher.abort();
             engine.running.fetch_sub(1, Ordering::AcqRel);
             engine.task_ended.notify_waiters();
             if let Err(e) = result {

@@ -66,12 +66,65 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
             created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
             updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
             finished_at DATETIME(6) NULL,
+            requested VARCHAR(16) NULL,
             KEY by_table (table_schema, table_name, state)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         control_table()
     ))
     .await?;
+    // Tables made before `requested` existed get it (an instant change).
+    let has_requested: Option<u64> = conn
+        .exec_first_as(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME = 'migrations' AND COLUMN_NAME = 'requested'",
+            (CONTROL_SCHEMA,),
+        )
+        .await?;
+    if has_requested == Some(0) {
+        conn.query_drop(format!(
+            "ALTER TABLE {} ADD COLUMN requested VARCHAR(16) NULL",
+            control_table()
+        ))
+        .await?;
+    }
     Ok(())
+}
+
+/// Leaves an operator command for the instance that runs migration `id`
+/// (it polls its row); false when no unfinished migration has that id.
+pub async fn request(conn: &mut Conn, id: u64, word: &str) -> Result<bool, MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET requested = ? WHERE id = ? \
+             AND state NOT IN ('done', 'failed', 'cancelled')",
+            control_table()
+        ),
+        (word, id),
+    )
+    .await?;
+    Ok(conn.affected_rows() > 0)
+}
+
+/// Takes the operator command left for migration `id`, if any.
+pub async fn take_request(conn: &mut Conn, id: u64) -> Result<Option<String>, MigrateError> {
+    let word: Option<Option<String>> = conn
+        .exec_first_as(
+            format!("SELECT requested FROM {} WHERE id = ?", control_table()),
+            (id,),
+        )
+        .await?;
+    let Some(word) = word.flatten() else {
+        return Ok(None);
+    };
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET requested = NULL WHERE id = ? AND requested = ?",
+            control_table()
+        ),
+        (id, &word),
+    )
+    .await?;
+    Ok(Some(word))
 }
 
 /// States a migration goes through; the text is what the control table and
