@@ -499,14 +499,18 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "runs_here",
 ];
 
+/// Copy progress in percent; the total is an estimate, so never past 100.
+fn progress_pct(copied: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    (copied as f64 * 100.0 / total as f64).min(100.0)
+}
+
 /// A migration another instance runs, as the control table records it: what
 /// only its instance knows (ETA, lag, paused, throttled) is NULL.
 fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
-    let pct = if r.rows_total > 0 {
-        (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
-    } else {
-        0.0
-    };
+    let pct = progress_pct(r.rows_copied, r.rows_total);
     vec![
         Some(r.id.to_string()),
         Some(format!("{}.{}", r.schema, r.table)),
@@ -531,10 +535,8 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
     let p = m.progress();
     let pct = if p.state == crate::migrate::store::State::Done {
         100.0
-    } else if p.rows_total > 0 {
-        (p.rows_copied as f64 * 100.0 / p.rows_total as f64).min(100.0)
     } else {
-        0.0
+        progress_pct(p.rows_copied, p.rows_total)
     };
     let eta = p.copy_started.and_then(|t| {
         let secs = t.elapsed().as_secs_f64();
