@@ -143,9 +143,9 @@ async fn reset_connection_resets_the_backend_session() -> Result<()> {
 }
 
 /// With `--backend-socket auto` sessions reach a co-located server through its
-/// unix socket (the server sees them as `user@localhost`), and an account that
-/// exists only for the TCP address still logs in: the socket refusal is
-/// retried over TCP.
+/// unix socket (the server sees them as `user@localhost`), an account that
+/// exists only for the TCP address still logs in (the socket refusal is
+/// retried over TCP), and a socket that disappears sends sessions to TCP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_socket_auto_uses_the_socket_and_falls_back_for_host_bound_accounts() -> Result<()>
 {
@@ -165,5 +165,12 @@ async fn backend_socket_auto_uses_the_socket_and_falls_back_for_host_bound_accou
     let through = server_error(Conn::new(s.tern_opts("tcponly", "nope")).await)?;
     let direct = server_error(Conn::new(s.direct_opts("tcponly", "nope")).await)?;
     assert_eq!(through, direct);
+
+    // The socket gone (the path removed under a running server): new sessions
+    // fall back to TCP instead of failing.
+    std::fs::remove_file(s.cluster.primary().socket())?;
+    let mut after = s.app_via_tern().await?;
+    let who: Option<String> = after.query_first("SELECT USER()").await?;
+    assert_eq!(who.as_deref(), Some("app@127.0.0.1"));
     Ok(())
 }
