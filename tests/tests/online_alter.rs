@@ -679,23 +679,31 @@ async fn finished_after_restart(admin: &mut Conn, id: u64, s: &Setup) -> Result<
     }
 }
 
+/// Creates `table` with 300,000 rows (`v` = `id`), enough for a copy to be
+/// interrupted, and starts an async rebuild adding `w INT DEFAULT <default>`.
+async fn start_long_copy(admin: &mut Conn, c: &mut Conn, table: &str, default: i32) -> Result<u64> {
+    admin
+        .query_drop(format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(100) NOT NULL);
+             INSERT INTO {table} SELECT seq, seq, REPEAT('x', 100) FROM seq_1_to_300000;"
+        ))
+        .await?;
+    start_async(
+        c,
+        &format!(
+            "/* tern:async */ ALTER TABLE {table} ADD COLUMN w INT NOT NULL DEFAULT {default}, FORCE"
+        ),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_copy_resumes_and_finishes() -> Result<()> {
     let args = ["--migration-chunk-ms", "10"];
     let mut s = Setup::start(1, &args)?;
     let mut admin = s.admin_direct().await?;
-    admin
-        .query_drop(
-            "CREATE TABLE rk (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(100) NOT NULL);
-             INSERT INTO rk SELECT seq, seq, REPEAT('x', 100) FROM seq_1_to_300000;",
-        )
-        .await?;
     let mut c = s.app_via_tern().await?;
-    let id = start_async(
-        &mut c,
-        "/* tern:async */ ALTER TABLE rk ADD COLUMN w INT NOT NULL DEFAULT 3, FORCE",
-    )
-    .await?;
+    let id = start_long_copy(&mut admin, &mut c, "rk", 3).await?;
     // Kill once a checkpoint is on record and the copy is still going.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -1054,18 +1062,8 @@ async fn sigterm_finishes_statements_checkpoints_and_exits_zero() -> Result<()> 
     let args = ["--migration-chunk-ms", "10"];
     let mut s = Setup::start(1, &args)?;
     let mut admin = s.admin_direct().await?;
-    admin
-        .query_drop(
-            "CREATE TABLE st (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(100) NOT NULL);
-             INSERT INTO st SELECT seq, seq, REPEAT('y', 100) FROM seq_1_to_300000;",
-        )
-        .await?;
     let mut c = s.app_via_tern().await?;
-    let id = start_async(
-        &mut c,
-        "/* tern:async */ ALTER TABLE st ADD COLUMN w INT NOT NULL DEFAULT 5, FORCE",
-    )
-    .await?;
+    let id = start_long_copy(&mut admin, &mut c, "st", 5).await?;
     wait_for_state(&mut c, id, "copying", Duration::from_secs(30)).await?;
     // A statement in flight when the signal comes finishes normally.
     let mut busy = s.app_via_tern().await?;

@@ -254,6 +254,17 @@ pub enum Proof {
     Wrong,
 }
 
+impl Proof {
+    /// For the refusal's wording: "(using password: YES|NO)".
+    fn password_given(&self) -> bool {
+        match self {
+            Proof::Native { scramble, .. } => !scramble.is_empty(),
+            Proof::Cleartext(password) => !password.is_empty(),
+            Proof::Verified(_) | Proof::Wrong => true,
+        }
+    }
+}
+
 /// caching_sha2_password's "more data" answers: fast path passed / send the
 /// password.
 const SHA2_FAST_AUTH_OK: [u8; 2] = [0x01, 0x03];
@@ -354,13 +365,6 @@ pub async fn authenticate(
     user: &str,
     proof: &Proof,
 ) -> Result<Option<NativeStage1>, String> {
-    let (nonce, scramble): (&[u8], &[u8]) = match proof {
-        Proof::Verified(stage1) => return Ok(Some(*stage1)),
-        Proof::Native { nonce, scramble } => (nonce, scramble),
-        Proof::Cleartext(password) => (&[], password),
-        Proof::Wrong => (&[], &[]),
-    };
-    let password_given = !scramble.is_empty() || matches!(proof, Proof::Wrong);
     let ip = client.peer.ip();
     let host = match ip {
         std::net::IpAddr::V6(v6) => v6
@@ -368,20 +372,26 @@ pub async fn authenticate(
             .map_or(v6.to_string(), |v4| v4.to_string()),
         v4 => v4.to_string(),
     };
+    let password_given = proof.password_given();
     let denied = || {
         format!(
             "Access denied for user '{user}'@'{host}' (using password: {})",
             if password_given { "YES" } else { "NO" }
         )
     };
-    if matches!(proof, Proof::Wrong) {
-        // The digest matched the accounts as last read; the password may have
-        // changed since. Read them again so that the client's retry takes the
-        // right road (a stale digest is then ignored), and refuse this attempt,
-        // as a server whose cache lost the entry would.
-        let _ = shared.users.refresh_after(std::time::Instant::now()).await;
-        return Err(denied());
-    }
+    let (nonce, scramble): (&[u8], &[u8]) = match proof {
+        Proof::Verified(stage1) => return Ok(Some(*stage1)),
+        Proof::Wrong => {
+            // The digest matched the accounts as last read; the password may
+            // have changed since. Read them again so that the client's retry
+            // takes the right road (a stale digest is then ignored), and refuse
+            // this attempt, as a server whose cache lost the entry would.
+            let _ = shared.users.refresh_after(std::time::Instant::now()).await;
+            return Err(denied());
+        }
+        Proof::Native { nonce, scramble } => (nonce, scramble),
+        Proof::Cleartext(password) => (&[], password),
+    };
     // First try the cached table; on a miss or a mismatch read it again once, in
     // case the account or its password changed since.
     let requested_at = std::time::Instant::now();
