@@ -149,6 +149,29 @@ pub async fn bootstrap_primary(
     Ok(())
 }
 
+/// Gives the server its own row in `tern_whoami.server` (its `@@server_id` and
+/// `name`), outside the binlog so that every server keeps its own.
+pub async fn mark_server(conn: &mut Conn, name: &str) -> Result<()> {
+    for statement in [
+        "SET SESSION sql_log_bin = 0".to_string(),
+        "CREATE DATABASE IF NOT EXISTS tern_whoami".to_string(),
+        "CREATE TABLE IF NOT EXISTS tern_whoami.server \
+         (id INT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL)"
+            .to_string(),
+        "DELETE FROM tern_whoami.server".to_string(),
+        format!(
+            "INSERT INTO tern_whoami.server VALUES (@@server_id, {})",
+            quote(name)
+        ),
+        "SET SESSION sql_log_bin = 1".to_string(),
+    ] {
+        run(conn, &statement)
+            .await
+            .with_context(|| format!("marking {name}"))?;
+    }
+    Ok(())
+}
+
 /// Points a replica at the primary. A fresh replica starts from the very beginning of the
 /// primary's binlog (`gtid_slave_pos=''`), which is where the bootstrap's users are; a reused
 /// one keeps its position and only learns the primary's (possibly new) port.
@@ -274,7 +297,7 @@ pub async fn slave_status(conn: &mut Conn) -> Result<SlaveStatus> {
     })
 }
 
-async fn run(conn: &mut Conn, statement: &str) -> Result<()> {
+pub async fn run(conn: &mut Conn, statement: &str) -> Result<()> {
     conn.query_drop(statement)
         .await
         .with_context(|| format!("running `{statement}`"))

@@ -1,6 +1,6 @@
 //! Read/write split and read-your-writes on a real primary + replica.
 //!
-//! Reads ask `@@server_id` so that every answer says which server produced it.
+//! Reads ask `tern_whoami.server` (each server has its own row) so that every answer says which server produced it.
 
 mod common;
 
@@ -27,8 +27,14 @@ async fn server_ids(s: &Setup) -> Result<Ids> {
         None,
     ))
     .await?;
-    let primary: u32 = p.query_first("SELECT @@server_id").await?.context("id")?;
-    let replica: u32 = r.query_first("SELECT @@server_id").await?.context("id")?;
+    let primary: u32 = p
+        .query_first("SELECT (SELECT id FROM tern_whoami.server)")
+        .await?
+        .context("id")?;
+    let replica: u32 = r
+        .query_first("SELECT (SELECT id FROM tern_whoami.server)")
+        .await?
+        .context("id")?;
     ensure!(primary != replica);
     Ok(Ids { primary, replica })
 }
@@ -47,7 +53,9 @@ async fn replica_admin(s: &Setup) -> Result<Conn> {
 async fn until_replica_serves(s: &Setup, ids: &Ids) -> Result<()> {
     let mut c = s.app_via_tern().await?;
     for _ in 0..200 {
-        let id: Option<u32> = c.query_first("SELECT @@server_id").await?;
+        let id: Option<u32> = c
+            .query_first("SELECT (SELECT id FROM tern_whoami.server)")
+            .await?;
         if id == Some(ids.replica) {
             return Ok(());
         }
@@ -115,7 +123,7 @@ async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
                     .await?;
                 let row: Option<(i64, u32)> = c
                     .query_first(format!(
-                        "SELECT v, @@server_id FROM ryw WHERE id = {session}"
+                        "SELECT v, (SELECT id FROM tern_whoami.server) FROM ryw WHERE id = {session}"
                     ))
                     .await?;
                 let (v, server) = row.context("row vanished")?;
@@ -178,7 +186,7 @@ async fn healthy_replica_serves_most_reads() -> Result<()> {
                 .await?;
         }
         let (v, server): (i64, u32) = c
-            .query_first("SELECT v, @@server_id FROM hr WHERE id = 1")
+            .query_first("SELECT v, (SELECT id FROM tern_whoami.server) FROM hr WHERE id = 1")
             .await?
             .context("row")?;
         assert_eq!(v, (k / 4 * 4) as i64, "stale read");
@@ -209,16 +217,16 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
 
     // Statements that must run on the primary, each checked in a fresh session.
     let single = [
-        "SELECT id, @@server_id FROM pin FOR UPDATE",
-        "SELECT id, @@server_id FROM pin LOCK IN SHARE MODE",
-        "SELECT GET_LOCK('x', 0), @@server_id",
-        "SELECT LAST_INSERT_ID(), @@server_id",
-        "SELECT NEXTVAL(sq), @@server_id",
-        "SELECT NEXT VALUE FOR sq, @@server_id",
-        "SELECT FOUND_ROWS(), @@server_id",
-        "SELECT SQL_CALC_FOUND_ROWS id, @@server_id FROM pin",
-        "SELECT @v := 1, @@server_id",
-        "SELECT @@last_gtid, @@server_id",
+        "SELECT id, (SELECT id FROM tern_whoami.server) FROM pin FOR UPDATE",
+        "SELECT id, (SELECT id FROM tern_whoami.server) FROM pin LOCK IN SHARE MODE",
+        "SELECT GET_LOCK('x', 0), (SELECT id FROM tern_whoami.server)",
+        "SELECT LAST_INSERT_ID(), (SELECT id FROM tern_whoami.server)",
+        "SELECT NEXTVAL(sq), (SELECT id FROM tern_whoami.server)",
+        "SELECT NEXT VALUE FOR sq, (SELECT id FROM tern_whoami.server)",
+        "SELECT FOUND_ROWS(), (SELECT id FROM tern_whoami.server)",
+        "SELECT SQL_CALC_FOUND_ROWS id, (SELECT id FROM tern_whoami.server) FROM pin",
+        "SELECT @v := 1, (SELECT id FROM tern_whoami.server)",
+        "SELECT @@last_gtid, (SELECT id FROM tern_whoami.server)",
     ];
     for sql in single {
         let mut c = s.app_via_tern().await?;
@@ -233,7 +241,10 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
         ("START TRANSACTION READ ONLY", Some("COMMIT")),
         ("SET autocommit = 0", Some("SET autocommit = 1")),
         ("CREATE TEMPORARY TABLE tt (x INT)", None),
-        ("LOCK TABLES pin READ", Some("UNLOCK TABLES")),
+        (
+            "LOCK TABLES pin READ, tern_whoami.server READ",
+            Some("UNLOCK TABLES"),
+        ),
         ("SELECT GET_LOCK('pinned', 0)", None),
         ("PREPARE ps FROM 'SELECT 1'", None),
     ];
@@ -241,7 +252,9 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
         let mut c = s.app_via_tern().await?;
         c.query_drop(enter).await?;
         for _ in 0..5 {
-            let server: Option<u32> = c.query_first("SELECT @@server_id FROM pin LIMIT 1").await?;
+            let server: Option<u32> = c
+                .query_first("SELECT (SELECT id FROM tern_whoami.server) FROM pin LIMIT 1")
+                .await?;
             assert_eq!(
                 server,
                 Some(ids.primary),
@@ -253,7 +266,9 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
             // Leaving the state frees the session again.
             let mut back = false;
             for _ in 0..50 {
-                let server: Option<u32> = c.query_first("SELECT @@server_id").await?;
+                let server: Option<u32> = c
+                    .query_first("SELECT (SELECT id FROM tern_whoami.server)")
+                    .await?;
                 if server == Some(ids.replica) {
                     back = true;
                     break;
@@ -267,7 +282,9 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
     // reads that do not use it may still go to the replica.
     let mut c = s.app_via_tern().await?;
     c.query_drop("SET @uv = 5").await?;
-    let v: Option<(i64, u32)> = c.query_first("SELECT @uv, @@server_id").await?;
+    let v: Option<(i64, u32)> = c
+        .query_first("SELECT @uv, (SELECT id FROM tern_whoami.server)")
+        .await?;
     assert_eq!(
         v,
         Some((5, ids.primary)),
@@ -275,7 +292,9 @@ async fn pinned_sessions_and_statements_stay_on_primary() -> Result<()> {
     );
     // Without a replica configured, everything goes to the primary (control).
     let mut fresh = s.app_via_tern().await?;
-    let server: Option<u32> = fresh.query_first("SELECT @@server_id").await?;
+    let server: Option<u32> = fresh
+        .query_first("SELECT (SELECT id FROM tern_whoami.server)")
+        .await?;
     assert_eq!(server, Some(ids.replica));
     Ok(())
 }
@@ -288,7 +307,8 @@ async fn replica_reads_see_the_sessions_variables_and_schema() -> Result<()> {
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(
-            "CREATE DATABASE other; CREATE TABLE other.t (x INT); INSERT INTO other.t VALUES (42)",
+            "CREATE DATABASE other; CREATE TABLE other.t (x INT); INSERT INTO other.t VALUES (42); \
+             CREATE TABLE app.t (x INT); INSERT INTO app.t VALUES (7)",
         )
         .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
@@ -298,21 +318,27 @@ async fn replica_reads_see_the_sessions_variables_and_schema() -> Result<()> {
     c.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").await?;
     c.query_drop("SET NAMES latin1").await?;
     c.query_drop("USE other").await?;
-    let row: Option<(String, String, String, i64, u32)> = c
+    // Each setting shows in what the read returns, not in `@@` reads (those
+    // are the primary session's to answer): the time zone in FROM_UNIXTIME,
+    // ANSI_QUOTES in "x" naming the column, the connection charset in a
+    // literal's CHARSET().
+    let row: Option<(String, i64, String, i64, u32)> = c
         .query_first(
-            "SELECT @@time_zone, @@sql_mode, @@character_set_client, x, @@server_id FROM t",
+            "SELECT CAST(FROM_UNIXTIME(0) AS CHAR), \"x\", CHARSET('a'), x, (SELECT id FROM tern_whoami.server) FROM t",
         )
         .await?;
-    let (tz, mode, cs, x, server) = row.context("row")?;
+    let (time, quoted, cs, x, server) = row.context("row")?;
     assert_eq!(server, ids.replica, "read did not go to the replica");
     assert_eq!(
-        (tz.as_str(), mode.as_str(), cs.as_str(), x),
-        ("+05:30", "ANSI_QUOTES", "latin1", 42)
+        (time.as_str(), quoted, cs.as_str(), x),
+        ("1970-01-01 05:30:00", 42, "latin1", 42)
     );
-    // COM_INIT_DB too.
+    // COM_INIT_DB too: an unqualified name now reads app.t.
     c.query_drop("USE app").await?;
-    let db: Option<(String, u32)> = c.query_first("SELECT DATABASE(), @@server_id").await?;
-    assert_eq!(db, Some(("app".to_string(), ids.replica)));
+    let db: Option<(i64, u32)> = c
+        .query_first("SELECT x, (SELECT id FROM tern_whoami.server) FROM t")
+        .await?;
+    assert_eq!(db, Some((7, ids.replica)));
     // tern_consistency is Tern's own session variable.
     c.query_drop("SET tern_consistency = 'eventual'").await?;
     let bad = c.query_drop("SET tern_consistency = 'sometimes'").await;
@@ -391,7 +417,7 @@ async fn after_hint_gives_causal_reads_across_connections() -> Result<()> {
     assert!(!gtid.is_empty());
     // Without the token the other connection may read the lagging replica.
     let plain: Option<(i64, u32)> = reader
-        .query_first("SELECT COUNT(*), @@server_id FROM cz")
+        .query_first("SELECT COUNT(*), (SELECT id FROM tern_whoami.server) FROM cz")
         .await?;
     assert_eq!(
         plain,
@@ -426,7 +452,9 @@ async fn prepared_reads_run_on_the_replica_with_read_your_writes() -> Result<()>
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
     let mut c = s.app_via_tern().await?;
-    let read = c.prep("SELECT v, @@server_id FROM ps WHERE id = ?").await?;
+    let read = c
+        .prep("SELECT v, (SELECT id FROM tern_whoami.server) FROM ps WHERE id = ?")
+        .await?;
     let write = c.prep("UPDATE ps SET v = ? WHERE id = ?").await?;
     let mut on_replica = 0;
     for k in 1..=300i64 {
@@ -444,13 +472,19 @@ async fn prepared_reads_run_on_the_replica_with_read_your_writes() -> Result<()>
     // Closing the statement closes every copy; a new one with the same text works.
     c.close(read).await?;
     let again: Option<(i64, u32)> = c
-        .exec_first("SELECT v, @@server_id FROM ps WHERE id = ?", (1,))
+        .exec_first(
+            "SELECT v, (SELECT id FROM tern_whoami.server) FROM ps WHERE id = ?",
+            (1,),
+        )
         .await?;
     assert_eq!(again.map(|r| r.0), Some(300));
     // Inside a transaction prepared reads stay on the primary.
     c.query_drop("BEGIN").await?;
     let inside: Option<(i64, u32)> = c
-        .exec_first("SELECT v, @@server_id FROM ps WHERE id = ?", (1,))
+        .exec_first(
+            "SELECT v, (SELECT id FROM tern_whoami.server) FROM ps WHERE id = ?",
+            (1,),
+        )
         .await?;
     assert_eq!(inside.map(|r| r.1), Some(ids.primary));
     c.query_drop("COMMIT").await?;
@@ -475,7 +509,7 @@ async fn replica_execute_without_types_gets_them_from_an_earlier_execute() -> Re
     )
     .await?;
     let mut prepare = vec![0x16];
-    prepare.extend_from_slice(b"SELECT CAST(@@server_id AS SIGNED) * 1000 + ?");
+    prepare.extend_from_slice(b"SELECT (SELECT id FROM tern_whoami.server) * 1000 + ?");
     c.send(0, &prepare).await?;
     let ok = c.read().await?.payload;
     ensure!(ok[0] == 0, "prepare failed");
@@ -572,7 +606,12 @@ async fn reset_connection_keeps_the_schema_for_replica_reads() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
-    admin.query_drop("CREATE DATABASE other2").await?;
+    admin
+        .query_drop(
+            "CREATE DATABASE other2; CREATE TABLE other2.t (x INT); INSERT INTO other2.t VALUES (2); \
+             CREATE TABLE app.t (x INT); INSERT INTO app.t VALUES (1)",
+        )
+        .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_replica_serves(&s, &ids).await?;
     let mut c = s.app_via_tern().await?;
@@ -581,11 +620,12 @@ async fn reset_connection_keeps_the_schema_for_replica_reads() -> Result<()> {
         conn.query_drop("USE other2").await?;
         conn.reset().await?;
     }
-    let expected: Option<String> = direct.query_first("SELECT DATABASE()").await?;
-    let (db, _server): (Option<String>, u32) = c
-        .query_first("SELECT DATABASE(), @@server_id")
+    let expected: Option<i64> = direct.query_first("SELECT x FROM t").await?;
+    let (x, server): (i64, u32) = c
+        .query_first("SELECT x, (SELECT id FROM tern_whoami.server) FROM t")
         .await?
         .context("row")?;
-    assert_eq!(db, expected);
+    assert_eq!(Some(x), expected);
+    assert_eq!(server, ids.replica, "the read did not go to the replica");
     Ok(())
 }

@@ -81,7 +81,9 @@ async fn rules_reject_route_and_reload_on_sighup() -> Result<()> {
             None,
         ))
         .await?;
-        r.query_first("SELECT @@server_id").await?.context("id")?
+        r.query_first("SELECT (SELECT id FROM tern_whoami.server)")
+            .await?
+            .context("id")?
     };
 
     let mut c = s.app_via_tern().await?;
@@ -94,7 +96,7 @@ async fn rules_reject_route_and_reload_on_sighup() -> Result<()> {
     let mut served = false;
     for _ in 0..100 {
         let row: Option<(i64, u32)> = c
-            .query_first("SELECT x, @@server_id FROM report_daily")
+            .query_first("SELECT x, (SELECT id FROM tern_whoami.server) FROM report_daily")
             .await?;
         if row == Some((7, replica_id)) {
             served = true;

@@ -1,5 +1,6 @@
 //! Backends: what Tern knows about the servers behind it, and connections to them.
 
+pub mod catalog;
 pub mod conn;
 pub mod monitor;
 pub mod stream;

@@ -319,6 +319,42 @@ pub async fn watch_replica(
     }
 }
 
+/// Reads the primary's current binlog position for reads that must see
+/// everything committed before them (`global` consistency), on Tern's own
+/// connections so that no client session runs a statement it did not send.
+pub struct PrimaryPosition {
+    pool: mysql_async::Pool,
+}
+
+/// Connections kept for position reads; more concurrent global reads queue.
+const POSITION_CONNECTIONS: usize = 8;
+
+impl PrimaryPosition {
+    pub fn new(opts: mysql_async::Opts) -> Self {
+        let constraints =
+            mysql_async::PoolConstraints::new(0, POSITION_CONNECTIONS).unwrap_or_default();
+        let opts = mysql_async::OptsBuilder::from_opts(opts)
+            .pool_opts(mysql_async::PoolOpts::default().with_constraints(constraints));
+        PrimaryPosition {
+            pool: mysql_async::Pool::new(opts),
+        }
+    }
+
+    /// The position now, or `None` when the primary cannot tell within
+    /// [`CHECK_TIMEOUT`] (the caller then runs the read on the primary).
+    pub async fn current(&self) -> Option<GtidSet> {
+        let text = tokio::time::timeout(CHECK_TIMEOUT, async {
+            let mut conn = self.pool.get_conn().await?;
+            conn.query_first::<String, _>("SELECT @@global.gtid_binlog_pos")
+                .await
+        })
+        .await
+        .ok()?
+        .ok()??;
+        GtidSet::parse(&text).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 use tern_rules::StatementFacts;
 use tern_rules::{Consistency, Decision, Destination, Reject, StatementKind};
 
+use crate::backend::catalog::CatalogSnapshot;
 use crate::gtid::{Gtid, GtidSet};
 use crate::sql::classify::{Classified, Pin};
 
@@ -46,13 +47,18 @@ pub enum Plan {
 
 /// The session facts routing depends on.
 #[derive(Debug, Clone, Copy)]
-pub struct SessionView {
+pub struct SessionView<'a> {
     pub in_transaction: bool,
     pub autocommit: bool,
     /// Why the session is pinned to the primary, if it is.
     pub pinned: Option<&'static str>,
     pub consistency: Consistency,
     pub has_replicas: bool,
+    /// The session's default schema, for unqualified function and view names.
+    pub schema: Option<&'a str>,
+    /// The server's catalog of functions and views if it is fresh; `None`
+    /// vouches for no function and no view.
+    pub catalog: Option<&'a CatalogSnapshot>,
 }
 
 fn primary(why: &'static str, consistency: Consistency) -> Plan {
@@ -65,12 +71,7 @@ fn primary(why: &'static str, consistency: Consistency) -> Plan {
 }
 
 /// Decides where `c` runs.
-pub fn plan(
-    c: &Classified<'_>,
-    sql: &[u8],
-    session: &SessionView,
-    rules: Option<&Decision<'_>>,
-) -> Plan {
+pub fn plan(c: &Classified<'_>, session: &SessionView<'_>, rules: Option<&Decision<'_>>) -> Plan {
     if let Some(reject) = rules.and_then(|d| d.reject.cloned()) {
         return Plan::Reject(reject);
     }
@@ -113,9 +114,6 @@ pub fn plan(
     if let Some(why) = primary_only(c, session) {
         return primary(why, consistency);
     }
-    if reads_session_status(sql) {
-        return primary("session status variable", consistency);
-    }
     let target = hint_target.or_else(|| {
         rules.and_then(|d| d.route).map(|dest| match dest {
             Destination::Primary => Target::Primary,
@@ -143,29 +141,8 @@ pub fn plan(
     }
 }
 
-/// System variables whose value belongs to the session's own connection (the
-/// GTID and insert id of its last statement, its warning counts): only the
-/// primary connection has them. A byte search, paid only by reads that passed
-/// every other check.
-pub fn reads_session_status(sql: &[u8]) -> bool {
-    const VARIABLES: [&[u8]; 6] = [
-        b"last_gtid",
-        b"@@identity",
-        b"insert_id",
-        b"warning_count",
-        b"error_count",
-        b"last_insert_id",
-    ];
-    // Functions that answer about the connection itself: its id, and named locks
-    // that the session may hold on the primary.
-    const FUNCTIONS: [&[u8]; 3] = [b"connection_id", b"is_free_lock", b"is_used_lock"];
-    let has = |n: &[u8]| sql.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
-    (sql.windows(2).any(|w| w == b"@@") && VARIABLES.iter().any(|n| has(n)))
-        || FUNCTIONS.iter().any(|n| has(n))
-}
-
 /// Reasons a statement must run on the primary whatever rules and hints say.
-fn primary_only(c: &Classified<'_>, session: &SessionView) -> Option<&'static str> {
+fn primary_only(c: &Classified<'_>, session: &SessionView<'_>) -> Option<&'static str> {
     if c.kind != StatementKind::Select {
         return Some("not a read");
     }
@@ -190,7 +167,48 @@ fn primary_only(c: &Classified<'_>, session: &SessionView) -> Option<&'static st
     if !c.pins.is_empty() {
         return Some("pins the session");
     }
+    if c.session_facts {
+        return Some("session facts");
+    }
+    if !calls_only_read_only_functions(c, session) {
+        return Some("stored function");
+    }
+    if names_view_needing_primary(c, session) {
+        return Some("view that needs the primary");
+    }
     None
+}
+
+/// Every stored function the statement calls is one the catalog vouches for.
+fn calls_only_read_only_functions(c: &Classified<'_>, session: &SessionView<'_>) -> bool {
+    if c.routine_calls.is_empty() {
+        return true;
+    }
+    let Some(catalog) = session.catalog else {
+        return false;
+    };
+    c.routine_calls.iter().all(|f| {
+        f.schema
+            .or(session.schema)
+            .is_some_and(|schema| catalog.function_is_read_only(schema, f.name))
+    })
+}
+
+/// The statement names a view whose definition needs the primary, or the
+/// catalog is stale and cannot say that it does not.
+fn names_view_needing_primary(c: &Classified<'_>, session: &SessionView<'_>) -> bool {
+    if c.tables.is_empty() {
+        return false;
+    }
+    let Some(catalog) = session.catalog else {
+        return true;
+    };
+    catalog.has_views_needing_primary()
+        && c.tables.iter().any(|t| {
+            t.schema
+                .or(session.schema)
+                .is_some_and(|schema| catalog.view_needs_primary(schema, t.name))
+        })
 }
 
 /// Session state that keeps every statement on the primary. Each kind of state
@@ -247,18 +265,52 @@ mod tests {
     use super::*;
     use crate::sql::classify::classify;
 
-    fn free() -> SessionView {
+    fn catalog() -> &'static CatalogSnapshot {
+        let f = |name: &str, access: &str, body: &str| {
+            (
+                "app".to_string(),
+                name.to_string(),
+                access.to_string(),
+                Some(body.to_string()),
+            )
+        };
+        let v = |name: &str, definition: &str| {
+            (
+                "app".to_string(),
+                name.to_string(),
+                Some(definition.to_string()),
+            )
+        };
+        Box::leak(Box::new(crate::backend::catalog::judge(
+            &[
+                f("reads", "READS SQL DATA", "RETURN (SELECT COUNT(*) FROM t)"),
+                f(
+                    "f6",
+                    "MODIFIES SQL DATA",
+                    "BEGIN INSERT INTO r6 VALUES (1); RETURN 1; END",
+                ),
+            ],
+            &[
+                v("v_writes", "select `app`.`f6`() AS `x`"),
+                v("v_reads", "select `app`.`reads`() AS `x`"),
+            ],
+        )))
+    }
+
+    fn free() -> SessionView<'static> {
         SessionView {
             in_transaction: false,
             autocommit: true,
             pinned: None,
             consistency: Consistency::Session,
             has_replicas: true,
+            schema: Some("app"),
+            catalog: Some(catalog()),
         }
     }
 
-    fn target(sql: &str, session: &SessionView) -> Target {
-        match plan(&classify(sql), sql.as_bytes(), session, None) {
+    fn target(sql: &str, session: &SessionView<'_>) -> Target {
+        match plan(&classify(sql), session, None) {
             Plan::Send(r) => r.target,
             Plan::Reject(r) => panic!("rejected: {r:?}"),
         }
@@ -312,8 +364,71 @@ mod tests {
         ] {
             assert_eq!(target(sql, &s), Target::Primary, "{sql}");
         }
-        // A system variable is not a user variable.
-        assert_eq!(target("SELECT @@version", &s), replica());
+    }
+
+    #[test]
+    fn reads_that_write_through_functions_or_ask_about_the_session_stay_on_the_primary() {
+        let s = free();
+        for sql in [
+            "SELECT f6()",
+            "SELECT app.f6()",
+            "SELECT `f6`()",
+            "SELECT f6 ()",
+            "SELECT /*!50000 f6() */",
+            "SELECT * FROM t WHERE a = f6()",
+            "SELECT 1 UNION SELECT f6()",
+            "WITH c AS (SELECT f6() AS x) SELECT * FROM c",
+            "VALUES (f6())",
+            "SELECT unknown_udf(1)",
+            "SELECT other.reads()",
+            "SELECT * FROM v_writes",
+            "SELECT * FROM app.v_writes",
+            "SELECT @@datadir",
+            "SELECT @@version",
+            "SELECT @@session.sql_mode",
+            "SELECT DATABASE()",
+            "SELECT SCHEMA()",
+            "SELECT USER()",
+            "SELECT CURRENT_USER",
+            "SELECT CURRENT_USER()",
+            "SELECT CURRENT_ROLE",
+            "SELECT ROW_COUNT()",
+            "SELECT VERSION()",
+            "SELECT UUID_SHORT()",
+            "SELECT LOAD_FILE('/etc/hosts')",
+            "SELECT RELEASE_ALL_LOCKS()",
+            "SELECT SETVAL(s, 10)",
+            "SELECT PREVIOUS VALUE FOR s",
+            "SELECT 1 INTO @a",
+            "SELECT a INTO @x FROM t LIMIT 1",
+            "SELECT MASTER_GTID_WAIT('0-1-1', 1)",
+        ] {
+            assert_eq!(target(sql, &s), Target::Primary, "{sql}");
+        }
+        // Read-only by the catalog, built-ins, and views over them.
+        for sql in [
+            "SELECT reads()",
+            "SELECT app.reads(), CONCAT('a', 'b'), COUNT(*) FROM t",
+            "SELECT * FROM v_reads",
+            "SELECT CAST(a AS CHAR(3)), IF(a IN (1, 2), LEFT(b, 2), NOW()) FROM t WHERE EXISTS (SELECT 1 FROM u)",
+            "SELECT * FROM t JOIN u USING (id) WHERE a BETWEEN 1 AND 2 ORDER BY ROUND(a)",
+            "SELECT * FROM JSON_TABLE('[1]', '$[*]' COLUMNS (x INT PATH '$')) AS j",
+            "SELECT c FROM sbtest1 WHERE id BETWEEN 1 AND 100 ORDER BY c",
+        ] {
+            assert_eq!(target(sql, &s), replica(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_stale_catalog_sends_reads_with_functions_or_tables_to_the_primary() {
+        let mut s = free();
+        s.catalog = None;
+        assert_eq!(target("SELECT reads()", &s), Target::Primary);
+        assert_eq!(target("SELECT a FROM t", &s), Target::Primary);
+        assert_eq!(target("SELECT 1 + 1", &s), replica());
+        let mut s = free();
+        s.schema = None;
+        assert_eq!(target("SELECT reads()", &s), Target::Primary);
     }
 
     #[test]
@@ -339,7 +454,7 @@ mod tests {
         let sql = "SELECT /* tern:primary */ 1";
         assert_eq!(target(sql, &s), Target::Primary);
         let sql = "SELECT /* tern:consistency=eventual tern:after=0-1-42 */ * FROM t";
-        match plan(&classify(sql), sql.as_bytes(), &s, None) {
+        match plan(&classify(sql), &s, None) {
             Plan::Send(r) => {
                 assert_eq!(r.consistency, Consistency::Eventual);
                 assert_eq!(r.after, Some(GtidSet::parse("0-1-42").expect("gtid")));
@@ -382,7 +497,7 @@ route = "primary"
                 hints: c.hints.as_slice(),
             };
             let d = rules.evaluate(&facts);
-            plan(&c, sql.as_bytes(), &s, Some(&d))
+            plan(&c, &s, Some(&d))
         };
         assert!(matches!(eval("DROP TABLE x"), Plan::Reject(r) if r.code == 1142));
         assert!(matches!(

@@ -63,6 +63,10 @@ pub struct Shared {
     /// The online ALTER engine and its write gate.
     pub migrations: Arc<crate::migrate::Engine>,
     pub metrics: crate::admin::metrics::Metrics,
+    /// Stored functions and views, for routing reads that use them.
+    pub catalog: Arc<crate::backend::catalog::Catalog>,
+    /// The primary's position for `global` reads, read on Tern's connections.
+    pub primary_position: crate::backend::monitor::PrimaryPosition,
     active_sessions: AtomicUsize,
     /// Sessions running a command right now; shutdown waits for them.
     busy_sessions: BusyCounter,
@@ -187,6 +191,14 @@ impl Shared {
         Ok(Arc::new(Self {
             migrations,
             metrics: crate::admin::metrics::Metrics::new(),
+            catalog: Arc::default(),
+            primary_position: crate::backend::monitor::PrimaryPosition::new(
+                crate::backend::monitor::admin_opts(
+                    &settings.primary,
+                    &settings.admin_user,
+                    &settings.admin_password,
+                ),
+            ),
             primary: BackendTarget::new(settings.primary.clone(), settings.backend_connect_timeout),
             replicas,
             primary_history: Arc::new(PrimaryHistory::default()),
@@ -288,6 +300,15 @@ impl Shared {
         let interval = self.settings.monitor_interval;
         let user = &self.settings.admin_user;
         let password = &self.settings.admin_password;
+        tokio::spawn(
+            self.catalog
+                .clone()
+                .watch(crate::backend::monitor::admin_opts(
+                    &self.settings.primary,
+                    user,
+                    password,
+                )),
+        );
         tokio::spawn(crate::backend::monitor::watch_primary(
             crate::backend::monitor::admin_opts(&self.settings.primary, user, password),
             self.primary_history.clone(),

@@ -33,6 +33,7 @@ use super::login::{authenticate, client_proof, Identity};
 use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
 use super::Shared;
 use crate::admin::metrics::RouteLabel;
+use crate::backend::catalog::{Catalog, CatalogSnapshot};
 use crate::backend::conn::{BackendConn, InternalReply};
 use crate::backend::BackendError;
 use crate::gtid::GtidSet;
@@ -94,6 +95,8 @@ struct PreparedStatement {
     long_data: bool,
     /// Statement kind, for the metrics of its executes.
     kind: StatementKind,
+    /// The catalog (and schema) `replica_safe` was judged against.
+    catalog_generation: u64,
 }
 
 /// How a read on one replica went.
@@ -318,15 +321,29 @@ impl Session {
             };
             Some(rules.evaluate(&facts))
         };
+        let changes_catalog =
+            (c.kind == StatementKind::Ddl || c.multi_statement) && Catalog::ddl_may_change(sql);
+        if changes_catalog {
+            // Stale while the change runs, and read again once it is done.
+            self.shared.catalog.invalidate();
+        }
+        let catalog = self.catalog_for(&c);
         let view = SessionView {
             in_transaction: self.in_transaction,
             autocommit: self.autocommit,
             pinned: self.pins.reason(),
             consistency: self.consistency,
             has_replicas: !self.shared.replicas.is_empty(),
+            schema: self
+                .schema
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok()),
+            catalog: catalog.as_deref(),
         };
         let mut outcome = None;
-        match plan(&c, sql, &view, decision.as_ref()) {
+        let planned = plan(&c, &view, decision.as_ref());
+        drop(catalog);
+        match planned {
             Plan::Reject(reject) => {
                 let message = reject.message.clone();
                 self.client
@@ -376,6 +393,9 @@ impl Session {
                 }
             }
         }
+        if changes_catalog {
+            self.shared.catalog.invalidate();
+        }
         if let Some(outcome) = outcome {
             self.after_query(&c, &payload, &outcome);
             self.record_statement(c.kind, started, &outcome);
@@ -383,10 +403,29 @@ impl Session {
         Ok(())
     }
 
+    /// The catalog of functions and views, when routing needs it: for a read
+    /// that calls a function or names a table. `None` also when it is stale.
+    fn catalog_for(&self, c: &Classified<'_>) -> Option<Arc<CatalogSnapshot>> {
+        let needed = c.kind == StatementKind::Select
+            && (!c.routine_calls.is_empty() || !c.tables.is_empty())
+            && !self.shared.replicas.is_empty();
+        if needed {
+            self.shared.catalog.fresh()
+        } else {
+            None
+        }
+    }
+
     /// Records what a statement did to the session: pins and replayable state.
     fn after_query(&mut self, c: &Classified<'_>, payload: &Bytes, outcome: &RelayOutcome) {
         for pin in c.pins.iter() {
             self.pins.apply(Some(pin));
+        }
+        if c.kind == StatementKind::Set && !c.routine_calls.is_empty() && !outcome.error {
+            // Replaying it would call the function again on each replica, which
+            // may write there; without the replay the replicas lack the value.
+            self.pins.too_much_state = true;
+            return;
         }
         if outcome.error || c.kind != StatementKind::Set || !is_replayable_set(c, &payload[1..]) {
             return;
@@ -609,22 +648,7 @@ impl Session {
         let outcome = self.relay_primary(COM_STMT_PREPARE).await?;
         if let Some((id, params)) = outcome.prepared {
             let sql = payload.slice(1..);
-            let c = classify_bytes(&sql);
-            let view = SessionView {
-                in_transaction: false,
-                autocommit: true,
-                pinned: None,
-                consistency: self.consistency,
-                has_replicas: true,
-            };
-            let replica_safe = matches!(
-                plan(&c, &sql, &view, None),
-                Plan::Send(Route {
-                    target: Target::Replica { .. },
-                    ..
-                })
-            );
-            let kind = c.kind;
+            let (replica_safe, kind) = self.prepared_replica_safe(&sql);
             self.prepared.insert(
                 id,
                 PreparedStatement {
@@ -634,10 +658,38 @@ impl Session {
                     param_types: None,
                     long_data: false,
                     kind,
+                    catalog_generation: self.shared.catalog.generation(),
                 },
             );
         }
         Ok(())
+    }
+
+    /// Whether executes of `sql` may run on a replica when the session allows,
+    /// judged as a plain read outside a transaction, and the statement's kind.
+    fn prepared_replica_safe(&self, sql: &[u8]) -> (bool, StatementKind) {
+        let c = classify_bytes(sql);
+        let catalog = self.catalog_for(&c);
+        let view = SessionView {
+            in_transaction: false,
+            autocommit: true,
+            pinned: None,
+            consistency: self.consistency,
+            has_replicas: true,
+            schema: self
+                .schema
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok()),
+            catalog: catalog.as_deref(),
+        };
+        let safe = matches!(
+            plan(&c, &view, None),
+            Plan::Send(Route {
+                target: Target::Replica { .. },
+                ..
+            })
+        );
+        (safe, c.kind)
     }
 
     /// COM_STMT_EXECUTE: on a replica when the statement is a plain read, the
@@ -646,6 +698,20 @@ impl Session {
         let started = std::time::Instant::now();
         let id = statement_id(payload);
         let mut to_replica = false;
+        // The catalog changed since the statement was judged (a function it
+        // calls may write now, or the schema moved): judge it again.
+        let generation = self.shared.catalog.generation();
+        if let Some(sql) = id
+            .and_then(|id| self.prepared.get(&id))
+            .filter(|ps| ps.kind == StatementKind::Select && ps.catalog_generation != generation)
+            .map(|ps| ps.sql.clone())
+        {
+            let (safe, _) = self.prepared_replica_safe(&sql);
+            if let Some(ps) = id.and_then(|id| self.prepared.get_mut(&id)) {
+                ps.replica_safe = safe;
+                ps.catalog_generation = generation;
+            }
+        }
         if let Some(ps) = id.and_then(|id| self.prepared.get_mut(&id)) {
             if let Some(types) = execute_param_types(payload, ps.params) {
                 ps.param_types = Some(types.to_vec());
@@ -682,9 +748,18 @@ impl Session {
                         self.pass_write_gate(&classify_bytes(&sql)).await;
                     }
                 }
+                let ddl = id
+                    .and_then(|id| self.prepared.get(&id))
+                    .is_some_and(|ps| ps.kind == StatementKind::Ddl);
+                if ddl {
+                    self.shared.catalog.invalidate();
+                }
                 self.forward(seq, payload).await?;
                 self.last_replica = None;
                 let outcome = self.relay_primary(COM_STMT_EXECUTE).await?;
+                if ddl {
+                    self.shared.catalog.invalidate();
+                }
                 if let Some(id) = id {
                     self.record_execute(id, started, &outcome);
                 }
@@ -806,17 +881,11 @@ impl Session {
             Consistency::Session => self.last_write.clone(),
             Consistency::Global => {
                 // Everything committed anywhere before this read: the primary's
-                // position now, read on the session's own primary connection.
-                let reply = self
-                    .primary
-                    .internal(b"\x03SELECT @@global.gtid_binlog_pos", self.deprecate_eof)
-                    .await
-                    .ok()?;
-                let InternalReply::Rows(rows) = reply else {
-                    return None;
-                };
-                let text = rows.first()?.first()?.as_ref()?;
-                let mut set = GtidSet::parse(std::str::from_utf8(text).ok()?).ok()?;
+                // position now, read on a connection of Tern's own, never on the
+                // session's: the client's session must not see Tern's statement
+                // (in SHOW PROFILES, FOUND_ROWS(), ROW_COUNT(), the optimizer
+                // trace).
+                let mut set = self.shared.primary_position.current().await?;
                 set.merge(&self.last_write);
                 set
             }

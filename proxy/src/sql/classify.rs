@@ -61,9 +61,12 @@
 //!   replayed on a replica connection like a session `SET`.
 //! - Sequences are tables in MariaDB: `NEXT VALUE FOR s`, `NEXTVAL(s)` and
 //!   friends report `s` as a table besides setting `side_effects`.
-//! - `IS_FREE_LOCK`, `IS_USED_LOCK` and `CONNECTION_ID()` are treated as plain
-//!   reads, although their answer on a replica is about the replica's own
-//!   locks and connection.
+//! - Any `@@variable`, and built-ins that answer about the session or the
+//!   server (`DATABASE()`, `USER()`, `CURRENT_USER`, `CONNECTION_ID()`,
+//!   `VERSION()`, `IS_USED_LOCK()`, `LOAD_FILE()`, ...) set `session_facts`.
+//!   A call to any other name that is not a known built-in is listed in
+//!   `routine_calls`: it may be a stored function that writes, which only the
+//!   server's catalog can rule out (`functions.rs` has the allow list).
 //! - For a text with several statements, `kind` is the first statement's;
 //!   tables, hints and the boolean effects are the union over all of them;
 //!   `sets_autocommit` and `use_schema` are the last ones set. The
@@ -79,10 +82,14 @@ pub use tern_rules::{StatementKind, TableName};
 
 use inline::InlineVec;
 
+mod functions;
 mod inline;
 mod keyword;
 mod lexer;
+mod routine;
 mod scan;
+
+pub use routine::{read_routine_body, RoutineBody};
 
 #[cfg(test)]
 mod corpus;
@@ -127,6 +134,14 @@ pub struct Classified<'a> {
     pub side_effects: bool,
     /// Some `@name` (not `@@name`): a replica connection would not have it.
     pub reads_user_variables: bool,
+    /// Asks about the session or the server that answers: any `@@variable`,
+    /// `DATABASE()`, `USER()`, `CURRENT_USER`, `CONNECTION_ID()`,
+    /// `VERSION()`, lock states, `LOAD_FILE()` (see `functions.rs`).
+    pub session_facts: bool,
+    /// Calls to names that are not built-in functions: stored functions or
+    /// UDFs, `schema`-qualified if written so, in order of first call. Only
+    /// the server's catalog can tell whether they write.
+    pub routine_calls: Tables<'a>,
     /// A second statement follows a `;`.
     pub multi_statement: bool,
     /// `tern:key[=value]` items from block comments (not `--` or `#`
@@ -228,6 +243,8 @@ impl<'a> Classified<'a> {
             locking_read: false,
             side_effects: false,
             reads_user_variables: false,
+            session_facts: false,
+            routine_calls: Tables::new(),
             multi_statement: false,
             hints: Hints::new(),
             starts_transaction: false,

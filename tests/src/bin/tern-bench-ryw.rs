@@ -56,7 +56,7 @@ async fn phase(opts: Opts, replica_id: u32, args: &Args, table: &str) -> Result<
                 let started = Instant::now();
                 let row: Option<(i64, u32)> = c
                     .query_first(format!(
-                        "SELECT v, @@server_id FROM {table} WHERE id = {session}"
+                        "SELECT v, (SELECT id FROM tern_whoami.server) FROM {table} WHERE id = {session}"
                     ))
                     .await?;
                 r.latencies_us.push(started.elapsed().as_micros() as u64);
@@ -116,7 +116,7 @@ async fn main() -> Result<()> {
     let replica_opts = cluster.replicas()[0].opts(ADMIN_USER, ADMIN_PASSWORD, None);
     let mut replica = Conn::new(replica_opts.clone()).await?;
     let replica_id: u32 = replica
-        .query_first("SELECT @@server_id")
+        .query_first("SELECT (SELECT id FROM tern_whoami.server)")
         .await?
         .context("id")?;
     let via_tern = tern.opts(APP_USER, APP_PASSWORD, Some(APP_DATABASE));

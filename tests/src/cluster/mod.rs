@@ -41,6 +41,11 @@ pub const REPL_USER: &str = "tern_repl";
 pub const REPL_PASSWORD: &str = "tern_repl_pw";
 /// The database created for tests.
 pub const APP_DATABASE: &str = "app";
+/// A read that names the server answering it (each server has its own row in
+/// `tern_whoami.server`, written outside the binlog), for tests that check
+/// where Tern sent a read. `@@server_id` cannot tell: Tern answers every
+/// `@@variable` from the session's primary connection.
+pub const WHOAMI: &str = "(SELECT id FROM tern_whoami.server)";
 
 /// How long the replicas get to replay the bootstrap (users, database) during start-up. It
 /// takes milliseconds; the bound turns a broken replication into an error with its status.
@@ -158,6 +163,10 @@ impl Cluster {
                 conns.push((name, conn));
             }
             sql::wait_caught_up(&mut primary, &mut conns, timeout).await?;
+            sql::mark_server(&mut primary, "primary").await?;
+            for (name, conn) in &mut conns {
+                sql::mark_server(conn, name).await?;
+            }
             disconnect(primary, conns).await;
             Ok(())
         })?
@@ -201,6 +210,18 @@ impl Cluster {
                 sql::bootstrap_primary(&mut primary, ROOT_PASSWORD, &accounts, &[APP_DATABASE])
                     .await
                     .context("creating users and databases on the primary")?;
+                // Replicas run read_only; without this privilege (which ALL
+                // PRIVILEGES includes) a write Tern misroutes to a replica fails
+                // loudly instead of diverging the replica.
+                sql::run(
+                    &mut primary,
+                    &format!(
+                        "REVOKE READ_ONLY ADMIN ON *.* FROM {}@'%'",
+                        sql::quote(APP_USER)
+                    ),
+                )
+                .await
+                .context("taking READ_ONLY ADMIN from the app user")?;
             }
             let mut conns = Vec::with_capacity(replicas.len());
             for (name, port, fresh) in replicas {
@@ -215,6 +236,10 @@ impl Cluster {
                 conns.push((name, conn));
             }
             sql::wait_caught_up(&mut primary, &mut conns, timeout).await?;
+            sql::mark_server(&mut primary, "primary").await?;
+            for (name, conn) in &mut conns {
+                sql::mark_server(conn, name).await?;
+            }
             disconnect(primary, conns).await;
             Ok(())
         })?

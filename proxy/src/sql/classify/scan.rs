@@ -195,8 +195,10 @@ impl<'a> Scanner<'a, '_> {
         } else {
             self.lexer.next_token(&mut self.out.hints)
         };
-        if t.tok == Tok::UserVar {
-            self.out.reads_user_variables = true;
+        match t.tok {
+            Tok::UserVar => self.out.reads_user_variables = true,
+            Tok::SysVar => self.out.session_facts = true,
+            _ => {}
         }
         t
     }

@@ -1,10 +1,11 @@
 //! The clause scan: table lists, joins, CTEs, subqueries, locking clauses and
 //! functions with side effects, wherever they appear in a statement.
 
-use super::{is_name, starts_dml, Mode, Scanner, MAX_CTES};
+use super::{is_name, is_name_part, starts_dml, Mode, Scanner, MAX_CTES};
+use crate::sql::classify::functions::{self, Callee};
 use crate::sql::classify::keyword::Kw;
 use crate::sql::classify::lexer::{Tok, Token};
-use crate::sql::classify::{Pin, StatementKind};
+use crate::sql::classify::{Pin, StatementKind, TableName};
 
 /// Clause keywords that end a join condition and with it the table list.
 fn ends_table_list(kw: Kw) -> bool {
@@ -122,8 +123,47 @@ impl<'a> Scanner<'a, '_> {
             Tok::RParen => self.close(),
             Tok::UserVar if self.peek(0).tok == Tok::Assign => self.out.side_effects = true,
             Tok::Word => self.expr_word(t),
+            Tok::Ident | Tok::DqString => self.callee(t),
             _ => {}
         }
+    }
+
+    /// A name in an expression: a call to a built-in, to a possibly stored
+    /// function (`f(`, `` `f`( ``, `db.f(`), a bare session word such as
+    /// `CURRENT_USER`, or a column.
+    fn callee(&mut self, t: Token<'a>) {
+        let after = self.peek(0);
+        if after.tok == Tok::Dot {
+            if is_name_part(self.peek(1)) && self.peek(2).tok == Tok::LParen {
+                self.next();
+                let name = self.next();
+                self.out.routine_calls.insert(TableName {
+                    schema: Some(t.text),
+                    name: name.text,
+                });
+            }
+            return;
+        }
+        if after.tok != Tok::LParen {
+            if t.tok == Tok::Word && functions::is_session_word(t.text) {
+                self.out.session_facts = true;
+            }
+            return;
+        }
+        if t.tok == Tok::Word {
+            match functions::builtin(t.text) {
+                Some(Callee::Pure | Callee::Syntax) => return,
+                Some(Callee::SessionFact) => {
+                    self.out.session_facts = true;
+                    return;
+                }
+                None => {}
+            }
+        }
+        self.out.routine_calls.insert(TableName {
+            schema: None,
+            name: t.text,
+        });
     }
 
     pub(super) fn expr_word(&mut self, t: Token<'a>) {
@@ -197,7 +237,7 @@ impl<'a> Scanner<'a, '_> {
                     _ => {}
                 }
             }
-            _ => {}
+            _ => self.callee(t),
         }
     }
 
@@ -223,6 +263,7 @@ impl<'a> Scanner<'a, '_> {
                 }
                 _ if self.peek(0).tok == Tok::LParen => {
                     // A table function such as JSON_TABLE(...), not a table.
+                    self.callee(t);
                     self.set_mode(Mode::AfterTable);
                 }
                 _ => {
