@@ -1,0 +1,355 @@
+//! Reads that write, and reads that ask about the session: each statement runs
+//! directly on the primary and through Tern (with a healthy replica), and the
+//! two must agree. The replica runs `read_only=ON` and the app user lacks
+//! READ_ONLY ADMIN, so a write Tern sent to the replica fails loudly; the row
+//! counts on both servers show that every write reached the primary once and
+//! the replica only by replication.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use common::Setup;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row, Value};
+use tern_tests::cluster::{ADMIN_PASSWORD, ADMIN_USER, WHOAMI};
+
+struct Ids {
+    primary: u32,
+    replica: u32,
+}
+
+async fn replica_admin(s: &Setup) -> Result<Conn> {
+    Ok(Conn::new(s.cluster.replicas()[0].opts(ADMIN_USER, ADMIN_PASSWORD, None)).await?)
+}
+
+/// Functions that write are created with binary logging on: every server
+/// (the replica replays the CREATE) must allow it.
+async fn create_schema(s: &Setup) -> Result<Conn> {
+    let trust = "SET GLOBAL log_bin_trust_function_creators = 1";
+    replica_admin(s).await?.query_drop(trust).await?;
+    let mut admin = s.admin_direct().await?;
+    admin.query_drop(trust).await?;
+    admin.query_drop(SCHEMA).await?;
+    Ok(admin)
+}
+
+async fn ids(s: &Setup) -> Result<Ids> {
+    let mut p = s.admin_direct().await?;
+    let mut r = replica_admin(s).await?;
+    let q = format!("SELECT {WHOAMI}");
+    let primary: u32 = p.query_first(&q).await?.context("primary id")?;
+    let replica: u32 = r.query_first(&q).await?.context("replica id")?;
+    ensure!(primary != replica);
+    Ok(Ids { primary, replica })
+}
+
+/// Which server answers `SELECT <expr>, WHOAMI` through `c`.
+async fn answered_by(c: &mut Conn, expr: &str) -> Result<u32> {
+    let row: Option<(Value, u32)> = c.query_first(format!("SELECT {expr}, {WHOAMI}")).await?;
+    Ok(row.context("no row")?.1)
+}
+
+/// Waits until a read that calls a read-only stored function reaches the
+/// replica: the replica is healthy and Tern's catalog is loaded.
+async fn until_catalog_lets_reads_through(s: &Setup, ids: &Ids) -> Result<()> {
+    let mut c = s.app_via_tern().await?;
+    for _ in 0..200 {
+        if answered_by(&mut c, "f_nosql()").await? == ids.replica {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!(
+        "reads calling a NO SQL function never reached the replica:\n{}",
+        s.tern.log_tail()
+    )
+}
+
+/// What a statement returned, comparable across servers: rows as text, or
+/// the error code.
+async fn outcome(c: &mut Conn, sql: &str) -> std::result::Result<Vec<Vec<Value>>, u16> {
+    match c.query::<Row, _>(sql).await {
+        Ok(rows) => Ok(rows.into_iter().map(|r| r.unwrap()).collect()),
+        Err(mysql_async::Error::Server(e)) => Err(e.code),
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+async fn count(c: &mut Conn, table: &str) -> Result<i64> {
+    let n: Option<i64> = c
+        .query_first(format!("SELECT COUNT(*) FROM {table}"))
+        .await?;
+    n.context("count")
+}
+
+async fn replica_sql_error(r: &mut Conn) -> Result<(String, u32)> {
+    let row: Row = r
+        .query_first("SHOW SLAVE STATUS")
+        .await?
+        .context("no slave status")?;
+    let running: String = row.get("Slave_SQL_Running").context("Slave_SQL_Running")?;
+    let errno: u32 = row.get("Last_SQL_Errno").context("Last_SQL_Errno")?;
+    Ok((running, errno))
+}
+
+const SCHEMA: &str = "
+CREATE TABLE app.r6 (id INT AUTO_INCREMENT PRIMARY KEY, v INT);
+CREATE FUNCTION app.f6() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO r6 (v) VALUES (1); RETURN 1; END;
+CREATE FUNCTION app.f_liar() RETURNS INT READS SQL DATA BEGIN INSERT INTO r6 (v) VALUES (2); RETURN 2; END;
+CREATE FUNCTION app.f_default() RETURNS INT BEGIN INSERT INTO r6 (v) VALUES (3); RETURN 3; END;
+CREATE FUNCTION app.f_calls() RETURNS INT NO SQL RETURN f6() + 1;
+CREATE FUNCTION app.f_nosql() RETURNS INT NO SQL RETURN 42;
+CREATE FUNCTION app.f_reads() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) >= 0 FROM r6);
+CREATE VIEW app.v6 AS SELECT f6() AS x;
+CREATE VIEW app.v_over_v6 AS SELECT x FROM v6;
+CREATE VIEW app.v_reads AS SELECT f_reads() AS x;
+CREATE SEQUENCE app.s1;
+";
+
+/// Statements that look like reads and write through a stored function: each
+/// inserts exactly one row into `r6`.
+const WRITES_THROUGH_FUNCTIONS: &[&str] = &[
+    "SELECT f6()",
+    "SELECT app.f6()",
+    "SELECT `f6`()",
+    "SELECT f6 ()",
+    "SELECT /*!50000 f6() */",
+    "SELECT 1 FROM DUAL WHERE f6() > 0",
+    "SELECT 1 UNION SELECT f6()",
+    "WITH c AS (SELECT f6() AS x) SELECT * FROM c",
+    "VALUES (f6())",
+    "(SELECT f6())",
+    "SELECT x FROM (SELECT f6() AS x) AS d",
+    "SELECT f_nosql(), f6()",
+    "SELECT f_liar()",
+    "SELECT f_default()",
+    "SELECT f_calls()",
+    "SELECT * FROM v6",
+    "SELECT * FROM app.v6",
+    "SELECT * FROM v_over_v6",
+    "SET STATEMENT max_statement_time = 10 FOR SELECT f6()",
+];
+
+/// Statements that change the session or the server without a table write;
+/// through Tern they must succeed as directly (on the replica the sequence
+/// ones fail with read_only; the session ones leave their effect where the
+/// session cannot see it, checked below).
+const OTHER_WRITES: &[&str] = &[
+    "SELECT NEXTVAL(s1) > 0",
+    "SELECT NEXT VALUE FOR s1 > 0",
+    "SELECT SETVAL(s1, 1000)",
+    "SELECT GET_LOCK('rt_lock', 0)",
+    "SELECT RELEASE_LOCK('rt_lock')",
+    "SELECT LAST_INSERT_ID(77)",
+    "SELECT 5 INTO @into_var",
+    "SELECT @assigned := 6",
+    "SELECT id FROM r6 ORDER BY id LIMIT 1 FOR UPDATE",
+    "SELECT id FROM r6 ORDER BY id LIMIT 1 LOCK IN SHARE MODE",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_write_never_run_on_a_replica() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut admin = create_schema(&s).await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_catalog_lets_reads_through(&s, &ids).await?;
+    let mut replica = replica_admin(&s).await?;
+
+    for sql in WRITES_THROUGH_FUNCTIONS {
+        let before = count(&mut admin, "app.r6").await?;
+        let mut direct = s.app_direct().await?;
+        let mut tern = s.app_via_tern().await?;
+        let expected = outcome(&mut direct, sql).await;
+        let got = outcome(&mut tern, sql).await;
+        assert_eq!(got, expected, "{sql}: Tern and the server disagree");
+        assert!(expected.is_ok(), "{sql}: {expected:?}");
+        let after = count(&mut admin, "app.r6").await?;
+        assert_eq!(
+            after,
+            before + 2,
+            "{sql}: the primary did not get both writes"
+        );
+    }
+    for sql in OTHER_WRITES {
+        let mut direct = s.app_direct().await?;
+        let expected = outcome(&mut direct, sql).await;
+        // Its locks and session end before Tern's session starts.
+        direct.disconnect().await?;
+        let mut tern = s.app_via_tern().await?;
+        let got = outcome(&mut tern, sql).await;
+        assert_eq!(
+            got.is_ok(),
+            expected.is_ok(),
+            "{sql}: {got:?} vs {expected:?}"
+        );
+    }
+    // The session effects are where the session sees them.
+    let mut tern = s.app_via_tern().await?;
+    tern.query_drop("SELECT 5 INTO @into_var").await?;
+    tern.query_drop("SELECT LAST_INSERT_ID(77)").await?;
+    let seen: Option<(i64, i64)> = tern
+        .query_first("SELECT @into_var, LAST_INSERT_ID()")
+        .await?;
+    assert_eq!(seen, Some((5, 77)));
+    tern.query_drop("SELECT GET_LOCK('held_by_tern_session', 0)")
+        .await?;
+    let holder: Option<Option<u64>> = admin
+        .query_first("SELECT IS_USED_LOCK('held_by_tern_session')")
+        .await?;
+    assert!(
+        matches!(holder, Some(Some(_))),
+        "the lock is not held on the primary"
+    );
+
+    // The replica applied every write by replication and nothing else.
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(20))?;
+    assert_eq!(
+        count(&mut replica, "app.r6").await?,
+        count(&mut admin, "app.r6").await?,
+        "the replica diverged"
+    );
+    assert_eq!(replica_sql_error(&mut replica).await?, ("Yes".into(), 0));
+
+    // Reads the catalog vouches for still go to the replica.
+    let mut c = s.app_via_tern().await?;
+    for expr in [
+        "f_nosql()",
+        "f_reads()",
+        "app.f_reads() + 1",
+        "(SELECT x FROM v_reads)",
+    ] {
+        assert_eq!(answered_by(&mut c, expr).await?, ids.replica, "{expr}");
+    }
+    Ok(())
+}
+
+/// A function created or replaced through Tern is judged by its new
+/// definition from the next statement on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_replaced_through_tern_is_judged_again_at_once() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut admin = create_schema(&s).await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_catalog_lets_reads_through(&s, &ids).await?;
+
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("CREATE FUNCTION f7() RETURNS INT NO SQL RETURN 7")
+        .await?;
+    let prepared = c.prep("SELECT f7()").await?;
+    c.query_drop(
+        "CREATE OR REPLACE FUNCTION f7() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO r6 (v) VALUES (7); RETURN 7; END",
+    )
+    .await?;
+    let before = count(&mut admin, "app.r6").await?;
+    let v: Option<i64> = c.query_first("SELECT f7()").await?;
+    assert_eq!(v, Some(7));
+    // A statement prepared while f7 was read-only: its executes are judged again.
+    let v: Option<i64> = c.exec_first(&prepared, ()).await?;
+    assert_eq!(v, Some(7));
+    assert_eq!(count(&mut admin, "app.r6").await?, before + 2);
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(20))?;
+    let mut replica = replica_admin(&s).await?;
+    assert_eq!(replica_sql_error(&mut replica).await?, ("Yes".into(), 0));
+    Ok(())
+}
+
+/// `@@` variables and session functions are answered by the session's own
+/// primary connection, with the values a direct session gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_facts_come_from_the_primary_session() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut admin = create_schema(&s).await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_catalog_lets_reads_through(&s, &ids).await?;
+
+    let setup = "SET @uv = 11; SET SESSION sql_mode = 'ANSI_QUOTES'; \
+                 INSERT INTO r6 (v) VALUES (9)";
+    let mut direct = s.app_direct().await?;
+    let mut tern = s.app_via_tern().await?;
+    direct.query_drop(setup).await?;
+    tern.query_drop(setup).await?;
+    for expr in [
+        "@@datadir",
+        "@@server_id",
+        "@@hostname",
+        "@@session.sql_mode",
+        "@@sql_mode",
+        "@@warning_count",
+        "DATABASE()",
+        "SCHEMA()",
+        "USER() LIKE 'app@%'",
+        "CURRENT_USER()",
+        "CURRENT_USER",
+        "VERSION()",
+        "@uv",
+        "IS_USED_LOCK('nobody_holds_this')",
+    ] {
+        assert_eq!(
+            answered_by(&mut tern, expr).await?,
+            ids.primary,
+            "{expr} answered by the replica"
+        );
+        let q = format!("SELECT {expr}");
+        assert_eq!(
+            outcome(&mut tern, &q).await,
+            outcome(&mut direct, &q).await,
+            "{expr}"
+        );
+    }
+    // Functions about the previous statement and the connection go to the
+    // primary too.
+    for expr in [
+        "CONNECTION_ID()",
+        "LAST_INSERT_ID()",
+        "ROW_COUNT()",
+        "FOUND_ROWS()",
+    ] {
+        assert_eq!(
+            answered_by(&mut tern, expr).await?,
+            ids.primary,
+            "{expr} answered by the replica"
+        );
+    }
+    Ok(())
+}
+
+/// In `global` consistency Tern reads the primary's position on a connection of
+/// its own: the client's session never runs a statement it did not send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tern_statements_never_show_in_the_clients_session() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut admin = create_schema(&s).await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_catalog_lets_reads_through(&s, &ids).await?;
+
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("SET profiling = 1").await?;
+    c.query_drop("SET tern_consistency = 'global'").await?;
+    c.query_drop("INSERT INTO r6 (v) VALUES (1)").await?;
+    let mut served_by_replica = 0;
+    for _ in 0..5 {
+        let server: Option<u32> = c
+            .query_first(format!("SELECT {WHOAMI} FROM r6 LIMIT 1"))
+            .await?;
+        if server == Some(ids.replica) {
+            served_by_replica += 1;
+        }
+    }
+    assert!(served_by_replica > 0, "no global read reached the replica");
+    let profiles: Vec<Row> = c.query("SHOW PROFILES").await?;
+    for row in profiles {
+        let text: String = row.get("Query").context("Query")?;
+        assert!(
+            !text.contains("gtid_binlog_pos") && !text.contains("GTID_WAIT"),
+            "Tern's statement in the client's profile: {text}"
+        );
+    }
+    Ok(())
+}
