@@ -264,7 +264,7 @@ async fn a_function_replaced_through_tern_is_judged_again_at_once() -> Result<()
 async fn session_facts_come_from_the_primary_session() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = ids(&s).await?;
-    let mut admin = create_schema(&s).await?;
+    create_schema(&s).await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_catalog_lets_reads_through(&s, &ids).await?;
 
@@ -325,7 +325,7 @@ async fn session_facts_come_from_the_primary_session() -> Result<()> {
 async fn tern_statements_never_show_in_the_clients_session() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = ids(&s).await?;
-    let mut admin = create_schema(&s).await?;
+    create_schema(&s).await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_catalog_lets_reads_through(&s, &ids).await?;
 
