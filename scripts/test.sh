@@ -8,5 +8,10 @@ scripts/install-deps.sh
 export PATH="$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin"
 # Each integration test starts its own cluster; two at a time keeps a 2-core
 # machine responsive. Override with TERN_TEST_THREADS.
-cargo build --workspace --all-targets
-cargo test --workspace -- --test-threads="${TERN_TEST_THREADS:-2}"
+# Plain mistakes fail in seconds, before any server starts: formatting, lints,
+# then the unit tests (every crate's lib and bins, no cluster).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --lib --bins
+cargo test --workspace --doc
+cargo test --workspace --test '*' -- --test-threads="${TERN_TEST_THREADS:-2}"
