@@ -257,6 +257,23 @@ async fn alter_completes_past_a_stopped_replica(
         "ignored replicas: {ignored}"
     );
     ensure!(listed["state"] == "done", "{listed}");
+    // SHOW TERN MIGRATIONS lists them too where it has the column (added at
+    // the end, after the columns clients already read by position).
+    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+    let row = rows.last().context("no migration listed")?;
+    if let Some(i) = row
+        .columns_ref()
+        .iter()
+        .position(|col| col.name_str() == "ignored_replicas")
+    {
+        let shown: Option<String> = row.get::<Option<String>, _>(i).flatten();
+        ensure!(
+            shown
+                .as_deref()
+                .is_some_and(|t| t.contains(&replica_addr) && t.contains(expect_state)),
+            "SHOW TERN MIGRATIONS ignored_replicas: {shown:?}"
+        );
+    }
 
     // Replicating again: back in the throttle set at the next migration's
     // first look, which logs it once.
