@@ -318,6 +318,21 @@ async fn stopped_replica_sql_thread_no_longer_hangs_the_alter() -> Result<()> {
     .await
 }
 
+/// A replica that receives nothing falls behind as surely as one that applies
+/// nothing: a stopped IO thread counts as stopped replication too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_replica_io_thread_no_longer_hangs_the_alter() -> Result<()> {
+    alter_completes_past_a_stopped_replica(
+        "si",
+        "IO thread not running",
+        async |_s: &Setup, _admin: &mut Conn, replica: &mut Conn| {
+            replica.query_drop("STOP SLAVE IO_THREAD").await?;
+            Ok(())
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_sql_thread_stopped_on_an_error_no_longer_hangs_the_alter() -> Result<()> {
     alter_completes_past_a_stopped_replica(
