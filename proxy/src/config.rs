@@ -190,6 +190,16 @@ pub struct ServeArgs {
     /// Seconds the old table is kept after a cut-over before Tern drops it [default: 86400].
     #[arg(long, env = "TERN_MIGRATION_KEEP_OLD_SECS")]
     pub migration_keep_old_secs: Option<u64>,
+    /// A replica whose SQL thread is stopped or stopped on an error, or whose IO
+    /// thread is not running, stops throttling the copy after this many seconds
+    /// [default: 30].
+    #[arg(long, env = "TERN_MIGRATION_REPLICA_GRACE_SECS")]
+    pub migration_replica_grace_secs: Option<u64>,
+    /// An online ALTER whose copy stays throttled this many seconds without
+    /// copying a chunk fails (shadow dropped, table unchanged); 0 means no bound
+    /// [default: 600].
+    #[arg(long, env = "TERN_MIGRATION_MAX_THROTTLE_SECS")]
+    pub migration_max_throttle_secs: Option<u64>,
     /// A role whose holders may use the TERN admin statements besides SUPER users.
     #[arg(long, env = "TERN_ADMIN_ROLE")]
     pub admin_role: Option<String>,
@@ -231,6 +241,8 @@ pub struct FileConfig {
     pub migration_max_lag_ms: Option<u64>,
     pub migration_max_threads_running: Option<u64>,
     pub migration_keep_old_secs: Option<u64>,
+    pub migration_replica_grace_secs: Option<u64>,
+    pub migration_max_throttle_secs: Option<u64>,
     pub admin_role: Option<String>,
     pub shutdown_timeout_secs: Option<u64>,
     pub http: Option<String>,
@@ -412,6 +424,14 @@ impl ServeArgs {
                         .migration_keep_old_secs
                         .or(file.migration_keep_old_secs)
                         .map_or(d.keep_old, Duration::from_secs),
+                    replica_grace: self
+                        .migration_replica_grace_secs
+                        .or(file.migration_replica_grace_secs)
+                        .map_or(d.replica_grace, Duration::from_secs),
+                    max_throttle: self
+                        .migration_max_throttle_secs
+                        .or(file.migration_max_throttle_secs)
+                        .map_or(d.max_throttle, Duration::from_secs),
                 }
             },
             admin_role: self.admin_role.or(file.admin_role),
@@ -493,6 +513,40 @@ mod tests {
         assert_eq!(s.max_connections, 10);
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(s.max_packet_size, DEFAULT_MAX_PACKET_SIZE);
+    }
+
+    #[test]
+    fn throttle_bounds_come_from_flags_file_or_defaults() {
+        let s = args(&["--primary", "p:1", "--admin-user", "a"])
+            .resolve()
+            .expect("resolves");
+        assert_eq!(
+            s.migrate.replica_grace,
+            crate::migrate::DEFAULT_REPLICA_GRACE
+        );
+        assert_eq!(s.migrate.max_throttle, crate::migrate::DEFAULT_MAX_THROTTLE);
+        let dir = std::env::temp_dir().join(format!("tern-cfg-bounds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("tern.toml");
+        std::fs::write(
+            &file,
+            "migration_replica_grace_secs = 5\nmigration_max_throttle_secs = 0\n",
+        )
+        .expect("write");
+        let s = args(&[
+            "--config",
+            file.to_str().expect("utf8"),
+            "--primary",
+            "p:1",
+            "--admin-user",
+            "a",
+            "--migration-max-throttle-secs",
+            "7",
+        ])
+        .resolve()
+        .expect("resolves");
+        assert_eq!(s.migrate.replica_grace, Duration::from_secs(5));
+        assert_eq!(s.migrate.max_throttle, Duration::from_secs(7));
     }
 
     #[test]

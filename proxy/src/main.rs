@@ -143,6 +143,8 @@ async fn reload_on_sighup(
                     max_lag_ms = settings.migrate.max_lag_ms,
                     max_threads_running = settings.migrate.max_threads_running,
                     keep_old_secs = settings.migrate.keep_old.as_secs(),
+                    replica_grace_secs = settings.migrate.replica_grace.as_secs(),
+                    max_throttle_secs = settings.migrate.max_throttle.as_secs(),
                     "migration settings reloaded"
                 );
             }

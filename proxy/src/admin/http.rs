@@ -149,6 +149,7 @@ fn migration_json(m: &Migration) -> Value {
         "paused": p.paused,
         "postponed": p.postponed,
         "throttled": p.throttled,
+        "ignored_replicas": p.ignored_replicas,
         "error": p.error,
     })
 }

@@ -29,6 +29,11 @@ pub struct ReplicaStatus {
     pub reachable: bool,
     pub io_running: bool,
     pub sql_running: bool,
+    /// `Last_SQL_Errno`: non-zero once the SQL thread stopped on an error.
+    pub sql_errno: u32,
+    /// Since when the monitor has seen replication not applying (see
+    /// [`ReplicaStatus::applier_stopped`]); `None` while it applies.
+    pub applier_stopped_since: Option<Instant>,
     pub applied: GtidSet,
     pub lag_ms: u64,
     pub last_error: Option<String>,
@@ -41,10 +46,40 @@ impl Default for ReplicaStatus {
             reachable: false,
             io_running: false,
             sql_running: false,
+            sql_errno: 0,
+            applier_stopped_since: None,
             applied: GtidSet::new(),
             lag_ms: u64::MAX,
             last_error: Some("not checked yet".into()),
             checked_at: None,
+        }
+    }
+}
+
+impl ReplicaStatus {
+    /// Replication is not bringing this replica closer to the primary: the SQL
+    /// thread is stopped or stopped on an error, or the IO thread is not
+    /// running (stopped, or still `Connecting`), so nothing new reaches it.
+    /// Waiting for such a replica to catch up waits for an operator.
+    pub fn applier_stopped(&self) -> bool {
+        !self.io_running || !self.sql_running || self.sql_errno != 0
+    }
+
+    /// What [`ReplicaStatus::applier_stopped`] saw, in words.
+    pub fn applier_state(&self) -> String {
+        let mut parts = Vec::new();
+        if self.sql_errno != 0 {
+            parts.push(format!("SQL thread stopped on error {}", self.sql_errno));
+        } else if !self.sql_running {
+            parts.push("SQL thread not running".to_string());
+        }
+        if !self.io_running {
+            parts.push("IO thread not running".to_string());
+        }
+        if parts.is_empty() {
+            "replicating".to_string()
+        } else {
+            parts.join(", ")
         }
     }
 }
@@ -270,11 +305,22 @@ pub async fn watch_replica(
                 };
                 let io = thread(&status, "Slave_IO_Running");
                 let sql = thread(&status, "Slave_SQL_Running");
+                let sql_errno = status
+                    .as_ref()
+                    .and_then(|r| r.get_opt::<u32, _>("Last_SQL_Errno"))
+                    .and_then(Result::ok)
+                    .unwrap_or(0);
                 let applied = GtidSet::parse(&applied_text).unwrap_or_default();
                 health.update(|s| {
                     s.reachable = true;
                     s.io_running = io;
                     s.sql_running = sql;
+                    s.sql_errno = sql_errno;
+                    s.applier_stopped_since = if s.applier_stopped() {
+                        s.applier_stopped_since.or(Some(now))
+                    } else {
+                        None
+                    };
                     // Keep what sessions learned if it is ahead of the poll.
                     s.applied.merge(&applied);
                     s.lag_ms = primary.lag_ms(&s.applied, now);

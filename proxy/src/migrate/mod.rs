@@ -68,6 +68,14 @@ pub enum MigrateError {
     /// Tern is shutting down: the migration checkpointed and resumes at the next start.
     #[error("Tern is shutting down; the migration resumes when Tern starts again")]
     Stopping,
+    /// The copy stayed throttled, without copying a chunk, past
+    /// `--migration-max-throttle-secs`.
+    #[error("the copy was throttled for {waited_secs} s without progress, past the bound of {bound_secs} s (--migration-max-throttle-secs); last reason: {reason}. The original table is unchanged")]
+    Throttled {
+        waited_secs: u64,
+        bound_secs: u64,
+        reason: String,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -102,7 +110,12 @@ impl MigrateError {
             MigrateError::Busy(_) => (1205, "HY000".into(), format!("Tern: {self}")),
             MigrateError::Cancelled => (1317, "70100".into(), "Query execution was interrupted".into()),
             MigrateError::Stopping => (1053, "08S01".into(), format!("Server shutdown in progress: {self}")),
-            MigrateError::NoSuchTable | MigrateError::Internal(_) => {
+            // ER_UNKNOWN_ERROR like every other engine failure: the server has
+            // no code for a throttle, and 1205 (lock wait timeout) would invite
+            // drivers to retry an ALTER that would wait just as long again.
+            MigrateError::NoSuchTable
+            | MigrateError::Internal(_)
+            | MigrateError::Throttled { .. } => {
                 (1105, "HY000".into(), format!("Tern online ALTER failed: {self}"))
             }
         }
@@ -120,7 +133,24 @@ pub struct MigrateSettings {
     pub max_threads_running: u64,
     /// How long the old table is kept after a cut-over.
     pub keep_old: Duration,
+    /// How long a replica whose replication does not apply keeps throttling
+    /// the copy before the throttle leaves it out.
+    pub replica_grace: Duration,
+    /// Longest continuous throttle (no chunk copied) before the migration
+    /// fails; zero means no bound.
+    pub max_throttle: Duration,
 }
+
+/// A replica whose SQL or IO thread stopped keeps throttling for this long: an
+/// operator's `STOP SLAVE` / `START SLAVE` around a change, or an IO thread
+/// reconnecting after a network blip, is over well within it, while a broken
+/// replica stalls the copy for half a minute, not until someone notices.
+pub const DEFAULT_REPLICA_GRACE: Duration = Duration::from_secs(30);
+/// A copy that has not moved for this long is not riding out a burst: it waits
+/// on something an operator must fix. Ten minutes outlasts a batch job's lag
+/// spike or a replica restart, and is still a time a client (a deploy's
+/// migration step) can wait for an answer.
+pub const DEFAULT_MAX_THROTTLE: Duration = Duration::from_secs(600);
 
 impl Default for MigrateSettings {
     fn default() -> Self {
@@ -130,6 +160,8 @@ impl Default for MigrateSettings {
             max_lag_ms: 500,
             max_threads_running: 64,
             keep_old: Duration::from_secs(86_400),
+            replica_grace: DEFAULT_REPLICA_GRACE,
+            max_throttle: DEFAULT_MAX_THROTTLE,
         }
     }
 }
@@ -143,12 +175,21 @@ pub struct Progress {
     pub started: Instant,
     pub copy_started: Option<Instant>,
     pub throttled: Option<String>,
+    /// Replicas the throttle leaves out because their replication stopped.
+    pub ignored_replicas: Vec<String>,
     pub lag_ms: u64,
     pub cutover_attempts: u32,
     pub last_hold: Option<Duration>,
     pub paused: bool,
     pub postponed: bool,
     pub error: Option<String>,
+}
+
+impl Progress {
+    /// The ignored replicas as one line, NULL-able for a result column.
+    pub fn ignored_replicas_text(&self) -> Option<String> {
+        (!self.ignored_replicas.is_empty()).then(|| self.ignored_replicas.join(", "))
+    }
 }
 
 /// What a finished migration gives the session that asked for it.
@@ -285,6 +326,7 @@ pub struct Engine {
     pub opts: Opts,
     pub gate: Arc<WriteGate>,
     replicas: Vec<(String, Arc<ReplicaHealth>)>,
+    ignored_replicas: throttle::IgnoredReplicas,
     migrations: Mutex<BTreeMap<u64, Arc<Migration>>>,
     /// Set at shutdown: runners checkpoint and stop at their next step.
     stopping: AtomicBool,
@@ -351,6 +393,7 @@ impl Engine {
             opts,
             gate: Arc::new(WriteGate::default()),
             replicas,
+            ignored_replicas: Default::default(),
             migrations: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
             running: std::sync::atomic::AtomicUsize::new(0),
@@ -375,13 +418,22 @@ impl Engine {
         self.stopping.load(Ordering::Relaxed)
     }
 
-    /// Asks every running migration to checkpoint and stop, and waits for
-    /// them up to `bound`. Cut-overs already under way finish first.
-    pub async fn shutdown(&self, bound: Duration) {
+    /// Asks every running migration to checkpoint and stop at its next step
+    /// (cut-overs already under way finish first), without waiting. A session
+    /// waiting on a synchronous ALTER then gets its answer, as a server
+    /// shutdown interrupts a running ALTER TABLE, instead of holding the
+    /// shutdown for its whole bound.
+    pub fn begin_shutdown(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         for m in self.list() {
             m.wake.notify_waiters();
         }
+    }
+
+    /// Asks every running migration to checkpoint and stop, and waits for
+    /// them up to `bound`. Cut-overs already under way finish first.
+    pub async fn shutdown(&self, bound: Duration) {
+        self.begin_shutdown();
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             let ended = self.task_ended.notified();
@@ -451,10 +503,13 @@ impl Engine {
     }
 
     pub(crate) fn throttle(&self) -> throttle::Throttle {
+        let settings = self.settings();
         throttle::Throttle {
             replicas: self.replicas.clone(),
-            max_lag_ms: self.settings().max_lag_ms,
-            max_threads_running: self.settings().max_threads_running,
+            max_lag_ms: settings.max_lag_ms,
+            max_threads_running: settings.max_threads_running,
+            replica_grace: settings.replica_grace,
+            ignored: self.ignored_replicas.clone(),
         }
     }
 

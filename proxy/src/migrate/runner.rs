@@ -66,6 +66,7 @@ fn progress(state: State, rows_copied: u64, rows_total: u64, postponed: bool) ->
         started: Instant::now(),
         copy_started: None,
         throttled: None,
+        ignored_replicas: Vec::new(),
         lag_ms: 0,
         cutover_attempts: 0,
         last_hold: None,
@@ -465,17 +466,36 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             return Err(MigrateError::Stopping);
         }
         if m.is_paused() {
+            // A pause is the operator's wait, not a throttle: it does not count
+            // towards the throttle bound, which starts again after RESUME.
+            if throttled_since.take().is_some() {
+                m.update(|p| p.throttled = None);
+            }
             apply_pending(s, &changes).await?;
             idle(&m, IDLE_STEP).await;
             continue;
         }
         // Settings may change under a running migration (SIGHUP).
-        let throttle = engine.throttle();
-        s.copier.set_target(engine.settings().chunk_target);
-        if let Some(reason) = throttle.reason(&mut s.work).await? {
-            if throttled_since.is_none() {
+        let settings = engine.settings();
+        s.copier.set_target(settings.chunk_target);
+        let verdict = engine.throttle().check(&mut s.work).await?;
+        let lag = verdict.lag_ms;
+        m.update(|p| {
+            p.ignored_replicas = verdict.ignored;
+            p.lag_ms = lag;
+        });
+        if let Some(reason) = verdict.reason {
+            let since = *throttled_since.get_or_insert_with(|| {
                 tracing::info!(reason = %reason, "copy throttled");
-                throttled_since = Some(Instant::now());
+                Instant::now()
+            });
+            let bound = settings.max_throttle;
+            if !bound.is_zero() && since.elapsed() >= bound {
+                return Err(MigrateError::Throttled {
+                    waited_secs: since.elapsed().as_secs(),
+                    bound_secs: bound.as_secs(),
+                    reason,
+                });
             }
             m.update(|p| p.throttled = Some(reason));
             apply_pending(s, &changes).await?;
@@ -495,12 +515,10 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
             last_checkpoint = Instant::now();
         }
         let rows = s.copier.rows_copied;
-        let lag = throttle.max_lag_ms();
         m.update(|p| {
             p.rows_copied = rows;
             p.rows_total = p.rows_total.max(rows);
             p.throttled = None;
-            p.lag_ms = lag;
         });
         if last_log.elapsed() >= LOG_PROGRESS_EVERY {
             let p = m.progress();

@@ -229,6 +229,10 @@ impl Shared {
         let bound = self.settings.shutdown_timeout;
         let deadline = std::time::Instant::now() + bound;
         let busy = || self.busy_sessions.get();
+        // Migrations are told first: a session waiting on a synchronous ALTER
+        // is busy until its migration stops, which it would otherwise only be
+        // asked to do once the whole bound had passed.
+        self.migrations.begin_shutdown();
         if busy() > 0 {
             tracing::info!(statements = busy(), "waiting for statements in flight");
         }
