@@ -2,6 +2,7 @@
 //! write itself. Everything else on the data path is relayed as opaque bytes.
 
 pub mod auth;
+pub mod compress;
 pub mod framing;
 pub mod packets;
 pub mod response;

@@ -95,7 +95,10 @@ pub async fn login(
     };
     let nonce = new_nonce();
     let caps = info.client_capabilities(shared.tls.is_some());
-    let greeting = greeting(&info, connection_id, &nonce, caps);
+    // Compression is offered when the server offers it, and spoken by Tern
+    // itself: it is not part of `caps`, which the backend login inherits.
+    let compress_offered = info.capabilities & CapabilityFlags::CLIENT_COMPRESS;
+    let greeting = greeting(&info, connection_id, &nonce, caps | compress_offered);
     let mut seq = client.send(0, &greeting).await?;
 
     let max = shared.settings.max_packet_size.min(64 * 1024);
@@ -194,6 +197,9 @@ pub async fn login(
             let mut scratch = bytes::BytesMut::new();
             let out = super::relay::client_ok(&ok, identity.client_tracks_session, &mut scratch);
             client.send(seq, out).await?;
+            if response.capabilities().intersects(compress_offered) {
+                client.stream.start_compression();
+            }
             let status = crate::protocol::packets::ok_status(&ok).unwrap_or(0);
             (backend, status)
         }

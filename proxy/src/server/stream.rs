@@ -1,4 +1,6 @@
-//! The client's byte stream: plain TCP, or TLS after an SSLRequest.
+//! The client's byte stream: plain TCP, or TLS after an SSLRequest; either
+//! wrapped in the compressed protocol after the login when the client asked
+//! for it.
 
 use std::io;
 use std::pin::Pin;
@@ -8,16 +10,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::protocol::compress::CompressedStream;
+
 pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// `CLIENT_COMPRESS` after the login, over a plain or TLS stream.
+    Compressed(Box<CompressedStream<ClientStream>>),
     /// Transitional state while the TLS handshake owns the socket.
     Upgrading,
 }
 
 impl ClientStream {
     pub fn is_tls(&self) -> bool {
-        matches!(self, ClientStream::Tls(_))
+        match self {
+            ClientStream::Tls(_) => true,
+            ClientStream::Compressed(c) => c.get_ref().is_tls(),
+            _ => false,
+        }
+    }
+
+    /// Speaks the compressed protocol from now on.
+    pub fn start_compression(&mut self) {
+        let inner = std::mem::replace(self, ClientStream::Upgrading);
+        *self = ClientStream::Compressed(Box::new(CompressedStream::new(inner)));
     }
 
     /// Negotiated cipher suite, for logs.
@@ -28,6 +44,7 @@ impl ClientStream {
                 .1
                 .negotiated_cipher_suite()
                 .map(|c| format!("{:?}", c.suite())),
+            ClientStream::Compressed(c) => c.get_ref().cipher(),
             _ => None,
         }
     }
@@ -46,6 +63,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ClientStream::Compressed(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             ClientStream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -60,6 +78,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ClientStream::Compressed(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             ClientStream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -72,6 +91,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            ClientStream::Compressed(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             ClientStream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -80,6 +100,7 @@ impl AsyncWrite for ClientStream {
         match self {
             ClientStream::Plain(s) => s.is_write_vectored(),
             ClientStream::Tls(s) => s.is_write_vectored(),
+            ClientStream::Compressed(_) => false,
             ClientStream::Upgrading => false,
         }
     }
@@ -88,6 +109,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ClientStream::Compressed(s) => Pin::new(s.as_mut()).poll_flush(cx),
             ClientStream::Upgrading => Poll::Ready(Err(upgrading())),
         }
     }
@@ -96,6 +118,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ClientStream::Compressed(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             ClientStream::Upgrading => Poll::Ready(Ok(())),
         }
     }
