@@ -514,7 +514,6 @@ pub async fn backend_source(shared: &Shared, client_ip: IpAddr) -> Option<Backen
     if shared.primary.socket().is_some() {
         return None;
     }
-    let client_ip = normalize_ip(client_ip);
     let target = tokio::net::lookup_host(shared.primary.addr.as_str())
         .await
         .ok()?
@@ -531,8 +530,19 @@ pub async fn backend_source(shared: &Shared, client_ip: IpAddr) -> Option<Backen
         })
         .ok()
         .map(|local| normalize_ip(local.ip()));
+    choose_source(client_ip, target.ip(), kernel_choice)
+}
+
+/// The decision behind [`backend_source`], given the address the kernel would
+/// pick towards `target` on its own.
+fn choose_source(
+    client_ip: IpAddr,
+    target: IpAddr,
+    kernel_choice: Option<IpAddr>,
+) -> Option<BackendSource> {
+    let client_ip = normalize_ip(client_ip);
     let same_family = client_ip.is_ipv4() == target.is_ipv4();
-    if client_ip.is_loopback() && target.ip().is_loopback() && same_family {
+    if client_ip.is_loopback() && target.is_loopback() && same_family {
         return Some(BackendSource {
             ip: client_ip,
             bind: kernel_choice != Some(client_ip),
@@ -560,5 +570,50 @@ async fn backend_account(shared: &Shared, user: &str, client_ip: IpAddr) -> Resu
         Ok(())
     } else {
         Err(backend.unwrap_or_else(|| format!("no account (from {})", source.ip)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(client: &str, target: &str, kernel: Option<&str>) -> Option<(String, bool)> {
+        let ip = |t: &str| t.parse::<IpAddr>().expect("ip");
+        choose_source(ip(client), ip(target), kernel.map(ip)).map(|s| (s.ip.to_string(), s.bind))
+    }
+
+    #[test]
+    fn loopback_clients_reach_a_loopback_server_from_their_own_address() {
+        // The kernel's own choice needs no bind.
+        assert_eq!(
+            source("127.0.0.1", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.1".into(), false))
+        );
+        assert_eq!(
+            source("127.0.0.5", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.5".into(), true))
+        );
+        assert_eq!(
+            source("::ffff:127.0.0.5", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.5".into(), true))
+        );
+    }
+
+    #[test]
+    fn other_clients_are_seen_from_the_kernels_choice() {
+        // ::1 cannot reach an IPv4 server.
+        assert_eq!(
+            source("::1", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.1".into(), false))
+        );
+        assert_eq!(
+            source("10.0.0.9", "10.0.0.2", Some("10.0.0.5")),
+            Some(("10.0.0.5".into(), false))
+        );
+        assert_eq!(
+            source("127.0.0.5", "10.0.0.2", Some("10.0.0.5")),
+            Some(("10.0.0.5".into(), false))
+        );
+        assert_eq!(source("10.0.0.9", "10.0.0.2", None), None);
     }
 }
