@@ -276,8 +276,9 @@ const MAX_HOSTNAME_LENGTH: u32 = 255;
 /// - Ties are broken by the position of the first wildcard, earlier first
 ///   (`12_.0.0.5` before `127.0._.5`), as the server's code does it.
 ///
-/// Host names of 128 and more literal characters wrap around the 32 bits, as on
-/// the server.
+/// With the 255-character host limit the server's 32-bit arithmetic
+/// overflows; it overflows the same way here, so that even odd, very long
+/// patterns rank as the server ranks them.
 pub fn host_specificity(pattern: &str) -> u32 {
     let bytes = pattern.as_bytes();
     // Literal characters, `_`, `%` runs, literal prefix before the first wildcard.
