@@ -467,9 +467,13 @@ fn check_proof(
         return Err(Refusal::Unsupported(plugin));
     }
     match (proof, credential) {
-        // The fast path checked the digest of this same account (the cache is
-        // keyed by it and dropped when its hash changes).
-        (Proof::Verified(stage1), Credential::Native(_)) => Ok(Some(*stage1)),
+        // The fast path checked a cached digest; the stage1 it unsealed must
+        // still be this account's (the accounts may have been read again since).
+        (Proof::Verified(stage1), Credential::Native(stage2))
+            if stage1_matches(stage1, &stage2) =>
+        {
+            Ok(Some(*stage1))
+        }
         (Proof::Native { scramble, .. }, Credential::Empty) if scramble.is_empty() => Ok(None),
         (Proof::Cleartext(password), Credential::Empty) if password.is_empty() => Ok(None),
         (Proof::Native { nonce, scramble }, Credential::Native(stage2)) => {
