@@ -30,6 +30,10 @@ pub struct Login<'a> {
     pub mariadb_capabilities: MariadbCapabilities,
     pub attributes: Option<HashMap<String, String>>,
     pub max_packet_size: u32,
+    /// The local address a TCP connection to a server on loopback leaves from,
+    /// so that the server matches the account it would match for the client
+    /// (see `server::login`).
+    pub source: Option<std::net::IpAddr>,
 }
 
 pub struct BackendConn {
@@ -69,7 +73,7 @@ impl BackendConn {
                     Err(_) => target.forget_socket(),
                 }
             }
-            let stream = stream::tcp(&target.addr)
+            let stream = stream::tcp(&target.addr, login.source)
                     .await
                     .map_err(|source| BackendError::Connect {
                         addr: target.addr.clone(),

@@ -9,20 +9,57 @@
 //! it falls back to the TCP address.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::{TcpSocket, TcpStream, UnixStream};
 use tokio_util::either::Either;
 
 /// TCP on the left, the unix socket on the right.
 pub type BackendStream = Either<TcpStream, UnixStream>;
 
-pub async fn tcp(addr: &str) -> io::Result<BackendStream> {
-    let stream = TcpStream::connect(addr).await?;
+/// Connects to `addr`. With `source`, a connection to a loopback address of the
+/// same family leaves from `source` (a loopback address too): the server then
+/// sees the client's own address and matches the same account for it (see
+/// `server::login`). Any other connection leaves from the address the kernel
+/// picks.
+pub async fn tcp(addr: &str, source: Option<IpAddr>) -> io::Result<BackendStream> {
+    let stream = match source.filter(|s| s.is_loopback()) {
+        None => TcpStream::connect(addr).await?,
+        Some(source) => connect_from(addr, source).await?,
+    };
     // Replies are small and latency-bound; never wait for Nagle.
     let _ = stream.set_nodelay(true);
     Ok(Either::Left(stream))
+}
+
+/// As `TcpStream::connect`, trying each resolved address in turn, but bound to
+/// `source` for loopback targets of its family.
+async fn connect_from(addr: &str, source: IpAddr) -> io::Result<TcpStream> {
+    let mut last = None;
+    for target in tokio::net::lookup_host(addr).await? {
+        let attempt = if target.ip().is_loopback() && target.is_ipv4() == source.is_ipv4() {
+            let socket = if source.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            // Binding picks the local port now, for this source address only;
+            // only clients from other loopback addresses than the kernel's own
+            // choice take this road.
+            socket.bind(SocketAddr::new(source, 0))?;
+            socket.connect(target).await
+        } else {
+            TcpStream::connect(target).await
+        };
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+    }))
 }
 
 pub async fn unix(path: &Path) -> io::Result<BackendStream> {

@@ -1,9 +1,17 @@
-//! The accounts clients may log in as, read from the primary's `mysql.user` with
-//! the admin account.
+//! The accounts clients may log in as, read from the primary's accounts table
+//! (`mysql.global_priv` on MariaDB, `mysql.user` on MySQL) with the admin
+//! account, and the server's rule for which account a login lands on.
 //!
-//! The table is cached and read again when a login names an unknown user or
-//! fails its password check (the password may have just changed). Re-reads are
-//! coalesced and spaced by [`MIN_REFRESH_INTERVAL`], so a client hammering wrong
+//! A client names only a user; the server picks the account (`user@host`) by the
+//! client's address, and that account's password is the one checked and its
+//! privileges the ones the session gets. Tern picks exactly as the server does
+//! (see [`pick_account`]), so it checks the same password, and logs in to the
+//! server from an address that lands on the same account (see
+//! `server::login`).
+//!
+//! The table is cached and read again when a login is refused for any reason
+//! (the account or its password may have just changed). Re-reads are coalesced
+//! and spaced by [`MIN_REFRESH_INTERVAL`], so a client hammering wrong
 //! passwords cannot turn into a query storm against the primary.
 
 use std::collections::HashMap;
@@ -72,6 +80,15 @@ impl Account {
     }
 }
 
+/// One read of the accounts table.
+#[derive(Debug, Default)]
+struct Accounts {
+    /// In the server's order ([`server_order`]).
+    list: Vec<Account>,
+    /// The server resolves client addresses to names (`skip_name_resolve` off).
+    name_resolution: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
     #[error("reading mysql.user on the primary failed: {0}")]
@@ -80,7 +97,7 @@ pub enum UsersError {
 
 pub struct UserDirectory {
     pool: mysql_async::Pool,
-    accounts: std::sync::RwLock<Arc<Vec<Account>>>,
+    accounts: std::sync::RwLock<Arc<Accounts>>,
     /// Time of the last read; the mutex also coalesces concurrent refreshes.
     last_refresh: Mutex<Option<Instant>>,
     /// caching_sha2_password fast-path entries by account (user, host), filled
@@ -101,7 +118,7 @@ impl UserDirectory {
     pub fn new(pool: mysql_async::Pool) -> Self {
         Self {
             pool,
-            accounts: std::sync::RwLock::new(Arc::new(Vec::new())),
+            accounts: std::sync::RwLock::new(Arc::new(Accounts::default())),
             last_refresh: Mutex::new(None),
             sha2: std::sync::Mutex::new(HashMap::new()),
         }
@@ -194,6 +211,14 @@ impl UserDirectory {
                 }
                 Err(e) => return Err(e.into()),
             };
+        // Both flavors have the variable; a server that cannot say is taken to
+        // resolve names, which only lets `localhost` match 127.0.0.1 and ::1.
+        let skip_name_resolve: Option<bool> = conn
+            .query_first("SELECT @@skip_name_resolve")
+            .await
+            .ok()
+            .flatten();
+        let name_resolution = !skip_name_resolve.unwrap_or(false);
         let mut accounts: Vec<Account> = rows
             .into_iter()
             .map(|(user, host, plugin, auth_string, locked)| Account {
@@ -203,78 +228,262 @@ impl UserDirectory {
                 auth_string,
                 locked: locked.eq_ignore_ascii_case("Y"),
             })
+            // As the server does under skip-name-resolve (it warns "ignored in
+            // --skip-name-resolve mode" at start-up).
+            .filter(|a| name_resolution || !requires_name_resolution(&a.host))
             .collect();
-        sort_like_server(&mut accounts);
-        tracing::debug!(accounts = accounts.len(), "read mysql.user");
+        accounts.sort_by(server_order);
+        tracing::debug!(
+            accounts = accounts.len(),
+            name_resolution,
+            "read the accounts"
+        );
         if let Ok(mut guard) = self.accounts.write() {
-            *guard = Arc::new(accounts);
+            *guard = Arc::new(Accounts {
+                list: accounts,
+                name_resolution,
+            });
         }
         *last = Some(read_started);
         Ok(())
     }
 
-    /// The account the server would pick for `user` connecting from `ip`.
+    /// The account the server would pick for `user` connecting over TCP from
+    /// `ip` (see [`pick_account`]).
     pub fn find(&self, user: &str, ip: IpAddr) -> Option<Account> {
         let accounts = self.accounts.read().ok()?.clone();
-        accounts
-            .iter()
-            .find(|a| (a.user == user || a.user.is_empty()) && host_matches(&a.host, ip))
-            .cloned()
+        let client = ClientHost::tcp(ip, accounts.name_resolution);
+        pick_account(&accounts.list, user, &client).cloned()
     }
 }
 
-/// Orders accounts the way the server matches them: most specific host first
-/// (no wildcards, then longer literal prefixes), and for equal hosts a named
-/// user before the anonymous one.
-fn sort_like_server(accounts: &mut [Account]) {
-    fn host_rank(host: &str) -> (u8, std::cmp::Reverse<usize>) {
-        let wild = host.find(['%', '_']);
-        match wild {
-            None => (0, std::cmp::Reverse(host.len())),
-            Some(pos) if host == "%" => (2, std::cmp::Reverse(pos)),
-            Some(pos) => (1, std::cmp::Reverse(pos)),
+/// The longest host name the server keeps (`HOSTNAME_LENGTH`); the server's
+/// specificity arithmetic in [`host_specificity`] is scaled by it.
+const MAX_HOSTNAME_LENGTH: u32 = 255;
+
+/// How specific an account's host pattern is, as the server ranks it: lower is
+/// more specific and is tried first. This is MariaDB's `get_magic_sort` for one
+/// host pattern, computed in the same 32-bit arithmetic:
+///
+/// - A host without wildcards (`127.0.0.1`, `localhost`, and also the netmask
+///   form `127.0.0.0/255.255.255.0`, which the ranking sees as plain text) is 0,
+///   the most specific, whatever its length.
+/// - With wildcards the rank grows with how many strings the pattern could
+///   match: first the room left to `%` (the host length limit minus the literal
+///   and `_` characters), then the number of `%` runs, then the number of `_`.
+///   So `127.0.0._` comes before `127.0.0.%`, which comes before `127.%`, and
+///   `%` comes last.
+/// - Ties are broken by the position of the first wildcard, earlier first
+///   (`12_.0.0.5` before `127.0._.5`), as the server's code does it.
+///
+/// With the 255-character host limit the server's 32-bit arithmetic
+/// overflows; it overflows the same way here, so that even odd, very long
+/// patterns rank as the server ranks them.
+pub fn host_specificity(pattern: &str) -> u32 {
+    let bytes = pattern.as_bytes();
+    // Literal characters, `_`, `%` runs, literal prefix before the first wildcard.
+    let (mut n, mut m, mut k, mut p) = (0u32, 0u32, 0u32, 0u32);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                if k == 0 && m == 0 {
+                    p = n;
+                }
+                k += 1;
+                while bytes.get(i + 1) == Some(&b'%') {
+                    i += 1;
+                }
+            }
+            b'_' => {
+                if k == 0 && m == 0 {
+                    p = n;
+                }
+                m += 1;
+            }
+            c => {
+                if c == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    let l = if k > 0 {
+        MAX_HOSTNAME_LENGTH.wrapping_sub(n).wrapping_sub(m)
+    } else {
+        0
+    };
+    let d = MAX_HOSTNAME_LENGTH + 1;
+    let mix = |a: u32, b: u32, c: u32| {
+        a.wrapping_mul(d)
+            .wrapping_add(b)
+            .wrapping_mul(d)
+            .wrapping_add(c)
+            .wrapping_mul(d)
+            .wrapping_add(p)
+    };
+    if l > m {
+        mix(l.wrapping_mul(2).wrapping_add(1), k, m)
+    } else {
+        mix(m.wrapping_mul(2), l, k)
+    }
+}
+
+/// The server's rank of an account (lower first): the host's specificity, and
+/// for the same host a named user before the anonymous one. The server compares
+/// an anonymous entry with the named match by this rank alone (see
+/// [`pick_account`]).
+fn account_rank(account: &Account) -> u64 {
+    (u64::from(host_specificity(&account.host)) << 1) | u64::from(account.user.is_empty())
+}
+
+/// The order the server keeps its accounts in: by user name, then by rank, and
+/// for equal ranks by host in descending byte order (so `localhost` precedes
+/// `127.0.0.1`, and `127.0.0.5/255.255.255.255` precedes `127.0.0.5`).
+fn server_order(a: &Account, b: &Account) -> std::cmp::Ordering {
+    a.user
+        .as_bytes()
+        .cmp(b.user.as_bytes())
+        .then_with(|| account_rank(a).cmp(&account_rank(b)))
+        .then_with(|| b.host.as_bytes().cmp(a.host.as_bytes()))
+}
+
+/// Where a client connects from, as the server sees it when matching accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHost {
+    /// The address as the server prints it (IPv4-mapped IPv6 as IPv4).
+    pub ip: IpAddr,
+    /// The host name the server would match host-name entries against: with
+    /// name resolution on, `localhost` for 127.0.0.1 and ::1 (the server does
+    /// not ask DNS for those). Tern does no DNS itself, so other addresses have
+    /// none (see the README's limits).
+    pub name: Option<&'static str>,
+}
+
+impl ClientHost {
+    /// A TCP client at `ip`; `name_resolution` is the server's
+    /// `skip_name_resolve = OFF`.
+    pub fn tcp(ip: IpAddr, name_resolution: bool) -> Self {
+        let ip = normalize_ip(ip);
+        let loopback = match ip {
+            IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+            IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+        };
+        Self {
+            ip,
+            name: (name_resolution && loopback).then_some("localhost"),
         }
     }
-    accounts.sort_by(|a, b| {
-        host_rank(&a.host)
-            .cmp(&host_rank(&b.host))
-            .then_with(|| a.user.is_empty().cmp(&b.user.is_empty()))
-    });
 }
 
-/// Does an account's host pattern admit a client at `ip`? Supports literal
-/// addresses, `localhost` for loopback, LIKE wildcards (`%`, `_`) and the
-/// `address/netmask` form.
-pub fn host_matches(pattern: &str, ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
+/// The server matches IPv4-mapped IPv6 clients by their IPv4 address.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
-    };
-    if pattern.eq_ignore_ascii_case("localhost") {
-        return ip.is_loopback();
     }
-    if let Some((addr, mask)) = pattern.split_once('/') {
-        return match (addr.parse::<IpAddr>(), mask.parse::<IpAddr>(), ip) {
-            (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(m)), IpAddr::V4(c)) => {
-                u32::from(c) & u32::from(m) == u32::from(a)
-            }
-            _ => false,
-        };
-    }
-    like_match(pattern.as_bytes(), ip.to_string().as_bytes())
 }
 
-fn like_match(pattern: &[u8], text: &[u8]) -> bool {
+/// The account the server picks for `user` connecting from `client`, from
+/// accounts in [`server_order`]: the first (most specific) entry of that user
+/// whose host admits the client, unless an anonymous entry (`''@host`) that
+/// admits it ranks strictly higher. The server stops there: a wrong password
+/// for the picked account is a refusal, never a try of the next entry.
+fn pick_account<'a>(
+    accounts: &'a [Account],
+    user: &str,
+    client: &ClientHost,
+) -> Option<&'a Account> {
+    let named = accounts
+        .iter()
+        .find(|a| a.user == user && host_matches(&a.host, client));
+    let anonymous = accounts.iter().filter(|a| a.user.is_empty()).find(|a| {
+        named.is_none_or(|n| account_rank(a) < account_rank(n)) && host_matches(&a.host, client)
+    });
+    anonymous.or(named)
+}
+
+/// Does an account's host admit `client`? As the server's `compare_hostname`:
+/// an IPv4 `address/netmask` entry admits IPv4 clients whose address masked
+/// equals it; any other entry is a LIKE pattern (`%`, `_`, `\` escapes) matched
+/// against the client's host name without regard to case, or against its
+/// address exactly. An empty host is `%`.
+pub fn host_matches(pattern: &str, client: &ClientHost) -> bool {
+    if pattern.is_empty() {
+        return true;
+    }
+    if let (Some((net, mask)), IpAddr::V4(ip)) = (parse_netmask(pattern), client.ip) {
+        return u32::from(ip) & mask == net;
+    }
+    client
+        .name
+        .is_some_and(|name| like_match(pattern.as_bytes(), name.as_bytes(), true))
+        || like_match(pattern.as_bytes(), client.ip.to_string().as_bytes(), false)
+}
+
+/// `a.b.c.d/m.m.m.m` as the server reads it (decimal octets; a zero mask means
+/// the entry is no netmask at all).
+fn parse_netmask(pattern: &str) -> Option<(u32, u32)> {
+    let (net, mask) = pattern.split_once('/')?;
+    let octets = |text: &str| -> Option<u32> {
+        let mut parts = text.split('.');
+        let mut value = 0u32;
+        for _ in 0..4 {
+            let part = parts.next()?;
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let octet: u32 = part.parse().ok()?;
+            if octet > 255 {
+                return None;
+            }
+            value = (value << 8) | octet;
+        }
+        parts.next().is_none().then_some(value)
+    };
+    let (net, mask) = (octets(net)?, octets(mask)?);
+    (mask != 0).then_some((net, mask))
+}
+
+/// An entry the server ignores under `skip-name-resolve`: a host name other
+/// than `localhost` (not an address, netmask or pattern).
+fn requires_name_resolution(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return false;
+    }
+    if host.contains([':', '%', '_', '/']) {
+        return false;
+    }
+    host.bytes().any(|b| b != b'.' && !b.is_ascii_digit())
+}
+
+/// SQL LIKE as the server matches hosts: `%` any run, `_` one character, `\`
+/// makes the next character literal.
+fn like_match(pattern: &[u8], text: &[u8], ignore_case: bool) -> bool {
+    let same = |a: u8, b: u8| {
+        if ignore_case {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match pattern.split_first() {
         None => text.is_empty(),
-        Some((b'%', rest)) => (0..=text.len()).any(|i| like_match(rest, &text[i..])),
-        Some((b'_', rest)) => !text.is_empty() && like_match(rest, &text[1..]),
+        Some((b'%', rest)) => {
+            // A run of `%` is one wildcard; trying each run member would only
+            // multiply the work.
+            let rest = &rest[rest.iter().take_while(|&&b| b == b'%').count()..];
+            (0..=text.len()).any(|i| like_match(rest, &text[i..], ignore_case))
+        }
+        Some((b'_', rest)) => !text.is_empty() && like_match(rest, &text[1..], ignore_case),
+        Some((b'\\', rest)) if !rest.is_empty() => text.split_first().is_some_and(|(t, trest)| {
+            same(*t, rest[0]) && like_match(&rest[1..], trest, ignore_case)
+        }),
         Some((c, rest)) => text
             .split_first()
-            .is_some_and(|(t, trest)| t.eq_ignore_ascii_case(c) && like_match(rest, trest)),
+            .is_some_and(|(t, trest)| same(*t, *c) && like_match(rest, trest, ignore_case)),
     }
 }
 
@@ -292,36 +501,217 @@ mod tests {
         }
     }
 
-    #[test]
-    fn host_patterns() {
-        let ip: IpAddr = "10.1.2.3".parse().expect("ip");
-        assert!(host_matches("%", ip));
-        assert!(host_matches("10.1.%", ip));
-        assert!(host_matches("10.1.2._", ip));
-        assert!(!host_matches("10.2.%", ip));
-        assert!(host_matches("10.1.0.0/255.255.0.0", ip));
-        assert!(!host_matches("10.2.0.0/255.255.0.0", ip));
-        assert!(host_matches("localhost", "127.0.0.1".parse().expect("ip")));
-        assert!(host_matches(
-            "127.0.0.1",
-            "::ffff:127.0.0.1".parse().expect("ip")
-        ));
-        assert!(!host_matches("localhost", ip));
+    fn tcp(ip: &str) -> ClientHost {
+        ClientHost::tcp(ip.parse().expect("ip"), false)
+    }
+
+    fn sorted(mut accounts: Vec<Account>) -> Vec<Account> {
+        accounts.sort_by(server_order);
+        accounts
+    }
+
+    fn picked(accounts: &[Account], user: &str, client: &ClientHost) -> Option<String> {
+        pick_account(accounts, user, client).map(|a| format!("{}@{}", a.user, a.host))
     }
 
     #[test]
-    fn most_specific_account_wins() {
-        let mut v = vec![
-            acct("app", "%"),
-            acct("", "10.1.2.3"),
-            acct("app", "10.%"),
-            acct("app", "10.1.2.3"),
+    fn host_patterns() {
+        let c = tcp("10.1.2.3");
+        assert!(host_matches("%", &c));
+        assert!(host_matches("", &c));
+        assert!(host_matches("10.1.%", &c));
+        assert!(host_matches("10.1.2._", &c));
+        assert!(!host_matches("10.2.%", &c));
+        assert!(host_matches("10.1.0.0/255.255.0.0", &c));
+        assert!(!host_matches("10.2.0.0/255.255.0.0", &c));
+        // Bits outside the mask never match, as on the server.
+        assert!(!host_matches("10.1.2.3/255.255.0.0", &c));
+        // CIDR is not a form the server reads; a zero mask is no netmask.
+        assert!(!host_matches("10.1.2.0/24", &c));
+        assert!(!host_matches("0.0.0.0/0.0.0.0", &c));
+        assert!(host_matches(r"10.1.2\.3", &c));
+        assert!(!host_matches(r"10\_1.2.3", &c));
+        assert!(host_matches("127.0.0.1", &tcp("::ffff:127.0.0.1")));
+        assert!(host_matches("::1", &tcp("::1")));
+        assert!(!host_matches("::1", &tcp("127.0.0.1")));
+    }
+
+    #[test]
+    fn localhost_is_not_a_tcp_address_under_skip_name_resolve() {
+        let ip: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert!(!host_matches("localhost", &ClientHost::tcp(ip, false)));
+        // With name resolution the server calls 127.0.0.1 and ::1 `localhost`
+        // (any case), but not the rest of 127.0.0.0/8.
+        assert!(host_matches("localhost", &ClientHost::tcp(ip, true)));
+        assert!(host_matches("LocalHost", &ClientHost::tcp(ip, true)));
+        assert!(host_matches("local%", &ClientHost::tcp(ip, true)));
+        let v6: IpAddr = "::1".parse().expect("ip");
+        assert!(host_matches("localhost", &ClientHost::tcp(v6, true)));
+        let other: IpAddr = "127.0.0.2".parse().expect("ip");
+        assert!(!host_matches("localhost", &ClientHost::tcp(other, true)));
+    }
+
+    #[test]
+    fn specificity_ranks_patterns_like_the_server() {
+        let order = [
+            "127.0.0.1",
+            "12_.0.0.5",
+            "127.0._.5",
+            "127.0.0._",
+            "1%7.0.0.5",
+            "127.0.0.%",
+            "127.0.%",
+            "127.%",
+            "%.5",
+            "%",
         ];
-        sort_like_server(&mut v);
+        for pair in order.windows(2) {
+            assert!(
+                host_specificity(pair[0]) < host_specificity(pair[1]),
+                "{} should rank before {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        // No wildcard at all: equally specific whatever the text.
+        assert_eq!(host_specificity("localhost"), 0);
+        assert_eq!(host_specificity("127.0.0.0/255.255.255.0"), 0);
+        assert_eq!(host_specificity("db1.example.com"), 0);
+        // A run of `%` counts once; an escaped wildcard is a literal.
+        assert_eq!(
+            host_specificity("127.0.0.%%"),
+            host_specificity("127.0.0.%")
+        );
+        assert_eq!(host_specificity(r"127\_0"), 0);
+    }
+
+    #[test]
+    fn equal_ranks_are_ordered_by_host_descending() {
+        let v = sorted(vec![
+            acct("y", "127.0.0.0/255.255.255.0"),
+            acct("y", "127.0.0.5"),
+            acct("y", "127.0.0.5/255.255.255.255"),
+            acct("x", "127.0.%._"),
+            acct("x", "127.0._.%"),
+            acct("r", "127.0.0.1"),
+            acct("r", "localhost"),
+        ]);
         let order: Vec<_> = v.iter().map(|a| format!("{}@{}", a.user, a.host)).collect();
-        // Host specificity first, then a named user before the anonymous one: as on
-        // the server, ''@10.1.2.3 shadows app@10.% for a client at 10.1.2.3.
-        assert_eq!(order, ["app@10.1.2.3", "@10.1.2.3", "app@10.%", "app@%"]);
+        assert_eq!(
+            order,
+            [
+                "r@localhost",
+                "r@127.0.0.1",
+                "x@127.0._.%",
+                "x@127.0.%._",
+                "y@127.0.0.5/255.255.255.255",
+                "y@127.0.0.5",
+                "y@127.0.0.0/255.255.255.0",
+            ]
+        );
+    }
+
+    /// The accounts of the issue: `localhost` shadowed the TCP account.
+    #[test]
+    fn localhost_account_does_not_shadow_the_tcp_one() {
+        let v = sorted(vec![acct("u2x", "localhost"), acct("u2x", "127.0.0.1")]);
+        let ip: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert_eq!(
+            picked(&v, "u2x", &ClientHost::tcp(ip, false)).as_deref(),
+            Some("u2x@127.0.0.1")
+        );
+        // With name resolution on, the server itself picks localhost (both rank
+        // 0; `localhost` sorts first).
+        assert_eq!(
+            picked(&v, "u2x", &ClientHost::tcp(ip, true)).as_deref(),
+            Some("u2x@localhost")
+        );
+    }
+
+    /// What MariaDB 10.11 answered for `CURRENT_USER()` with these accounts,
+    /// from these loopback addresses (skip-name-resolve).
+    #[test]
+    fn picks_what_the_server_picked() {
+        let v = sorted(vec![
+            acct("v", "127.0.0.1"),
+            acct("v", "127.0.0.%"),
+            acct("v", "127.0.0._"),
+            acct("v", "127.%"),
+            acct("v", "%"),
+            acct("", "127.0.0.7"),
+            acct("w", "127.0._.5"),
+            acct("w", "127.0.0._"),
+            acct("w", "12_.0.0.5"),
+            acct("x", "127.0._.%"),
+            acct("x", "127.0.%._"),
+            acct("y", "127.0.0.0/255.255.255.0"),
+            acct("y", "127.0.0.5"),
+            acct("y", "127.0.0.0/255.0.0.0"),
+            acct("y", "127.0.0.5/255.255.255.255"),
+            acct("z", "127.0.0.%"),
+            acct("z", "127.0.%"),
+            acct("z", "127.0.0.%%"),
+            acct("z", "1%7.0.0.5"),
+            acct("z", "%.5"),
+            acct("h", "myhost"),
+            acct("h", "%"),
+        ]);
+        let cases = [
+            ("127.0.0.1", "v", Some("v@127.0.0.1")),
+            ("127.0.0.5", "v", Some("v@127.0.0._")),
+            // The anonymous entry's exact host outranks v's `_` pattern.
+            ("127.0.0.7", "v", Some("@127.0.0.7")),
+            ("127.0.0.7", "nobody", Some("@127.0.0.7")),
+            ("127.0.0.12", "v", Some("v@127.0.0.%")),
+            ("127.1.1.1", "v", Some("v@127.%")),
+            ("10.0.0.1", "v", Some("v@%")),
+            ("127.0.0.5", "w", Some("w@12_.0.0.5")),
+            ("127.0.9.5", "w", Some("w@127.0._.5")),
+            ("127.0.0.5", "x", Some("x@127.0._.%")),
+            ("127.0.0.5", "y", Some("y@127.0.0.5/255.255.255.255")),
+            ("127.0.0.7", "y", Some("y@127.0.0.0/255.255.255.0")),
+            ("127.0.9.5", "y", Some("y@127.0.0.0/255.0.0.0")),
+            ("127.0.0.5", "z", Some("z@1%7.0.0.5")),
+            ("127.0.9.5", "z", Some("z@127.0.%")),
+            ("127.0.0.1", "h", Some("h@%")),
+            ("127.0.0.1", "nobody", None),
+        ];
+        for (ip, user, want) in cases {
+            assert_eq!(
+                picked(&v, user, &tcp(ip)).as_deref(),
+                want,
+                "{user} from {ip}"
+            );
+        }
+    }
+
+    #[test]
+    fn named_user_wins_a_tie_with_the_anonymous_one() {
+        let v = sorted(vec![
+            acct("", "127.0.0.7"),
+            acct("v", "127.0.0.0/255.255.255.0"),
+        ]);
+        assert_eq!(
+            picked(&v, "v", &tcp("127.0.0.7")).as_deref(),
+            Some("v@127.0.0.0/255.255.255.0")
+        );
+        // An empty user name is the anonymous account itself.
+        assert_eq!(
+            picked(&v, "", &tcp("127.0.0.7")).as_deref(),
+            Some("@127.0.0.7")
+        );
+    }
+
+    #[test]
+    fn host_names_need_resolution() {
+        assert!(requires_name_resolution("myhost"));
+        assert!(requires_name_resolution("db1.example.com"));
+        assert!(!requires_name_resolution("localhost"));
+        assert!(!requires_name_resolution("LOCALHOST"));
+        assert!(!requires_name_resolution("127.0.0.1"));
+        assert!(!requires_name_resolution("::1"));
+        assert!(!requires_name_resolution("%.example.com"));
+        assert!(!requires_name_resolution("10.0.0.0/255.0.0.0"));
     }
 
     #[test]

@@ -8,9 +8,19 @@
 //! `protocol::auth`); until then, and for any other plugin, they are switched
 //! to mysql_native_password. Every failure is answered with the code and
 //! wording the server itself would use.
+//!
+//! The password checked is that of the account the server would pick for the
+//! client's address (`backend::users`), and the server must land Tern's own
+//! login on that same account: it matches by the address it sees, which is
+//! Tern's. So a client on loopback gets a backend connection from its own
+//! loopback address (the server then sees exactly what a direct login shows),
+//! and a client elsewhere is refused when Tern's address would match another
+//! account than the client's (another password, other privileges).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::io::ParseBuf;
@@ -21,7 +31,7 @@ use super::client::ClientConn;
 use super::stream::ClientStream;
 use super::Shared;
 use crate::backend::conn::{BackendConn, Login};
-use crate::backend::users::Credential;
+use crate::backend::users::{normalize_ip, Account, Credential};
 use crate::backend::{BackendError, ServerInfo};
 use crate::protocol::auth::{
     new_nonce, stage1_matches, stage1_of, verify_native, NativeStage1, CACHING_SHA2_PASSWORD,
@@ -46,6 +56,9 @@ pub struct Identity {
     /// The client asked for session-state tracking itself. Backends always get
     /// it; OK packets are reshaped for clients that did not ask.
     pub client_tracks_session: bool,
+    /// Where backend connections to servers on loopback leave from (see
+    /// [`backend_source`]).
+    pub backend_source: Option<IpAddr>,
 }
 
 impl Identity {
@@ -59,6 +72,7 @@ impl Identity {
             mariadb_capabilities: self.mariadb_capabilities,
             attributes: self.attributes.clone(),
             max_packet_size: self.max_packet_size,
+            source: self.backend_source,
         }
     }
 }
@@ -189,6 +203,10 @@ pub async fn login(
             .contains(CapabilityFlags::CLIENT_SESSION_TRACK),
         max_packet_size: shared.settings.max_packet_size.min(u32::MAX as usize) as u32,
         nonce,
+        backend_source: backend_source(shared, client.peer.ip())
+            .await
+            .filter(|source| source.bind)
+            .map(|source| source.ip),
     };
     let (backend, status) = match BackendConn::connect(&shared.primary, &identity.backend_login())
         .await
@@ -204,6 +222,12 @@ pub async fn login(
             (backend, status)
         }
         Err(BackendError::Refused(err)) => {
+            // The server knows better than the cached accounts (a password
+            // changed, an account was added): read them again before the client
+            // can retry.
+            if let Err(e) = shared.users.refresh_after(Instant::now()).await {
+                tracing::warn!(error = %e, "cannot read accounts from the primary");
+            }
             client.send(seq, &err).await?;
             return Err(LoginError::Refused("backend refused login".into()));
         }
@@ -363,77 +387,243 @@ pub async fn client_proof(
     ))
 }
 
-/// Checks the client's proof; returns its stage1 (None for an empty password)
-/// or the server's wording of the refusal.
+/// Checks the client's proof against the account the server would pick for
+/// `user` at the client's address; returns its stage1 (None for an empty
+/// password) or the server's wording of the refusal.
+///
+/// Any refusal reads the accounts again and decides once more (re-reads are
+/// spaced, see `backend::users`), so an account created or fixed a moment ago
+/// works at once. As on the server, a wrong password for the picked account is
+/// a refusal: no other account of that user is tried.
 pub async fn authenticate(
     shared: &Shared,
     client: &ClientConn,
     user: &str,
     proof: &Proof,
 ) -> Result<Option<NativeStage1>, String> {
-    let ip = client.peer.ip();
-    let host = match ip {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(v6.to_string(), |v4| v4.to_string()),
-        v4 => v4.to_string(),
-    };
-    let password_given = proof.password_given();
+    let ip = normalize_ip(client.peer.ip());
     let denied = || {
         format!(
-            "Access denied for user '{user}'@'{host}' (using password: {})",
-            if password_given { "YES" } else { "NO" }
+            "Access denied for user '{user}'@'{ip}' (using password: {})",
+            if proof.password_given() { "YES" } else { "NO" }
         )
     };
-    let (nonce, scramble): (&[u8], &[u8]) = match proof {
-        Proof::Verified(stage1) => return Ok(Some(*stage1)),
-        Proof::Wrong => {
-            // The digest matched the accounts as last read; the password may
-            // have changed since. Read them again so that the client's retry
-            // takes the right road (a stale digest is then ignored), and refuse
-            // this attempt, as a server whose cache lost the entry would.
-            let _ = shared.users.refresh_after(std::time::Instant::now()).await;
-            return Err(denied());
-        }
-        Proof::Native { nonce, scramble } => (nonce, scramble),
-        Proof::Cleartext(password) => (&[], password),
-    };
-    // First try the cached table; on a miss or a mismatch read it again once, in
-    // case the account or its password changed since.
-    let requested_at = std::time::Instant::now();
+    let requested_at = Instant::now();
+    let mut refusal = Refusal::NoAccount;
     for attempt in 0..2 {
-        if attempt == 1 || shared.users.find(user, ip).is_none() {
+        if attempt == 1 {
             if let Err(e) = shared.users.refresh_after(requested_at).await {
                 tracing::warn!(error = %e, "cannot read accounts from the primary");
                 return Err(denied());
             }
         }
         let Some(account) = shared.users.find(user, ip) else {
+            refusal = Refusal::NoAccount;
             continue;
         };
-        match account.credential() {
-            Credential::Empty if scramble.is_empty() => return Ok(None),
-            Credential::Native(stage2) => {
-                if let Proof::Cleartext(password) = proof {
-                    let stage1 = stage1_of(password);
-                    if stage1_matches(&stage1, &stage2) {
-                        shared.users.remember_sha2(&account, stage2, password);
-                        return Ok(Some(stage1));
+        match check_proof(shared, &account, proof) {
+            Ok(stage1) => match backend_account(shared, user, ip).await {
+                Ok(()) => return Ok(stage1),
+                Err(backend) => {
+                    refusal = Refusal::OtherBackendAccount {
+                        client: format!("{}@{}", account.user, account.host),
+                        backend,
                     }
-                } else if let Some(stage1) = verify_native(nonce, scramble, &stage2) {
-                    return Ok(Some(stage1));
                 }
-            }
-            Credential::Unsupported(plugin) => {
-                tracing::info!(
-                    user,
-                    plugin,
-                    "account uses an authentication plugin Tern cannot proxy"
-                );
-                return Err(denied());
-            }
-            Credential::Empty => {}
+            },
+            Err(r) => refusal = r,
+        }
+    }
+    match &refusal {
+        Refusal::Unsupported(plugin) => tracing::info!(
+            user,
+            plugin,
+            "account uses an authentication plugin Tern cannot proxy"
+        ),
+        Refusal::OtherBackendAccount { client, backend } => tracing::warn!(
+            user,
+            client_account = %client,
+            backend_account = %backend,
+            "login refused: the server would see Tern's connection for this client as another account"
+        ),
+        Refusal::NoAccount | Refusal::Password => {
+            tracing::debug!(user, reason = ?refusal, "login refused")
         }
     }
     Err(denied())
+}
+
+/// Why a login was refused, for the log: the client only ever hears 1045.
+#[derive(Debug)]
+enum Refusal {
+    NoAccount,
+    Password,
+    Unsupported(String),
+    OtherBackendAccount { client: String, backend: String },
+}
+
+/// Checks `proof` against the stored credential of `account`.
+fn check_proof(
+    shared: &Shared,
+    account: &Account,
+    proof: &Proof,
+) -> Result<Option<NativeStage1>, Refusal> {
+    let credential = account.credential();
+    if let Credential::Unsupported(plugin) = credential {
+        return Err(Refusal::Unsupported(plugin));
+    }
+    match (proof, credential) {
+        // The fast path checked a cached digest; the stage1 it unsealed must
+        // still be this account's (the accounts may have been read again since).
+        (Proof::Verified(stage1), Credential::Native(stage2))
+            if stage1_matches(stage1, &stage2) =>
+        {
+            Ok(Some(*stage1))
+        }
+        (Proof::Native { scramble, .. }, Credential::Empty) if scramble.is_empty() => Ok(None),
+        (Proof::Cleartext(password), Credential::Empty) if password.is_empty() => Ok(None),
+        (Proof::Native { nonce, scramble }, Credential::Native(stage2)) => {
+            verify_native(nonce, scramble, &stage2)
+                .map(Some)
+                .ok_or(Refusal::Password)
+        }
+        (Proof::Cleartext(password), Credential::Native(stage2)) => {
+            let stage1 = stage1_of(password);
+            if stage1_matches(&stage1, &stage2) {
+                shared.users.remember_sha2(account, stage2, password);
+                Ok(Some(stage1))
+            } else {
+                Err(Refusal::Password)
+            }
+        }
+        _ => Err(Refusal::Password),
+    }
+}
+
+/// Where Tern's connection to the primary for a client at `client_ip` comes
+/// from, as the primary sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct BackendSource {
+    pub ip: IpAddr,
+    /// Tern binds the connection to `ip` itself (it is the client's loopback
+    /// address and not the one the kernel would pick).
+    pub bind: bool,
+}
+
+/// The address the primary will see Tern's connection for a client at
+/// `client_ip` come from, or `None` when Tern cannot tell (the primary is
+/// reached through its unix socket, where the server sees `localhost`, or its
+/// address does not resolve).
+///
+/// A client on loopback talking to a primary on loopback gets a connection
+/// from its own address (all of 127.0.0.0/8 is local on Linux), so the server
+/// matches the account it would match for the client directly. Otherwise the
+/// connection leaves from the address the kernel picks towards the primary,
+/// learned without sending anything (a connected UDP socket).
+pub async fn backend_source(shared: &Shared, client_ip: IpAddr) -> Option<BackendSource> {
+    if shared.primary.socket().is_some() {
+        return None;
+    }
+    let target = tokio::net::lookup_host(shared.primary.addr.as_str())
+        .await
+        .ok()?
+        .next()?;
+    let unspecified: IpAddr = if target.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let kernel_choice = std::net::UdpSocket::bind((unspecified, 0))
+        .and_then(|probe| {
+            probe.connect(target)?;
+            probe.local_addr()
+        })
+        .ok()
+        .map(|local| normalize_ip(local.ip()));
+    choose_source(client_ip, target.ip(), kernel_choice)
+}
+
+/// The decision behind [`backend_source`], given the address the kernel would
+/// pick towards `target` on its own.
+fn choose_source(
+    client_ip: IpAddr,
+    target: IpAddr,
+    kernel_choice: Option<IpAddr>,
+) -> Option<BackendSource> {
+    let client_ip = normalize_ip(client_ip);
+    let same_family = client_ip.is_ipv4() == target.is_ipv4();
+    if client_ip.is_loopback() && target.is_loopback() && same_family {
+        return Some(BackendSource {
+            ip: client_ip,
+            bind: kernel_choice != Some(client_ip),
+        });
+    }
+    kernel_choice.map(|ip| BackendSource { ip, bind: false })
+}
+
+/// Checks that Tern's own connection to the primary lands on the account the
+/// client matched; `Err` names the account it would land on instead. A session
+/// must not get another account's password check or privileges than a direct
+/// login would (for example a client at ::1 matched `u@'::1'` while Tern
+/// reaches the primary from 127.0.0.1, which matches `u@'127.0.0.1'`).
+async fn backend_account(shared: &Shared, user: &str, client_ip: IpAddr) -> Result<(), String> {
+    let Some(source) = backend_source(shared, client_ip).await else {
+        return Ok(());
+    };
+    if source.ip == normalize_ip(client_ip) {
+        return Ok(());
+    }
+    let name = |a: Option<Account>| a.map(|a| format!("{}@{}", a.user, a.host));
+    let client = name(shared.users.find(user, client_ip));
+    let backend = name(shared.users.find(user, source.ip));
+    if client == backend {
+        Ok(())
+    } else {
+        Err(backend.unwrap_or_else(|| format!("no account (from {})", source.ip)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(client: &str, target: &str, kernel: Option<&str>) -> Option<(String, bool)> {
+        let ip = |t: &str| t.parse::<IpAddr>().expect("ip");
+        choose_source(ip(client), ip(target), kernel.map(ip)).map(|s| (s.ip.to_string(), s.bind))
+    }
+
+    #[test]
+    fn loopback_clients_reach_a_loopback_server_from_their_own_address() {
+        // The kernel's own choice needs no bind.
+        assert_eq!(
+            source("127.0.0.1", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.1".into(), false))
+        );
+        assert_eq!(
+            source("127.0.0.5", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.5".into(), true))
+        );
+        assert_eq!(
+            source("::ffff:127.0.0.5", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.5".into(), true))
+        );
+    }
+
+    #[test]
+    fn other_clients_are_seen_from_the_kernels_choice() {
+        // ::1 cannot reach an IPv4 server.
+        assert_eq!(
+            source("::1", "127.0.0.1", Some("127.0.0.1")),
+            Some(("127.0.0.1".into(), false))
+        );
+        assert_eq!(
+            source("10.0.0.9", "10.0.0.2", Some("10.0.0.5")),
+            Some(("10.0.0.5".into(), false))
+        );
+        assert_eq!(
+            source("127.0.0.5", "10.0.0.2", Some("10.0.0.5")),
+            Some(("10.0.0.5".into(), false))
+        );
+        assert_eq!(source("10.0.0.9", "10.0.0.2", None), None);
+    }
 }
