@@ -120,6 +120,8 @@ pub struct MigrateSettings {
     pub max_threads_running: u64,
     /// How long the old table is kept after a cut-over.
     pub keep_old: Duration,
+    /// How table changes run in sessions that did not `SET tern_ddl`.
+    pub ddl_mode: plan::DdlMode,
 }
 
 impl Default for MigrateSettings {
@@ -130,6 +132,7 @@ impl Default for MigrateSettings {
             max_lag_ms: 500,
             max_threads_running: 64,
             keep_old: Duration::from_secs(86_400),
+            ddl_mode: plan::DdlMode::Online,
         }
     }
 }

@@ -131,6 +131,8 @@ pub struct Session {
     consistency: Consistency,
     /// `SET SESSION tern_ddl`: how table changes run.
     ddl_mode: ddl::DdlMode,
+    /// Why the last table change ran as sent, for the next diagnostics statements.
+    ddl_note: Option<ddl::FallbackNote>,
     /// GTIDs of the session's own writes: what its reads must see.
     last_write: GtidSet,
     /// Session-variable statements (COM_QUERY payloads) replayed on replicas.
@@ -170,6 +172,7 @@ impl Session {
             pins: Pins::default(),
             consistency: Consistency::Session,
             ddl_mode: ddl::DdlMode::default(),
+            ddl_note: None,
             last_write: GtidSet::new(),
             replay_log: Vec::new(),
             schema,
@@ -225,6 +228,10 @@ impl Session {
                 continue;
             };
             let _busy = busy.enter();
+            if !matches!(command, COM_QUERY | COM_PING) {
+                // Like the server's warnings, a fallback's Note ends with the next statement.
+                self.ddl_note = None;
+            }
             let result = match command {
                 COM_QUIT => {
                     // Tell the servers too, so they do not log aborted connections.
@@ -293,6 +300,10 @@ impl Session {
             Some(text) => crate::sql::classify::classify(text),
             None => classify_bytes(sql),
         };
+        if let Some(outcome) = self.diagnostics_with_note(seq, &payload).await? {
+            self.record_statement(c.kind, started, &outcome);
+            return Ok(());
+        }
         if c.kind == StatementKind::Set && contains_ci(sql, b"tern_") {
             return self.tern_set(sql).await;
         }
