@@ -59,7 +59,7 @@ pub async fn run(
     if !alter.adds_index {
         algorithms.push("NOCOPY");
     }
-    if !alter.client_chose_algorithm() {
+    if !alter.client_chose_algorithm() && !alter.names_engine {
         for algorithm in algorithms {
             let probe = String::from_utf8_lossy(&in_place_probe(
                 statement.as_bytes(),

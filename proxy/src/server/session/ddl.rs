@@ -331,10 +331,19 @@ impl Session {
         if let Some(why) = session_bound {
             return self.run_natively(seq, payload, why).await;
         }
-        if let Probe::Answered = self.try_without_copy(&payload[1..], &alter).await? {
-            return Ok(None);
+        if !alter.names_engine {
+            if let Probe::Answered = self.try_without_copy(&payload[1..], &alter).await? {
+                return Ok(None);
+            }
         }
-        let sql_mode = match self.own_query("SELECT @@SESSION.sql_mode").await? {
+        // Reading a (derived) table makes the server start a new diagnostics
+        // area, as the client's own statement would: the in-place tries'
+        // refusals are not the client's warnings. A SELECT without a table
+        // would leave them there.
+        let sql_mode = match self
+            .own_query("SELECT @@SESSION.sql_mode FROM (SELECT 1) AS tern_diagnostics_reset")
+            .await?
+        {
             InternalReply::Rows(rows) => rows
                 .first()
                 .and_then(|r| r.first().cloned().flatten())
