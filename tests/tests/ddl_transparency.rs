@@ -12,6 +12,8 @@ use anyhow::{bail, ensure, Context, Result};
 use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
+use tern::protocol::framing::Packet;
+use tern::protocol::session_state::parse_ok;
 use tern_tests::cluster::{APP_PASSWORD, APP_USER};
 
 const DIRECT_DB: &str = "side_direct";
@@ -502,5 +504,134 @@ async fn online_strict_keeps_the_refusal() -> Result<()> {
     // A bad value is refused like the server refuses a bad value.
     let (code, _, _) = server_error(c2.query_drop("SET SESSION tern_ddl = 'strictish'").await)?;
     ensure!(code == 1231, "{code}");
+    Ok(())
+}
+
+/// One whole answer to a COM_QUERY, for a client with or without DEPRECATE_EOF.
+async fn raw_answer(c: &mut common::RawClient, deprecate_eof: bool) -> Result<Vec<Packet>> {
+    let first = c.read().await?;
+    let columns = match first.payload.first() {
+        Some(0x00 | 0xFF) => return Ok(vec![first]),
+        Some(&n) if n < 0xFB => n,
+        other => bail!("unexpected first packet {other:?}"),
+    };
+    let mut out = vec![first];
+    for _ in 0..columns {
+        out.push(c.read().await?);
+    }
+    if !deprecate_eof {
+        out.push(c.read().await?);
+    }
+    loop {
+        let p = c.read().await?;
+        let end = match p.payload.first() {
+            Some(0xFF) => true,
+            Some(0xFE) => deprecate_eof || p.payload.len() < 9,
+            _ => false,
+        };
+        out.push(p);
+        if end {
+            return Ok(out);
+        }
+    }
+}
+
+async fn raw_query(
+    c: &mut common::RawClient,
+    sql: &str,
+    deprecate_eof: bool,
+) -> Result<Vec<Packet>> {
+    c.send(0, &common::com_query(sql)).await?;
+    raw_answer(c, deprecate_eof).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_warnings_keeps_the_servers_bytes_and_appends_the_note() -> Result<()> {
+    let s = Setup::start(0, &[])?;
+    let mut sides = Sides::open(&s).await?;
+    sides
+        .setup(
+            &s,
+            "CREATE TABLE rw (id INT PRIMARY KEY, b INT); INSERT INTO rw VALUES (1, 2)",
+        )
+        .await?;
+    const CLIENT_DEPRECATE_EOF: u32 = 0x0100_0000;
+    for deprecate_eof in [false, true] {
+        let caps = if deprecate_eof {
+            CLIENT_DEPRECATE_EOF
+        } else {
+            0
+        };
+        let port = s.cluster.primary().port();
+        let mut d =
+            common::RawClient::login(port, APP_USER, APP_PASSWORD, Some(DIRECT_DB), caps).await?;
+        let mut t =
+            common::RawClient::login(s.tern.port(), APP_USER, APP_PASSWORD, Some(TERN_DB), caps)
+                .await?;
+        let alter = "ALTER TABLE rw ORDER BY b";
+        let d_ok = raw_query(&mut d, alter, deprecate_eof).await?;
+        let t_ok = raw_query(&mut t, alter, deprecate_eof).await?;
+        let (Some(dp), Some(tp)) = (d_ok.first(), t_ok.first()) else {
+            bail!("no answer");
+        };
+        let (Some(dv), Some(tv)) = (parse_ok(&dp.payload), parse_ok(&tp.payload)) else {
+            bail!("not OK: {dp:?} {tp:?}");
+        };
+        ensure!(
+            (dv.affected_rows, dv.status, dv.info) == (tv.affected_rows, tv.status, tv.info)
+                && tv.warnings == dv.warnings + 1
+                && dv.warnings == 1,
+            "OK {dp:?} directly, {tp:?} through Tern"
+        );
+        // SHOW WARNINGS: the server's packets, then the Note's row, then the
+        // server's end packet one sequence id later.
+        let dw = raw_query(&mut d, "SHOW WARNINGS", deprecate_eof).await?;
+        let tw = raw_query(&mut t, "SHOW WARNINGS", deprecate_eof).await?;
+        ensure!(
+            tw.len() == dw.len() + 1,
+            "{} packets directly, {} through Tern",
+            dw.len(),
+            tw.len()
+        );
+        let n = dw.len() - 1;
+        for (a, b) in dw[..n].iter().zip(&tw[..n]) {
+            ensure!(
+                a.seq == b.seq && a.payload == b.payload,
+                "{a:?} directly, {b:?} through Tern"
+            );
+        }
+        let note = &tw[n];
+        ensure!(note.seq == dw[n].seq, "note row seq {}", note.seq);
+        let text = String::from_utf8_lossy(&note.payload);
+        ensure!(
+            note.payload.starts_with(b"\x04Note\x041846")
+                && text.contains("ORDER BY")
+                && text.contains("Online ALTER is not supported"),
+            "{text}"
+        );
+        ensure!(
+            tw[n + 1].payload == dw[n].payload && tw[n + 1].seq == dw[n].seq.wrapping_add(1),
+            "end packet {:?} directly, {:?} through Tern",
+            dw[n],
+            tw[n + 1]
+        );
+        // SHOW COUNT(*) WARNINGS: the same packets, the count one higher.
+        let dc = raw_query(&mut d, "SHOW COUNT(*) WARNINGS", deprecate_eof).await?;
+        let tc = raw_query(&mut t, "SHOW COUNT(*) WARNINGS", deprecate_eof).await?;
+        ensure!(dc.len() == tc.len(), "{dc:?} {tc:?}");
+        for (i, (a, b)) in dc.iter().zip(&tc).enumerate() {
+            if i == dc.len() - 2 {
+                ensure!(
+                    a.payload[..] == b"\x011"[..] && b.payload[..] == b"\x012"[..],
+                    "{a:?} {b:?}"
+                );
+            } else {
+                ensure!(
+                    a.seq == b.seq && a.payload == b.payload,
+                    "{a:?} directly, {b:?} through Tern"
+                );
+            }
+        }
+    }
     Ok(())
 }
