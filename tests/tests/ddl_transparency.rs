@@ -167,14 +167,16 @@ impl Sides {
             warnings(&mut self.tern).await? == expected,
             "{sql}: Note lost"
         );
-        // ...any other statement ends it, as the server's own warnings end.
-        self.direct.query_drop("SELECT 1").await?;
-        self.tern.query_drop("SELECT 1").await?;
+        // ...a statement that reads a table ends it, as it ends the server's
+        // own conditions.
+        let reset = "SELECT COUNT(*) FROM (SELECT 1) AS t";
+        self.direct.query_drop(reset).await?;
+        self.tern.query_drop(reset).await?;
         let after_direct = warnings(&mut self.direct).await?;
         let after_tern = warnings(&mut self.tern).await?;
         ensure!(
             after_direct == after_tern,
-            "{sql}: after SELECT 1, {after_tern:?} through Tern, {after_direct:?} directly"
+            "{sql}: after {reset}, {after_tern:?} through Tern, {after_direct:?} directly"
         );
         for table in tables {
             let d = show_create(&mut self.direct, table).await?;
@@ -276,12 +278,25 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
         .compare("ALTER TABLE d ADD UNIQUE (a)", &["d"], Some("neither"))
         .await?;
     ensure!(is_err(&a, 1062), "{a:?}");
-    // The online copy meets the duplicate: the server's code and SQLSTATE too.
-    let sql = "ALTER TABLE dk ADD UNIQUE (a)";
-    let direct = answer(&mut sides.direct, sql).await?;
-    let through = answer(&mut sides.tern, sql).await?;
+    // The online copy meets the duplicate on Tern's connections: the same
+    // error, and the client's SHOW WARNINGS / SHOW ERRORS show it.
+    let a = sides
+        .compare("ALTER TABLE dk ADD UNIQUE (a)", &["dk"], None)
+        .await?;
+    ensure!(is_err(&a, 1062), "{a:?}");
+    for c in [&mut sides.direct, &mut sides.tern] {
+        let _ = c.query_drop("ALTER TABLE dk ADD UNIQUE (a)").await;
+    }
+    let direct: Vec<Warning> = sides.direct.query("SHOW ERRORS").await?;
+    let through: Vec<Warning> = sides.tern.query("SHOW ERRORS").await?;
     ensure!(
-        is_err(&direct, 1062) && direct == through,
+        direct == through && direct.len() == 1,
+        "{direct:?} {through:?}"
+    );
+    let direct: Option<u64> = sides.direct.query_first("SELECT @@error_count").await?;
+    let through: Option<u64> = sides.tern.query_first("SELECT @@error_count").await?;
+    ensure!(
+        direct == through && direct == Some(1),
         "{direct:?} {through:?}"
     );
     let a = sides
@@ -477,6 +492,12 @@ async fn online_strict_keeps_the_refusal() -> Result<()> {
         server_error(c.query_drop("ALTER TABLE sn MODIFY a BIGINT").await)?;
     ensure!((code, state.as_str()) == (1846, "0A000"), "{code} {state}");
     ensure!(message.contains("neither a PRIMARY KEY"), "{message}");
+    // The refusal is in the session's diagnostics like a server error.
+    let shown: Vec<Warning> = c.query("SHOW ERRORS").await?;
+    ensure!(
+        shown == vec![("Error".to_string(), 1846, message.clone())],
+        "{shown:?}"
+    );
     ensure!(
         show_create(&mut admin, "sn").await? == original,
         "the table changed"

@@ -131,8 +131,9 @@ pub struct Session {
     consistency: Consistency,
     /// `SET SESSION tern_ddl`: how table changes run.
     ddl_mode: ddl::DdlMode,
-    /// Why the last table change ran as sent, for the next diagnostics statements.
-    ddl_note: Option<ddl::FallbackNote>,
+    /// A condition of Tern's for the next diagnostics statements: why the last
+    /// table change ran as sent, or the error its online migration ended with.
+    ddl_note: Option<ddl::PendingCondition>,
     /// GTIDs of the session's own writes: what its reads must see.
     last_write: GtidSet,
     /// Session-variable statements (COM_QUERY payloads) replayed on replicas.

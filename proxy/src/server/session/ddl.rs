@@ -52,7 +52,7 @@ use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::classify::Classified;
-pub(super) use note::FallbackNote;
+pub(super) use note::PendingCondition;
 use tern_rules::StatementKind;
 
 /// Schemas whose tables belong to the server: never migrated online.
@@ -369,6 +369,7 @@ impl Session {
             Err(e) => {
                 let (code, state, message) = e.client_error();
                 self.send_error(code, &state, &message).await?;
+                self.ddl_note = Some(PendingCondition::error(code, &message));
                 return Ok(None);
             }
         };
@@ -432,7 +433,7 @@ impl Session {
             let mut scratch = BytesMut::new();
             let ok = client_ok(&counted, self.client_tracks, &mut scratch).to_vec();
             self.send_client(packet.seq, &ok).await?;
-            self.ddl_note = Some(FallbackNote::new(why));
+            self.ddl_note = Some(PendingCondition::fallback_note(why));
             return Ok(Some(outcome));
         }
     }
@@ -472,8 +473,12 @@ impl Session {
                 self.send_client(1, &ok).await
             }
             Err(e) => {
+                // The statement failed on Tern's connections: the client's own
+                // diagnostics area must still show the error.
                 let (code, state, message) = e.client_error();
-                self.send_error(code, &state, &message).await
+                self.send_error(code, &state, &message).await?;
+                self.ddl_note = Some(PendingCondition::error(code, &message));
+                Ok(())
             }
         }
     }

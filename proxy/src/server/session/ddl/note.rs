@@ -1,13 +1,16 @@
-//! The Note a native fallback leaves behind.
+//! The condition a table change leaves behind when Tern answered it: the Note
+//! of a native fallback, or the error of an online migration (the server ran
+//! the failing statement on another connection, so the client's own
+//! diagnostics area does not hold it).
 //!
-//! The server cannot be told to add a Note of Tern's to its diagnostics area,
-//! so the session remembers it and merges it into the server's own answers:
-//! the fallback's OK counts it in its warnings, and until the next statement
-//! that is not a diagnostics statement, `SHOW WARNINGS` gets it as one more
-//! row after the server's rows (the server's packets otherwise unchanged),
-//! and `SHOW COUNT(*) WARNINGS` / `SELECT @@warning_count` count it. Other
-//! diagnostics statements (`SHOW ERRORS`, `GET DIAGNOSTICS`, `@@error_count`)
-//! keep it without showing it: a Note is not an error, and GET DIAGNOSTICS
+//! The server cannot be told to add a condition of Tern's to its diagnostics
+//! area, so the session remembers it and merges it into the server's own
+//! answers: a fallback's OK counts the Note in its warnings, and until the next
+//! statement that is not a diagnostics statement, `SHOW WARNINGS` gets it as
+//! one more row after the server's rows (the server's packets otherwise
+//! unchanged), and `SHOW COUNT(*) WARNINGS` / `SELECT @@warning_count` count
+//! it; an error is shown and counted by `SHOW ERRORS`, `SHOW COUNT(*) ERRORS`
+//! and `@@error_count` too. `GET DIAGNOSTICS` keeps it without showing it: it
 //! answers into user variables Tern does not rewrite.
 //!
 //! The server keeps its own warnings across statements that use no table
@@ -30,23 +33,50 @@ pub const NOTE_CODE: u16 = 1846;
 /// max_error_count (65535) conditions, plus the metadata.
 const MAX_DIAGNOSTICS_PACKETS: usize = 65_535 + 16;
 
-/// Why a table change ran as sent instead of online.
+/// A condition of Tern's for the session's diagnostics area.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FallbackNote {
+pub struct PendingCondition {
+    is_error: bool,
+    code: u16,
     message: String,
 }
 
-impl FallbackNote {
-    pub fn new(why: &str) -> FallbackNote {
-        FallbackNote {
+impl PendingCondition {
+    /// Why a table change ran as sent instead of online.
+    pub fn fallback_note(why: &str) -> PendingCondition {
+        PendingCondition {
+            is_error: false,
+            code: NOTE_CODE,
             message: format!(
                 "Online ALTER is not supported. Reason: {why}. Ran as the server's own ALTER"
             ),
         }
     }
 
-    pub fn message(&self) -> &str {
-        &self.message
+    /// The error Tern answered a table change with.
+    pub fn error(code: u16, message: &str) -> PendingCondition {
+        PendingCondition {
+            is_error: true,
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    fn level(&self) -> &'static [u8] {
+        if self.is_error {
+            b"Error"
+        } else {
+            b"Note"
+        }
+    }
+
+    /// Its SHOW WARNINGS row: Level, Code, Message.
+    fn row(&self) -> Bytes {
+        let mut row = BytesMut::new();
+        lenenc_str(&mut row, self.level());
+        lenenc_str(&mut row, self.code.to_string().as_bytes());
+        lenenc_str(&mut row, self.message.as_bytes());
+        row.freeze()
     }
 }
 
@@ -68,16 +98,39 @@ pub fn with_one_more_warning(ok: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A diagnostics statement, as far as the Note is concerned.
+/// A diagnostics statement, as far as a pending condition is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Diagnostics {
-    /// `SHOW WARNINGS [LIMIT [offset,] count]`: the Note is one more row.
-    ShowWarnings { offset: u64, limit: Option<u64> },
-    /// `SHOW COUNT(*) WARNINGS`, `SELECT @@[session.]warning_count [[AS] alias]`:
-    /// one value, one more.
-    CountWarnings,
-    /// Another diagnostics statement: relayed as it is; the Note stays.
+    /// `SHOW WARNINGS|ERRORS [LIMIT [offset,] count]`: the condition is one
+    /// more row (for ERRORS, when it is an error).
+    Show {
+        errors: bool,
+        offset: u64,
+        limit: Option<u64>,
+    },
+    /// `SHOW COUNT(*) WARNINGS|ERRORS`, `SELECT @@[session.]warning_count|error_count
+    /// [[AS] alias]`: one value, one more.
+    Count { errors: bool },
+    /// Another diagnostics statement: relayed as it is; the condition stays.
     Other,
+}
+
+/// Which list a SHOW names: `Some(true)` for ERRORS.
+fn shown_list(w: &str) -> Option<bool> {
+    match w {
+        "WARNINGS" => Some(false),
+        "ERRORS" => Some(true),
+        _ => None,
+    }
+}
+
+/// Which count a variable is: `Some(true)` for error_count.
+fn counted_list(w: &str) -> Option<bool> {
+    match w {
+        "WARNING_COUNT" => Some(false),
+        "ERROR_COUNT" => Some(true),
+        _ => None,
+    }
 }
 
 /// Recognises diagnostics statements; `None` for every other statement.
@@ -88,35 +141,40 @@ pub fn diagnostics(sql: &str) -> Option<Diagnostics> {
     }
     let t: Vec<&str> = t.iter().map(String::as_str).collect();
     match t.as_slice() {
-        ["SHOW", "WARNINGS"] => Some(Diagnostics::ShowWarnings {
+        ["SHOW", which] => Some(Diagnostics::Show {
+            errors: shown_list(which)?,
             offset: 0,
             limit: None,
         }),
-        ["SHOW", "WARNINGS", "LIMIT", rest @ ..] => {
-            Some(limit(rest).map_or(Diagnostics::Other, |(offset, limit)| {
-                Diagnostics::ShowWarnings {
+        ["SHOW", which, "LIMIT", rest @ ..] if shown_list(which).is_some() => {
+            let errors = shown_list(which)?;
+            Some(
+                limit(rest).map_or(Diagnostics::Other, |(offset, limit)| Diagnostics::Show {
+                    errors,
                     offset,
                     limit: Some(limit),
-                }
-            }))
+                }),
+            )
         }
-        ["SHOW", "COUNT", "(", "*", ")", "WARNINGS"] => Some(Diagnostics::CountWarnings),
+        ["SHOW", "COUNT", "(", "*", ")", which] => Some(Diagnostics::Count {
+            errors: shown_list(which)?,
+        }),
         ["SELECT", "@", "@", rest @ ..] => {
             let rest = match rest {
                 ["SESSION", ".", rest @ ..] => rest,
                 _ => rest,
             };
             match rest {
-                ["WARNING_COUNT"] | ["WARNING_COUNT", _] | ["WARNING_COUNT", "AS", _] => {
-                    Some(Diagnostics::CountWarnings)
+                [v] | [v, _] | [v, "AS", _] if counted_list(v).is_some() => {
+                    Some(Diagnostics::Count {
+                        errors: counted_list(v)?,
+                    })
                 }
-                _ if rest.contains(&"WARNING_COUNT") || rest.contains(&"ERROR_COUNT") => {
-                    Some(Diagnostics::Other)
-                }
+                _ if rest.iter().any(|w| counted_list(w).is_some()) => Some(Diagnostics::Other),
                 _ => None,
             }
         }
-        ["SHOW", rest @ ..] if rest.contains(&"WARNINGS") || rest.contains(&"ERRORS") => {
+        ["SHOW", rest @ ..] if rest.iter().any(|w| shown_list(w).is_some()) => {
             Some(Diagnostics::Other)
         }
         ["GET", rest @ ..] if rest.contains(&"DIAGNOSTICS") => Some(Diagnostics::Other),
@@ -174,11 +232,11 @@ impl ResultSet {
     }
 }
 
-/// The server's SHOW WARNINGS rows with the Note's row added when it falls in
-/// the LIMIT window (the Note comes after every warning the server holds).
-fn rows_with_note(
+/// The server's SHOW WARNINGS rows with the condition's row added when it
+/// falls in the LIMIT window (it comes after every condition the server holds).
+fn rows_with_condition(
     rows: &[Bytes],
-    note: &FallbackNote,
+    condition: &PendingCondition,
     offset: u64,
     limit: Option<u64>,
 ) -> Vec<Bytes> {
@@ -189,11 +247,7 @@ fn rows_with_note(
     // them, where the Note stands cannot be told from the rows: left out.
     let reaches_note = offset == 0 || shown > 0;
     if window_has_room && reaches_note {
-        let mut row = BytesMut::new();
-        lenenc_str(&mut row, b"Note");
-        lenenc_str(&mut row, NOTE_CODE.to_string().as_bytes());
-        lenenc_str(&mut row, note.message().as_bytes());
-        out.push(row.freeze());
+        out.push(condition.row());
     }
     out
 }
@@ -212,15 +266,15 @@ fn count_plus_one(row: &[u8]) -> Option<Bytes> {
 }
 
 impl Session {
-    /// With a Note pending, answers the diagnostics statements that must show
-    /// it (returning their outcome), keeps it across the other diagnostics
-    /// statements and forgets it at any other statement.
+    /// With a condition pending, answers the diagnostics statements that must
+    /// show it (returning their outcome), keeps it across the other
+    /// diagnostics statements and forgets it at any other statement.
     pub(in crate::server::session) async fn diagnostics_with_note(
         &mut self,
         seq: u8,
         payload: &[u8],
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
-        let Some(note) = self.ddl_note.take() else {
+        let Some(condition) = self.ddl_note.take() else {
             return Ok(None);
         };
         let kind = std::str::from_utf8(&payload[1..])
@@ -229,8 +283,14 @@ impl Session {
         let Some(kind) = kind else {
             return Ok(None);
         };
-        self.ddl_note = Some(note.clone());
-        if kind == Diagnostics::Other {
+        self.ddl_note = Some(condition.clone());
+        let shown = match kind {
+            Diagnostics::Show { errors, .. } | Diagnostics::Count { errors } => {
+                !errors || condition.is_error
+            }
+            Diagnostics::Other => false,
+        };
+        if !shown {
             return Ok(None);
         }
         self.forward(seq, payload).await?;
@@ -266,10 +326,10 @@ impl Session {
                 };
                 let rows = match kind {
                     _ if outcome.error => None,
-                    Diagnostics::ShowWarnings { offset, limit } if set.columns == 3 => {
-                        Some(rows_with_note(&set.rows, &note, offset, limit))
+                    Diagnostics::Show { offset, limit, .. } if set.columns == 3 => {
+                        Some(rows_with_condition(&set.rows, &condition, offset, limit))
                     }
-                    Diagnostics::CountWarnings if set.columns == 1 && set.rows.len() == 1 => {
+                    Diagnostics::Count { .. } if set.columns == 1 && set.rows.len() == 1 => {
                         count_plus_one(&set.rows[0]).map(|r| vec![r])
                     }
                     _ => None,
@@ -347,30 +407,47 @@ mod tests {
     #[test]
     fn diagnostics_statements_are_recognised() {
         use Diagnostics::*;
-        let show = |offset, limit| Some(ShowWarnings { offset, limit });
-        assert_eq!(diagnostics("SHOW WARNINGS"), show(0, None));
-        assert_eq!(diagnostics(" show warnings ;"), show(0, None));
-        assert_eq!(diagnostics("SHOW WARNINGS LIMIT 2"), show(0, Some(2)));
-        assert_eq!(diagnostics("SHOW WARNINGS LIMIT 1, 2"), show(1, Some(2)));
+        let show = |errors, offset, limit| {
+            Some(Show {
+                errors,
+                offset,
+                limit,
+            })
+        };
+        assert_eq!(diagnostics("SHOW WARNINGS"), show(false, 0, None));
+        assert_eq!(diagnostics(" show warnings ;"), show(false, 0, None));
+        assert_eq!(
+            diagnostics("SHOW WARNINGS LIMIT 2"),
+            show(false, 0, Some(2))
+        );
+        assert_eq!(
+            diagnostics("SHOW WARNINGS LIMIT 1, 2"),
+            show(false, 1, Some(2))
+        );
         assert_eq!(
             diagnostics("SHOW WARNINGS LIMIT 2 OFFSET 1"),
-            show(1, Some(2))
+            show(false, 1, Some(2))
         );
-        assert_eq!(diagnostics("SHOW COUNT(*) WARNINGS"), Some(CountWarnings));
-        assert_eq!(diagnostics("select @@warning_count"), Some(CountWarnings));
+        assert_eq!(diagnostics("SHOW ERRORS"), show(true, 0, None));
+        let count = |errors| Some(Count { errors });
+        assert_eq!(diagnostics("SHOW COUNT(*) WARNINGS"), count(false));
+        assert_eq!(diagnostics("SHOW COUNT(*) ERRORS"), count(true));
+        assert_eq!(diagnostics("select @@warning_count"), count(false));
         assert_eq!(
             diagnostics("SELECT @@session.warning_count AS n"),
-            Some(CountWarnings)
+            count(false)
         );
-        assert_eq!(diagnostics("SHOW ERRORS"), Some(Other));
-        assert_eq!(diagnostics("SHOW COUNT(*) ERRORS"), Some(Other));
+        assert_eq!(diagnostics("SELECT @@error_count"), count(true));
         assert_eq!(
             diagnostics("SELECT @@warning_count, @@error_count"),
             Some(Other)
         );
+        assert_eq!(diagnostics("SHOW WARNINGS LIMIT x"), Some(Other));
         assert_eq!(diagnostics("GET DIAGNOSTICS @n = NUMBER"), Some(Other));
         assert_eq!(diagnostics("SELECT 1"), None);
+        assert_eq!(diagnostics("SELECT @@sql_mode"), None);
         assert_eq!(diagnostics("SHOW TABLES"), None);
+        assert_eq!(diagnostics("SHOW WARNING_COUNT"), None);
         assert_eq!(diagnostics("SELECT 'SHOW WARNINGS'"), None);
     }
 
@@ -386,14 +463,17 @@ mod tests {
 
     #[test]
     fn the_note_row_respects_the_limit_window() {
-        let note = FallbackNote::new("why");
+        let note = PendingCondition::fallback_note("why");
         let one = vec![Bytes::from_static(b"\x04Note")];
-        assert_eq!(rows_with_note(&[], &note, 0, None).len(), 1);
-        assert_eq!(rows_with_note(&one, &note, 0, None).len(), 2);
-        assert_eq!(rows_with_note(&one, &note, 0, Some(1)).len(), 1);
-        assert_eq!(rows_with_note(&one, &note, 0, Some(2)).len(), 2);
-        assert_eq!(rows_with_note(&[], &note, 0, Some(0)).len(), 0);
-        assert_eq!(rows_with_note(&[], &note, 3, Some(2)).len(), 0);
+        assert_eq!(rows_with_condition(&[], &note, 0, None), vec![note.row()]);
+        assert_eq!(rows_with_condition(&one, &note, 0, None).len(), 2);
+        assert_eq!(rows_with_condition(&one, &note, 0, Some(1)).len(), 1);
+        assert_eq!(rows_with_condition(&one, &note, 0, Some(2)).len(), 2);
+        assert_eq!(rows_with_condition(&[], &note, 0, Some(0)).len(), 0);
+        assert_eq!(rows_with_condition(&[], &note, 3, Some(2)).len(), 0);
+        assert!(note.row().starts_with(b"\x04Note\x041846"));
+        let error = PendingCondition::error(1062, "Duplicate entry");
+        assert!(error.row().starts_with(b"\x05Error\x041062"));
     }
 
     #[test]
