@@ -8,6 +8,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use anyhow::{bail, ensure, Context, Result};
 use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
@@ -509,19 +511,37 @@ async fn online_strict_keeps_the_refusal() -> Result<()> {
     c.query_drop("ALTER TABLE sn MODIFY a BIGINT").await?;
     ensure!(c.get_warnings() == 1, "{}", c.get_warnings());
 
-    // The same as the configured default for every session.
-    let strict =
-        tern_tests::tern::TernProcess::start(&s.cluster, &["--tern-ddl", "online_strict"])?;
+    // The same as the configured default for every session, reloaded on SIGHUP.
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("tern.toml");
+    std::fs::write(&config, "tern_ddl = \"online_strict\"\n")?;
+    let strict = tern_tests::tern::TernProcess::start(
+        &s.cluster,
+        &["--config", &config.display().to_string()],
+    )?;
     let mut c2 = Conn::new(strict.opts(APP_USER, APP_PASSWORD, Some("app"))).await?;
     let (code, _, _) = server_error(c2.query_drop("CREATE INDEX ia ON so (a)").await)?;
     ensure!(code == 1846, "{code}");
-    c2.query_drop("SET SESSION tern_ddl = 'online'").await?;
+    std::fs::write(&config, "tern_ddl = \"online\"\n")?;
+    tern_tests::process::send_signal(strict.pid(), libc::SIGHUP)?;
+    common::eventually(Duration::from_secs(10), "the reload", || async {
+        Ok(strict
+            .log_contents()
+            .contains("migration settings reloaded"))
+    })
+    .await?;
+    // The open session did not choose a mode: it follows the setting.
     c2.query_drop("CREATE INDEX ia ON so (a)").await?;
     let notes: Vec<Warning> = c2.query("SHOW WARNINGS").await?;
     ensure!(
         notes.len() == 1 && notes[0].0 == "Note" && notes[0].1 == 1846,
         "{notes:?}"
     );
+    // A session's own choice outranks the setting.
+    c2.query_drop("SET SESSION tern_ddl = 'online_strict'")
+        .await?;
+    let (code, _, _) = server_error(c2.query_drop("CREATE INDEX ib ON so (b)").await)?;
+    ensure!(code == 1846, "{code}");
     // A bad value is refused like the server refuses a bad value.
     let (code, _, _) = server_error(c2.query_drop("SET SESSION tern_ddl = 'strictish'").await)?;
     ensure!(code == 1231, "{code}");

@@ -230,7 +230,7 @@ impl Session {
             };
             let _busy = busy.enter();
             if !matches!(command, COM_QUERY | COM_PING) {
-                // Like the server's warnings, a fallback's Note ends with the next statement.
+                // A condition Tern keeps for the session ends with the next statement.
                 self.ddl_note = None;
             }
             let result = match command {
