@@ -77,6 +77,22 @@ async fn show_create(conn: &mut Conn, table: &str) -> Result<Option<String>> {
     }
 }
 
+/// The body of a plain HTTP/1.1 GET.
+async fn http_get(addr: &str, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .context("http response timed out")??;
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
 struct Sides {
     direct: Conn,
     tern: Conn,
@@ -199,7 +215,9 @@ fn is_err(a: &Answer, want: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() -> Result<()> {
-    let s = Setup::start(0, &[])?;
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    let s = Setup::start(0, &["--http", &http])?;
     let mut sides = Sides::open(&s).await?;
 
     // Neither a PRIMARY KEY nor a NOT NULL UNIQUE key, MyISAM (used to be ERROR 1846).
@@ -312,10 +330,23 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
         .await?;
     ensure!(is_ok(&a), "{a:?}");
 
-    // Tern says why in its log.
+    // Tern says why in its log, and counts: r1, nk, my, tg, to_my and d's
+    // ADD UNIQUE ran as sent (the last one failing as the server said).
     ensure!(
         s.tern.log_contents().contains("ALTER not run online"),
         "no log line for the fallbacks"
+    );
+    let metrics = http_get(&http, "/metrics").await?;
+    ensure!(
+        metrics
+            .lines()
+            .any(|l| l == "tern_ddl_native_fallbacks_total 6"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("fallbacks"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     Ok(())
 }
