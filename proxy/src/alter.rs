@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_async::prelude::Queryable;
 use tern::config::Settings;
-use tern::migrate::plan::{plan, AlterPlan};
+use tern::migrate::plan::{in_place_probe, plan, AlterPlan};
 use tern::migrate::{AlterRequest, Control, Migration};
 
 /// How often the progress bar is redrawn.
@@ -40,6 +40,9 @@ pub async fn run(
         AlterPlan::Native(why) => {
             bail!("not a change tern alter runs online ({why}); run it with your client")
         }
+        AlterPlan::NotTableChange => {
+            bail!("not ALTER TABLE, CREATE INDEX or DROP INDEX; run it with your client")
+        }
     };
     let Some(schema) = alter.table.schema.clone().or(database) else {
         bail!("no database selected: qualify the table (db.table) or pass --database");
@@ -49,21 +52,24 @@ pub async fn run(
     )
     .await
     .context("connecting to the primary")?;
-    // As through the proxy: the server does it without a copy when it can.
-    let mut probes = vec![alter.native_probe("INSTANT")];
-    if alter.algorithm.is_none() && !alter.adds_index {
-        probes.push(alter.native_probe("NOCOPY"));
+    // As through the proxy: the server does it without a copy when it can,
+    // asked with the statement as written. An ALGORITHM or LOCK the operator
+    // wrote is left to the copy, which honours any of them.
+    let mut algorithms = vec!["INSTANT"];
+    if !alter.adds_index {
+        algorithms.push("NOCOPY");
     }
-    if alter.algorithm.is_none() {
-        for probe in probes {
-            match conn
-                .query_drop(format!(
-                    "SET STATEMENT lock_wait_timeout={hold_secs} FOR {probe}"
-                ))
-                .await
-            {
+    if !alter.client_chose_algorithm() && !alter.names_engine {
+        for algorithm in algorithms {
+            let probe = String::from_utf8_lossy(&in_place_probe(
+                statement.as_bytes(),
+                algorithm,
+                hold_secs,
+            ))
+            .into_owned();
+            match conn.query_drop(probe).await {
                 Ok(()) => {
-                    println!("done by the server without a copy: {probe}");
+                    println!("done by the server without a copy (ALGORITHM={algorithm})");
                     return Ok(0);
                 }
                 Err(mysql_async::Error::Server(e)) if matches!(e.code, 1845 | 1846 | 1205) => {}

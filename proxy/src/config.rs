@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
+use crate::migrate::plan::DdlMode;
+
 /// Tern's default listening address: the port ProxySQL made familiar for a MySQL
 /// proxy, on loopback so that a demo never exposes a database by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6033";
@@ -200,6 +202,11 @@ pub struct ServeArgs {
     /// [default: 600].
     #[arg(long, env = "TERN_MIGRATION_MAX_THROTTLE_SECS")]
     pub migration_max_throttle_secs: Option<u64>,
+    /// How table changes run in sessions that do not `SET tern_ddl`: `online`
+    /// (what cannot run online runs as sent, with a Note), `online_strict`
+    /// (that is refused with ERROR 1846), `native` or `async` [default: online].
+    #[arg(long, env = "TERN_DDL")]
+    pub tern_ddl: Option<String>,
     /// A role whose holders may use the TERN admin statements besides SUPER users.
     #[arg(long, env = "TERN_ADMIN_ROLE")]
     pub admin_role: Option<String>,
@@ -243,6 +250,7 @@ pub struct FileConfig {
     pub migration_keep_old_secs: Option<u64>,
     pub migration_replica_grace_secs: Option<u64>,
     pub migration_max_throttle_secs: Option<u64>,
+    pub tern_ddl: Option<String>,
     pub admin_role: Option<String>,
     pub shutdown_timeout_secs: Option<u64>,
     pub http: Option<String>,
@@ -265,6 +273,8 @@ pub enum ConfigError {
     Address(String, &'static str),
     #[error("--tls-cert and --tls-key must be given together")]
     TlsPair,
+    #[error("invalid tern_ddl `{0}`: expected online, online_strict, native or async")]
+    DdlMode(String),
 }
 
 /// A configured replica.
@@ -432,6 +442,15 @@ impl ServeArgs {
                         .migration_max_throttle_secs
                         .or(file.migration_max_throttle_secs)
                         .map_or(d.max_throttle, Duration::from_secs),
+                    ddl_mode: match self.tern_ddl.or(file.tern_ddl) {
+                        None => d.ddl_mode,
+                        Some(v) => match DdlMode::from_name(&v) {
+                            Some(DdlMode::Configured) | None => {
+                                return Err(ConfigError::DdlMode(v))
+                            }
+                            Some(mode) => mode,
+                        },
+                    },
                 }
             },
             admin_role: self.admin_role.or(file.admin_role),
@@ -583,5 +602,21 @@ mod tests {
         assert!(matches!(err, ConfigError::Address(..)));
         let bad: Result<FileConfig, _> = toml::from_str("primry = \"x:1\"");
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn tern_ddl_default_parses_and_rejects_nonsense() {
+        let base = ["--primary", "p:1", "--admin-user", "a"];
+        let s = args(&base).resolve().expect("resolves");
+        assert_eq!(s.migrate.ddl_mode, DdlMode::Online);
+        let mut strict = base.to_vec();
+        strict.extend(["--tern-ddl", "ONLINE_STRICT"]);
+        let s = args(&strict).resolve().expect("resolves");
+        assert_eq!(s.migrate.ddl_mode, DdlMode::OnlineStrict);
+        for bad in ["default", "sometimes"] {
+            let mut v = base.to_vec();
+            v.extend(["--tern-ddl", bad]);
+            assert!(matches!(args(&v).resolve(), Err(ConfigError::DdlMode(_))));
+        }
     }
 }

@@ -313,7 +313,7 @@ async fn native_alter_errors_reach_the_client_and_leave_the_table() -> Result<()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_tables_get_a_clear_error_and_native_opt_out_works() -> Result<()> {
+async fn refused_tables_run_natively_with_a_note_and_strict_mode_refuses() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let mut admin = s.admin_direct().await?;
     admin
@@ -327,15 +327,59 @@ async fn refused_tables_get_a_clear_error_and_native_opt_out_works() -> Result<(
         )
         .await?;
     let mut c = s.app_via_tern().await?;
-    for (sql, needle) in [
-        ("ALTER TABLE nokey MODIFY a BIGINT", "neither a PRIMARY KEY"),
-        ("ALTER TABLE trig MODIFY n BIGINT", "trigger"),
-        ("ALTER TABLE child MODIFY id BIGINT", "foreign keys"),
-        ("ALTER TABLE parent MODIFY id BIGINT", "foreign keys"),
-    ] {
+    let cases = [
+        (
+            "ALTER TABLE nokey MODIFY a BIGINT",
+            "neither a PRIMARY KEY",
+            "nokey",
+        ),
+        ("ALTER TABLE trig MODIFY n BIGINT", "trigger", "trig"),
+        (
+            "ALTER TABLE child MODIFY id BIGINT",
+            "foreign keys",
+            "child",
+        ),
+        // Changing the referenced column itself the server would refuse.
+        (
+            "ALTER TABLE parent ADD COLUMN v BIGINT, FORCE",
+            "foreign keys",
+            "parent",
+        ),
+    ];
+    // Strict mode keeps the refusal, and leaves the table as it was.
+    c.query_drop("SET SESSION tern_ddl = 'online_strict'")
+        .await?;
+    for (sql, needle, table) in cases {
+        let before = show_create(&mut admin, table).await?;
         let (code, state, message) = server_error(c.query_drop(sql).await)?;
         ensure!(code == 1846 && state == "0A000", "{sql}: {code} {state}");
         ensure!(message.contains(needle), "{sql}: {message}");
+        ensure!(
+            show_create(&mut admin, table).await? == before,
+            "{sql}: the table changed"
+        );
+    }
+    // By default the server's own ALTER runs it, and a Note says why.
+    c.query_drop("SET SESSION tern_ddl = DEFAULT").await?;
+    for (sql, needle, table) in cases {
+        c.query_drop(sql).await?;
+        ensure!(
+            c.get_warnings() == 1,
+            "{sql}: {} warnings",
+            c.get_warnings()
+        );
+        let notes: Vec<(String, u32, String)> = c.query("SHOW WARNINGS").await?;
+        ensure!(
+            notes.len() == 1
+                && notes[0].0 == "Note"
+                && notes[0].1 == 1846
+                && notes[0].2.contains(needle),
+            "{sql}: {notes:?}"
+        );
+        ensure!(
+            show_create(&mut admin, table).await?.contains(" bigint"),
+            "{sql}: not applied"
+        );
     }
     // Instant changes are fine on any of them.
     c.query_drop("ALTER TABLE nokey ADD COLUMN c INT").await?;

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub ryw_primary_fallbacks: IntCounter,
     pub gate_holds: IntCounter,
     pub gate_hold_seconds: Histogram,
+    /// Table changes Tern could not run online and ran as sent (with a Note).
+    pub ddl_native_fallbacks: IntCounter,
     pub backend_up: IntGaugeVec,
     pub backend_connections: IntGaugeVec,
     pub replica_lag_ms: IntGaugeVec,
@@ -98,6 +100,10 @@ impl Metrics {
                 "How long writes waited at the write gate",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
+        ));
+        let ddl_native_fallbacks = must(IntCounter::new(
+            "ddl_native_fallbacks_total",
+            "ALTER TABLE / CREATE INDEX / DROP INDEX that Tern could not run online and ran as sent",
         ));
         let backend_up = must(IntGaugeVec::new(
             Opts::new(
@@ -165,6 +171,7 @@ impl Metrics {
             Box::new(ryw_primary_fallbacks.clone()),
             Box::new(gate_holds.clone()),
             Box::new(gate_hold_seconds.clone()),
+            Box::new(ddl_native_fallbacks.clone()),
             Box::new(backend_up.clone()),
             Box::new(backend_connections.clone()),
             Box::new(replica_lag_ms.clone()),
@@ -191,6 +198,7 @@ impl Metrics {
             ryw_primary_fallbacks,
             gate_holds,
             gate_hold_seconds,
+            ddl_native_fallbacks,
             backend_up,
             backend_connections,
             replica_lag_ms,

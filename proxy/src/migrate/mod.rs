@@ -139,6 +139,8 @@ pub struct MigrateSettings {
     /// Longest continuous throttle (no chunk copied) before the migration
     /// fails; zero means no bound.
     pub max_throttle: Duration,
+    /// How table changes run in sessions that did not `SET tern_ddl`.
+    pub ddl_mode: plan::DdlMode,
 }
 
 /// A replica whose SQL or IO thread stopped keeps throttling for this long: an
@@ -162,6 +164,7 @@ impl Default for MigrateSettings {
             keep_old: Duration::from_secs(86_400),
             replica_grace: DEFAULT_REPLICA_GRACE,
             max_throttle: DEFAULT_MAX_THROTTLE,
+            ddl_mode: plan::DdlMode::Online,
         }
     }
 }

@@ -6,11 +6,74 @@
 //! where a full SQL parser gives up. What Tern must understand is small and is
 //! found with a lexer: the table, column renames (CHANGE / RENAME COLUMN),
 //! dropped and added columns (to map old columns to new ones), whether indexes
-//! are added (decides between a native NOCOPY run and a copy), and the forms
-//! that are not a table rebuild at all (partitioning, tablespaces, renaming the
-//! table), which run natively.
+//! are added (decides between a native NOCOPY run and a copy), the forms that
+//! a shadow copy cannot express (partitioning, tablespaces, renaming the table,
+//! `ORDER BY`, `ALTER IGNORE`), which run natively, and whether the client named
+//! an `ALGORITHM` or a `LOCK` itself (then the statement is the client's
+//! decision and runs exactly as sent).
+//!
+//! Tern never edits the statement it sends to the server: the server is asked
+//! for an in-place run with `SET STATEMENT alter_algorithm=... FOR <statement>`
+//! (see [`in_place_probe`]), which leaves clauses that must come last
+//! (`ORDER BY`, `PARTITION BY`, `CONVERT ... TO PARTITION`) where they are.
 
 use std::fmt;
+
+/// How a session's table changes run (`SET SESSION tern_ddl = ...`, and the
+/// `tern_ddl` setting for sessions that do not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DdlMode {
+    /// Whatever the `tern_ddl` setting says (read at each statement, so a
+    /// reload applies to open sessions).
+    #[default]
+    Configured,
+    /// Online migration unless the server can do it without a copy; what Tern
+    /// cannot run online runs as sent, with a Note.
+    Online,
+    /// Online, and what Tern cannot run online is refused (ERROR 1846).
+    OnlineStrict,
+    /// Always as sent, by the server.
+    Native,
+    /// Online, answering at once with the migration id.
+    Async,
+}
+
+impl DdlMode {
+    pub fn from_name(v: &str) -> Option<DdlMode> {
+        match v.to_ascii_lowercase().as_str() {
+            "default" => Some(DdlMode::Configured),
+            "online" => Some(DdlMode::Online),
+            "online_strict" => Some(DdlMode::OnlineStrict),
+            "native" => Some(DdlMode::Native),
+            "async" => Some(DdlMode::Async),
+            _ => None,
+        }
+    }
+
+    /// This mode with `Configured` replaced by `configured`.
+    pub fn or_configured(self, configured: DdlMode) -> DdlMode {
+        match (self, configured) {
+            (DdlMode::Configured, DdlMode::Configured) => DdlMode::Online,
+            (DdlMode::Configured, c) => c,
+            (mode, _) => mode,
+        }
+    }
+}
+
+/// The statement's tokens as text, comments left out and words upper-cased
+/// (strings become `'`), for recognising short fixed statements.
+pub fn token_texts(sql: &str) -> Vec<String> {
+    lex(sql)
+        .into_iter()
+        .map(|t| match t.tok {
+            Tok::Word { upper, .. } => upper,
+            Tok::Quoted(s) => format!("`{s}`"),
+            Tok::Str => "'".to_string(),
+            Tok::Punct(c) => char::from(c).to_string(),
+            Tok::Other => "?".to_string(),
+        })
+        .collect()
+}
 
 /// One token of SQL text, with where it sits in the statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,17 +308,39 @@ pub struct OnlineAlter {
     pub adds_foreign_key: bool,
     /// `ALGORITHM=...` as the user wrote it, upper-cased.
     pub algorithm: Option<String>,
+    /// `LOCK=...` as the user wrote it, upper-cased (`ALTER ONLINE` is `NONE`).
+    pub lock: Option<String>,
+    /// The change names a storage engine (`ENGINE=`). MariaDB 10.11 does not
+    /// hold an engine change to the algorithm it is asked for (`ENGINE=MyISAM`
+    /// on an InnoDB table copies under `ALGORITHM=NOCOPY`, and from MyISAM
+    /// even under `INSTANT`), so such a change is never probed in place; it
+    /// cannot be done in place anyway.
+    pub names_engine: bool,
     /// `ALTER TABLE IF EXISTS`.
     pub if_exists: bool,
 }
 
+/// The client's statement, unchanged, asked to run with `algorithm`
+/// (`INSTANT` or `NOCOPY`) and to wait at most `lock_wait_secs` for the table.
+///
+/// MariaDB applies `alter_algorithm` exactly where an `ALGORITHM=` clause would
+/// apply (same 1845/1846 refusals), and a clause in the statement overrides
+/// it; Tern only probes statements without such a clause. Partitioning and
+/// `ORDER BY` ignore it and copy anyway, so those never reach a probe.
+pub fn in_place_probe(statement: &[u8], algorithm: &str, lock_wait_secs: u64) -> Vec<u8> {
+    let prefix = format!(
+        "SET STATEMENT lock_wait_timeout={lock_wait_secs}, alter_algorithm='{algorithm}' FOR "
+    );
+    let mut out = Vec::with_capacity(prefix.len() + statement.len());
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(statement);
+    out
+}
+
 impl OnlineAlter {
-    /// The statement MariaDB runs natively to try the change without a copy.
-    pub fn native_probe(&self, algorithm: &str) -> String {
-        format!(
-            "ALTER TABLE {} {}, ALGORITHM={algorithm}",
-            self.table, self.specs
-        )
+    /// The client chose how the server runs it (`ALGORITHM=`, `LOCK=`, `ALTER ONLINE`).
+    pub fn client_chose_algorithm(&self) -> bool {
+        self.algorithm.is_some() || self.lock.is_some()
     }
 
     /// The new name of an original column, or `None` when the change drops it.
@@ -281,8 +366,11 @@ impl OnlineAlter {
 pub enum AlterPlan {
     /// Run online through a shadow table (unless the server can do it instantly).
     Online(OnlineAlter),
-    /// Pass to the server as it is.
+    /// A table change Tern cannot run online: the server runs it as sent. The
+    /// text says why, for the client's Note.
     Native(&'static str),
+    /// Not a table change at all (CREATE TABLE, ALTER DATABASE, ...).
+    NotTableChange,
 }
 
 /// Alter specifications that are not a row copy: they run natively.
@@ -310,7 +398,7 @@ pub fn plan(sql: &str) -> AlterPlan {
         Some("ALTER") => plan_alter(sql, &toks),
         Some("CREATE") => plan_create_index(sql, &toks),
         Some("DROP") => plan_drop_index(sql, &toks),
-        _ => AlterPlan::Native("not a table change"),
+        _ => AlterPlan::NotTableChange,
     }
 }
 
@@ -325,15 +413,21 @@ fn end_of_statement(sql: &str, toks: &[Token]) -> usize {
 
 fn plan_alter(sql: &str, toks: &[Token]) -> AlterPlan {
     let mut i = 1;
-    if is_word(toks.get(i), "ONLINE") {
+    // ALTER ONLINE TABLE is MariaDB's LOCK=NONE.
+    let online = is_word(toks.get(i), "ONLINE");
+    if online {
         i += 1;
     }
-    if is_word(toks.get(i), "IGNORE") {
-        // IGNORE removes rows that break a new unique key; keep the server's semantics.
-        return AlterPlan::Native("ALTER IGNORE");
+    let ignore = is_word(toks.get(i), "IGNORE");
+    if ignore {
+        i += 1;
     }
     if !is_word(toks.get(i), "TABLE") {
-        return AlterPlan::Native("not ALTER TABLE");
+        return AlterPlan::NotTableChange;
+    }
+    if ignore {
+        // IGNORE removes rows that break a new unique key; keep the server's semantics.
+        return AlterPlan::Native("ALTER IGNORE deletes rows that break a new unique key");
     }
     i += 1;
     let mut if_exists = false;
@@ -350,17 +444,80 @@ fn plan_alter(sql: &str, toks: &[Token]) -> AlterPlan {
         i += 2;
     }
     let Some(first) = toks.get(i) else {
-        return AlterPlan::Native("nothing to change");
+        return AlterPlan::NotTableChange;
     };
     let end = end_of_statement(sql, toks);
     if first.start >= end {
-        return AlterPlan::Native("nothing to change");
+        return AlterPlan::NotTableChange;
     }
     let specs = sql[first.start..end].trim().to_string();
-    analyse_specs(&toks[i..], specs, table, if_exists)
+    let plan = analyse_specs(&toks[i..], specs, table, if_exists);
+    with_online_lock(plan, online)
+}
+
+/// `ALTER ONLINE` / `CREATE ONLINE INDEX` ask for LOCK=NONE.
+fn with_online_lock(plan: AlterPlan, online: bool) -> AlterPlan {
+    match plan {
+        AlterPlan::Online(mut a) if online => {
+            a.lock.get_or_insert_with(|| "NONE".to_string());
+            AlterPlan::Online(a)
+        }
+        other => other,
+    }
+}
+
+/// `ALGORITHM [=] value` or `LOCK [=] value` outside parentheses, wherever it
+/// stands (CREATE INDEX puts it after the columns without a comma). The value
+/// must be one the server knows, so a column named `algorithm` is not taken
+/// for the clause.
+fn explicit_clause(toks: &[Token], clause: &str, values: &[&str]) -> Option<String> {
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate() {
+        match t.tok {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            _ if depth == 0 && is_word(Some(t), clause) => {
+                let at = if is_punct(toks.get(i + 1), b'=') {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                if let Some(v) = word(toks.get(at)).filter(|v| values.contains(v)) {
+                    return Some(v.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Words that, outside parentheses anywhere in the change, make it a form the
+/// shadow copy cannot express (PARTITION is reserved: never a bare column name).
+fn native_anywhere(toks: &[Token]) -> Option<&'static str> {
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate() {
+        match t.tok {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            _ if depth != 0 => {}
+            _ if is_word(Some(t), "PARTITION") => {
+                return Some("a partitioning change is not a row copy");
+            }
+            // The shadow is filled in key order whatever the client asks.
+            _ if is_word(Some(t), "ORDER") && is_word(toks.get(i + 1), "BY") => {
+                return Some("ORDER BY sorts rows in a copy Tern cannot reproduce");
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn analyse_specs(toks: &[Token], specs: String, table: TableRef, if_exists: bool) -> AlterPlan {
+    if let Some(why) = native_anywhere(toks) {
+        return AlterPlan::Native(why);
+    }
     let mut alter = OnlineAlter {
         table,
         specs,
@@ -369,28 +526,36 @@ fn analyse_specs(toks: &[Token], specs: String, table: TableRef, if_exists: bool
         added: Vec::new(),
         adds_index: false,
         adds_foreign_key: false,
-        algorithm: None,
+        algorithm: explicit_clause(
+            toks,
+            "ALGORITHM",
+            &["DEFAULT", "COPY", "INPLACE", "NOCOPY", "INSTANT"],
+        ),
+        lock: explicit_clause(toks, "LOCK", &["DEFAULT", "NONE", "SHARED", "EXCLUSIVE"]),
+        names_engine: false,
         if_exists,
     };
     for spec in split_top_level(toks) {
         let w0 = word(spec.first());
         let w1 = word(spec.get(1));
         if let Some(w) = w0 {
-            if NATIVE_SPEC_WORDS.contains(&w)
-                || (matches!(w, "ADD" | "DROP") && w1 == Some("PARTITION"))
-            {
-                return AlterPlan::Native("partition or tablespace operation");
+            if NATIVE_SPEC_WORDS.contains(&w) {
+                return AlterPlan::Native("a partition or tablespace operation is not a row copy");
+            }
+            if w == "CONVERT" && matches!(w1, Some("PARTITION" | "TABLE")) {
+                return AlterPlan::Native("a partition conversion is not a row copy");
             }
         }
+        // `ENGINE [=] name` as a table option, first in its specification or
+        // after other options (`ROW_FORMAT=x ENGINE=y`); a column named
+        // `engine` follows ADD/CHANGE/MODIFY and is never followed by `=`.
+        if spec.iter().enumerate().any(|(i, t)| {
+            is_word(Some(t), "ENGINE")
+                && (is_punct(spec.get(i + 1), b'=') || (i == 0 && word(spec.get(1)).is_some()))
+        }) {
+            alter.names_engine = true;
+        }
         match w0 {
-            Some("ALGORITHM") => {
-                let value = if is_punct(spec.get(1), b'=') {
-                    word(spec.get(2))
-                } else {
-                    w1
-                };
-                alter.algorithm = value.map(str::to_string);
-            }
             Some("RENAME") => match w1 {
                 Some("COLUMN") => {
                     let mut j = 2;
@@ -404,7 +569,7 @@ fn analyse_specs(toks: &[Token], specs: String, table: TableRef, if_exists: bool
                     alter.renames.push((old, new));
                 }
                 Some("INDEX") | Some("KEY") => {}
-                _ => return AlterPlan::Native("renames the table"),
+                _ => return AlterPlan::Native("renaming a table is not a row copy"),
             },
             Some("CHANGE") => {
                 if declares_key(spec) {
@@ -543,8 +708,13 @@ fn split_top_level(toks: &[Token]) -> Vec<&[Token]> {
 /// [USING x] ON tbl (cols) [options]` becomes `ADD ... INDEX name (cols) [options]`.
 fn plan_create_index(sql: &str, toks: &[Token]) -> AlterPlan {
     let mut i = 1;
+    let online = is_word(toks.get(i), "ONLINE");
     if matches!(word(toks.get(i)), Some("ONLINE" | "OFFLINE")) {
         i += 1;
+    }
+    if is_word(toks.get(i), "OR") && is_word(toks.get(i + 1), "REPLACE") {
+        // Drops an index of that name first: leave it to the server.
+        return AlterPlan::Native("CREATE OR REPLACE INDEX");
     }
     let kind = match word(toks.get(i)) {
         Some(k @ ("UNIQUE" | "FULLTEXT" | "SPATIAL")) => {
@@ -554,7 +724,7 @@ fn plan_create_index(sql: &str, toks: &[Token]) -> AlterPlan {
         _ => None,
     };
     if !is_word(toks.get(i), "INDEX") {
-        return AlterPlan::Native("not CREATE INDEX");
+        return AlterPlan::NotTableChange;
     }
     i += 1;
     let mut if_not_exists = false;
@@ -591,17 +761,21 @@ fn plan_create_index(sql: &str, toks: &[Token]) -> AlterPlan {
         if if_not_exists { "IF NOT EXISTS " } else { "" },
     );
     let spec_toks = lex(&specs);
-    analyse_specs(&spec_toks, specs.clone(), table, false)
+    with_online_lock(
+        analyse_specs(&spec_toks, specs.clone(), table, false),
+        online,
+    )
 }
 
 /// `DROP INDEX [IF EXISTS] name ON tbl [ALGORITHM/LOCK options]`.
 fn plan_drop_index(sql: &str, toks: &[Token]) -> AlterPlan {
     let mut i = 1;
+    let online = is_word(toks.get(i), "ONLINE");
     if matches!(word(toks.get(i)), Some("ONLINE" | "OFFLINE")) {
         i += 1;
     }
     if !is_word(toks.get(i), "INDEX") {
-        return AlterPlan::Native("not DROP INDEX");
+        return AlterPlan::NotTableChange;
     }
     i += 1;
     let mut if_exists = "";
@@ -632,7 +806,10 @@ fn plan_drop_index(sql: &str, toks: &[Token]) -> AlterPlan {
         format!("DROP INDEX {if_exists}{name_text}, {rest}")
     };
     let spec_toks = lex(&specs);
-    analyse_specs(&spec_toks, specs.clone(), table, false)
+    with_online_lock(
+        analyse_specs(&spec_toks, specs.clone(), table, false),
+        online,
+    )
 }
 
 #[cfg(test)]
@@ -643,6 +820,7 @@ mod tests {
         match plan(sql) {
             AlterPlan::Online(a) => a,
             AlterPlan::Native(why) => panic!("{sql}: native ({why})"),
+            AlterPlan::NotTableChange => panic!("{sql}: not a table change"),
         }
     }
 
@@ -699,6 +877,7 @@ mod tests {
             "ALTER TABLE IF EXISTS t ADD COLUMN IF NOT EXISTS c INT",
             "ALTER ONLINE TABLE t DROP KEY k",
             "ALTER TABLE t MODIFY c INT ZEROFILL",
+            "ALTER TABLE t ADD COLUMN partitioning INT, ADD COLUMN partitions INT",
         ] {
             online(sql);
         }
@@ -763,11 +942,7 @@ mod tests {
             "ALTER TABLE t ADD PARTITION (PARTITION p3 VALUES LESS THAN (30))",
             "ALTER TABLE t DISCARD TABLESPACE",
             "ALTER IGNORE TABLE t ADD UNIQUE (a)",
-            "ALTER TABLE t",
-            "ALTER DATABASE d CHARACTER SET utf8mb4",
             "ALTER TABLE t PARTITION BY HASH(id) PARTITIONS 4",
-            "CREATE TABLE t (a int)",
-            "DROP TABLE t",
         ] {
             assert!(matches!(plan(sql), AlterPlan::Native(_)), "{sql}");
         }
@@ -781,11 +956,82 @@ mod tests {
     }
 
     #[test]
-    fn native_probe_appends_algorithm() {
-        let a = online("ALTER TABLE t ADD c INT");
+    fn probe_keeps_the_statement_as_sent() {
+        let sql = b"/* tern:async */ ALTER TABLE r9 ORDER BY b;";
+        let probe = in_place_probe(sql, "INSTANT", 2);
         assert_eq!(
-            a.native_probe("INSTANT"),
-            "ALTER TABLE `t` ADD c INT, ALGORITHM=INSTANT"
+            probe,
+            b"SET STATEMENT lock_wait_timeout=2, alter_algorithm='INSTANT' FOR /* tern:async */ ALTER TABLE r9 ORDER BY b;".to_vec()
         );
+    }
+
+    #[test]
+    fn clauses_that_must_come_last_run_natively() {
+        for sql in [
+            "ALTER TABLE r9 ORDER BY b",
+            "ALTER TABLE r3b ENGINE=MyISAM PARTITION BY RANGE (id) (PARTITION p1 VALUES LESS THAN (5))",
+            "ALTER TABLE t /*!50100 PARTITION BY HASH (id) PARTITIONS 2 */",
+            "ALTER TABLE p CONVERT TABLE p1t TO PARTITION p1 VALUES LESS THAN (20)",
+            "ALTER TABLE p CONVERT PARTITION p1 TO TABLE p1t",
+            "ALTER TABLE t REMOVE PARTITIONING",
+            "ALTER TABLE t ADD COLUMN c INT, ORDER BY c",
+            "CREATE OR REPLACE INDEX i ON t (a)",
+        ] {
+            assert!(matches!(plan(sql), AlterPlan::Native(_)), "{sql}");
+        }
+        // Inside a string, a comment or parentheses the words mean nothing.
+        online("ALTER TABLE t ADD COLUMN c INT COMMENT 'PARTITION BY x ORDER BY y'");
+        online("ALTER TABLE t /* ORDER BY b */ ADD c INT");
+        online("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4");
+    }
+
+    #[test]
+    fn explicit_algorithm_and_lock_are_found_wherever_they_stand() {
+        let chose = |sql: &str| online(sql).client_chose_algorithm();
+        assert!(chose("ALTER TABLE t ADD c INT, LOCK=NONE"));
+        assert!(chose("ALTER TABLE t ADD c INT, LOCK SHARED"));
+        assert!(chose("ALTER TABLE t ADD c INT /*!, ALGORITHM=INPLACE */"));
+        assert!(chose("CREATE INDEX i ON t (a) ALGORITHM=INPLACE LOCK=NONE"));
+        assert!(chose("DROP INDEX i ON t LOCK=EXCLUSIVE"));
+        assert!(chose("ALTER ONLINE TABLE t DROP KEY k"));
+        assert!(chose("CREATE ONLINE INDEX i ON t (a)"));
+        assert_eq!(
+            online("ALTER TABLE t ADD c INT, ALGORITHM = default")
+                .algorithm
+                .as_deref(),
+            Some("DEFAULT")
+        );
+        // A column or a comment named like the clause is not the clause.
+        assert!(!chose("ALTER TABLE t ADD COLUMN algorithm INT"));
+        assert!(!chose("ALTER TABLE t CHANGE a algorithm VARCHAR(10)"));
+        assert!(!chose("ALTER TABLE t ADD c INT COMMENT 'ALGORITHM=COPY'"));
+        assert!(!chose("ALTER TABLE t ADD c INT /* ALGORITHM=COPY */"));
+        assert!(!chose(
+            "ALTER TABLE t ADD INDEX i (`algorithm`), ADD `lock` INT"
+        ));
+    }
+
+    #[test]
+    fn engine_changes_are_seen() {
+        assert!(online("ALTER TABLE t ENGINE=MyISAM").names_engine);
+        assert!(online("ALTER TABLE t ENGINE InnoDB").names_engine);
+        assert!(online("ALTER TABLE t ROW_FORMAT=DYNAMIC ENGINE = Aria").names_engine);
+        assert!(online("ALTER TABLE t ADD c INT, ENGINE=InnoDB").names_engine);
+        assert!(!online("ALTER TABLE t ADD COLUMN engine VARCHAR(10)").names_engine);
+        assert!(!online("ALTER TABLE t CHANGE a engine INT").names_engine);
+        assert!(!online("ALTER TABLE t ADD c INT COMMENT 'ENGINE=MyISAM'").names_engine);
+    }
+
+    #[test]
+    fn not_table_changes_are_told_apart() {
+        for sql in [
+            "CREATE TABLE t (a int)",
+            "DROP TABLE t",
+            "ALTER DATABASE d CHARACTER SET utf8mb4",
+            "ALTER USER u IDENTIFIED BY 'x'",
+            "ALTER TABLE t",
+        ] {
+            assert_eq!(plan(sql), AlterPlan::NotTableChange, "{sql}");
+        }
     }
 }

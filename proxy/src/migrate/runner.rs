@@ -88,6 +88,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         .await?
         .ok_or(MigrateError::NoSuchTable)?;
     check::has_usable_key(&source).map_err(refused)?;
+    check::is_transactional(&source).map_err(refused)?;
     check::name_leaves_room(&source).map_err(refused)?;
     check::no_triggers(&mut work, &source.schema, &source.name)
         .await?
@@ -131,6 +132,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         let shadow = Table::load(&mut work, &source.schema, &shadow_name)
             .await?
             .ok_or_else(|| MigrateError::Internal("the shadow table vanished".into()))?;
+        check::is_transactional(&shadow).map_err(refused)?;
         let mapping = Mapping::new(source.clone(), shadow, alter);
         check::keeps_key_columns(&mapping).map_err(refused)?;
         let position = primary_position(&mut work).await?;
@@ -219,6 +221,9 @@ pub async fn resume(
             plan::AlterPlan::Online(a) => a,
             plan::AlterPlan::Native(why) => {
                 return Err(fail(format!("statement no longer plans online: {why}")))
+            }
+            plan::AlterPlan::NotTableChange => {
+                return Err(fail("statement no longer plans online".into()))
             }
         };
         let source = Table::load(&mut work, &record.schema, &record.table)

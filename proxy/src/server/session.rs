@@ -134,6 +134,9 @@ pub struct Session {
     consistency: Consistency,
     /// `SET SESSION tern_ddl`: how table changes run.
     ddl_mode: ddl::DdlMode,
+    /// A condition of Tern's for the next diagnostics statements: why the last
+    /// table change ran as sent, or the error its online migration ended with.
+    ddl_note: Option<ddl::PendingCondition>,
     /// GTIDs of the session's own writes: what its reads must see.
     last_write: GtidSet,
     /// Session-variable statements (COM_QUERY payloads) replayed on replicas.
@@ -173,6 +176,7 @@ impl Session {
             pins: Pins::default(),
             consistency: Consistency::Session,
             ddl_mode: ddl::DdlMode::default(),
+            ddl_note: None,
             last_write: GtidSet::new(),
             replay_log: Vec::new(),
             schema,
@@ -228,6 +232,10 @@ impl Session {
                 continue;
             };
             let _busy = busy.enter();
+            if !matches!(command, COM_QUERY | COM_PING) {
+                // A condition Tern keeps for the session ends with the next statement.
+                self.ddl_note = None;
+            }
             let result = match command {
                 COM_QUIT => {
                     // Tell the servers too, so they do not log aborted connections.
@@ -296,6 +304,10 @@ impl Session {
             Some(text) => crate::sql::classify::classify(text),
             None => classify_bytes(sql),
         };
+        if let Some(outcome) = self.diagnostics_with_note(seq, &payload).await? {
+            self.record_statement(c.kind, started, &outcome);
+            return Ok(());
+        }
         if c.kind == StatementKind::Set && contains_ci(sql, b"tern_") {
             return self.tern_set(sql).await;
         }

@@ -2,58 +2,61 @@
 //! engine, the `tern_ddl` mode, the write gate, and the `SHOW TERN MIGRATIONS`
 //! / `TERN <verb> <id>` admin statements.
 //!
-//! Decision order for ALTER TABLE, CREATE INDEX and DROP INDEX ... ON:
-//! 1. `tern_ddl = 'native'` or a `/* tern:native */` hint, a session holding
-//!    LOCK TABLES, temporary tables or `sql_log_bin = 0`, a form that is not
-//!    a row copy (partitions, tablespaces, renaming the table, ALTER IGNORE),
-//!    or an explicit `ALGORITHM=INSTANT|NOCOPY`: the server runs it as sent.
-//! 2. Ask the server to do it without a copy, as the client's own user (so
-//!    privileges and plain mistakes are answered by the server): `ALGORITHM=
-//!    INSTANT`, then `NOCOPY` unless it builds an index (an index build on a
-//!    big table is long and replays serially on every replica).
-//! 3. Otherwise an online migration; the client gets the OK when the change is
+//! Tern never changes what the server would answer: a change it cannot run
+//! online runs as the server's own ALTER, exactly as sent, and never gets an
+//! error of Tern's in place of the server's answer (strict mode excepted, on
+//! request). Decision order for ALTER TABLE, CREATE INDEX and DROP INDEX ... ON:
+//! 1. As sent, silently: `tern_ddl = 'native'` or a `/* tern:native */` hint,
+//!    a statement that names `ALGORITHM=` or `LOCK=` (or `ALTER ONLINE`: the
+//!    client chose how the server runs it, and the server's refusal is its
+//!    answer), a table in a system schema (`mysql`, `sys`,
+//!    `performance_schema`, `information_schema`), and statements that are not
+//!    table changes at all.
+//! 2. As sent, with a Note: a session holding LOCK TABLES, temporary tables or
+//!    `sql_log_bin = 0`, and forms a shadow copy cannot express (partitioning,
+//!    tablespaces, renaming the table, `ORDER BY`, `ALTER IGNORE`).
+//! 3. Ask the server to do it without a copy, as the client's own user and
+//!    with the client's own text (`SET STATEMENT alter_algorithm=... FOR
+//!    <statement>`, so privileges and plain mistakes are answered by the
+//!    server): `INSTANT`, then `NOCOPY` unless it builds an index (an index
+//!    build on a big table is long and replays serially on every replica).
+//! 4. Otherwise an online migration; the client gets the OK when the change is
 //!    live, or with `tern_ddl = 'async'` / `/* tern:async */` a result set with
 //!    the migration id at once. `/* tern:postpone */` stops it before the
-//!    cut-over until `TERN COMPLETE <id>`.
+//!    cut-over until `TERN COMPLETE <id>`. A table the engine refuses (no
+//!    usable key, triggers, foreign keys, a non-transactional engine, ...)
+//!    runs as sent with a Note, or with `tern_ddl = 'online_strict'` gets
+//!    ERROR 1846.
+//!
+//! The Note (level `Note`, code 1846, the server's ER_ALTER_OPERATION_NOT_
+//! SUPPORTED_REASON, whose text shape it borrows) is counted in the OK
+//! packet's warnings and merged into the session's next diagnostics
+//! statements (see [`note`]).
+
+mod note;
 
 use bytes::{Bytes, BytesMut};
 use mysql_common::constants::MariadbCapabilities;
 
 use super::{Session, SessionEnd};
 use crate::backend::conn::InternalReply;
+use crate::backend::BackendError;
 use crate::gtid::GtidSet;
-use crate::migrate::plan::{plan, AlterPlan, OnlineAlter};
+pub use crate::migrate::plan::DdlMode;
+use crate::migrate::plan::{in_place_probe, plan, AlterPlan, OnlineAlter};
 use crate::migrate::{AlterRequest, Control, MigrateError, Migration};
 use crate::protocol::command::COM_QUERY;
-use crate::protocol::packets::{err_payload_with_state, parse_err, put_lenenc};
+use crate::protocol::framing::frame_len;
+use crate::protocol::packets::{err_payload_with_state, is_progress_report, parse_err, put_lenenc};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::classify::Classified;
+pub(super) use note::PendingCondition;
 use tern_rules::StatementKind;
 
-/// How this session's table changes run (`SET SESSION tern_ddl = ...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DdlMode {
-    /// Online migration unless the server can do it without a copy.
-    #[default]
-    Online,
-    /// Always as sent, by the server.
-    Native,
-    /// Online, answering at once with the migration id.
-    Async,
-}
-
-impl DdlMode {
-    pub fn from_name(v: &str) -> Option<DdlMode> {
-        match v.to_ascii_lowercase().as_str() {
-            "online" | "default" => Some(DdlMode::Online),
-            "native" => Some(DdlMode::Native),
-            "async" => Some(DdlMode::Async),
-            _ => None,
-        }
-    }
-}
+/// Schemas whose tables belong to the server: never migrated online.
+const SYSTEM_SCHEMAS: &[&str] = &["mysql", "sys", "performance_schema", "information_schema"];
 
 /// ER_ALTER_OPERATION_NOT_SUPPORTED and ..._REASON: the server cannot do it in place.
 const ER_ALTER_NOT_SUPPORTED: u16 = 1845;
@@ -129,6 +132,14 @@ fn names_tern(sql: &[u8]) -> bool {
 /// decides for real.
 pub fn is_table_change(c: &Classified<'_>) -> bool {
     c.kind == StatementKind::Ddl && !c.multi_statement
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeekedPacket {
+    Ok,
+    Progress,
+    /// An ERR or a result set: relayed as the server sent it.
+    Other,
 }
 
 enum Probe {
@@ -253,47 +264,86 @@ impl Session {
     }
 
     /// ALTER TABLE, CREATE INDEX, DROP INDEX. Returns the outcome when the
-    /// statement was simply relayed to the primary.
+    /// statement was relayed to the primary.
     pub(super) async fn table_change(
         &mut self,
         seq: u8,
         payload: &Bytes,
         c: &Classified<'_>,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
-        // A session holding LOCK TABLES would block the copy's own cut-over
-        // lock; with a temporary table the name may mean that table, which
-        // only this connection sees; with sql_log_bin off the client asked for
-        // a change replicas do not get. The server's own ALTER keeps all three.
-        let session_bound =
-            self.pins.lock_tables || self.pins.temporary_table || self.pins.sql_log_bin;
-        let mode = if c.hints.get("native").is_some() || session_bound {
+        let mode = if c.hints.get("native").is_some() {
             DdlMode::Native
         } else if c.hints.get("async").is_some() {
             DdlMode::Async
         } else {
             self.ddl_mode
+        }
+        .or_configured(self.shared.migrations.settings().ddl_mode);
+        if mode == DdlMode::Native {
+            return self.primary_query(seq, payload).await.map(Some);
+        }
+        let alter = match std::str::from_utf8(&payload[1..]).map(plan) {
+            Ok(AlterPlan::Online(a)) => a,
+            Ok(AlterPlan::NotTableChange) => {
+                return self.primary_query(seq, payload).await.map(Some)
+            }
+            Ok(AlterPlan::Native(why)) => return self.run_natively(seq, payload, why).await,
+            Err(_) => {
+                return self
+                    .run_natively(seq, payload, "the statement is not UTF-8 text")
+                    .await
+            }
         };
-        let online = match (mode, std::str::from_utf8(&payload[1..]).map(plan)) {
-            (DdlMode::Native, _) | (_, Err(_)) | (_, Ok(AlterPlan::Native(_))) => None,
-            (_, Ok(AlterPlan::Online(a))) => Some(a),
-        };
-        let online =
-            online.filter(|a| !matches!(a.algorithm.as_deref(), Some("INSTANT" | "NOCOPY")));
-        let schema = online.as_ref().and_then(|a| {
-            a.table.schema.clone().or_else(|| {
-                self.schema
-                    .as_deref()
-                    .and_then(|s| std::str::from_utf8(s).ok())
-                    .map(str::to_string)
-            })
+        if alter.client_chose_algorithm() {
+            // The client's ALGORITHM/LOCK is the client's decision: the
+            // server's answer, a refusal included, is the answer.
+            return self.primary_query(seq, payload).await.map(Some);
+        }
+        let schema = alter.table.schema.clone().or_else(|| {
+            self.schema
+                .as_deref()
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .map(str::to_string)
         });
-        let (Some(alter), Some(schema)) = (online, schema) else {
+        let Some(schema) = schema else {
+            // No database selected: the server says so.
             return self.primary_query(seq, payload).await.map(Some);
         };
-        if let Probe::Answered = self.try_without_copy(&alter).await? {
-            return Ok(None);
+        if SYSTEM_SCHEMAS
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&schema))
+        {
+            return self.primary_query(seq, payload).await.map(Some);
         }
-        let sql_mode = match self.own_query("SELECT @@SESSION.sql_mode").await? {
+        // A session holding LOCK TABLES would block the copy's own cut-over
+        // lock; with a temporary table the name may mean that table, which
+        // only this connection sees; with sql_log_bin off the client asked for
+        // a change replicas do not get. The server's own ALTER keeps all three.
+        let session_bound = if self.pins.lock_tables {
+            Some("the session holds LOCK TABLES")
+        } else if self.pins.temporary_table {
+            Some("the session has temporary tables")
+        } else if self.pins.sql_log_bin {
+            Some("the session turned sql_log_bin off")
+        } else {
+            None
+        };
+        if let Some(why) = session_bound {
+            return self.run_natively(seq, payload, why).await;
+        }
+        if !alter.names_engine {
+            if let Probe::Answered = self.try_without_copy(&payload[1..], &alter).await? {
+                return Ok(None);
+            }
+        }
+        // Reading a (derived) table makes the server start a new diagnostics
+        // area, as the client's own statement would: the in-place tries'
+        // refusals are not the client's warnings. A SELECT without a table
+        // would leave them there.
+        let sql_mode = match self
+            .own_query("SELECT @@SESSION.sql_mode FROM (SELECT 1) AS tern_diagnostics_reset")
+            .await?
+        {
             InternalReply::Rows(rows) => rows
                 .first()
                 .and_then(|r| r.first().cloned().flatten())
@@ -313,9 +363,13 @@ impl Session {
             Err(MigrateError::NoSuchTable) => {
                 return self.primary_query(seq, payload).await.map(Some)
             }
+            Err(MigrateError::Refused(why)) if mode != DdlMode::OnlineStrict => {
+                return self.run_natively(seq, payload, &why).await;
+            }
             Err(e) => {
                 let (code, state, message) = e.client_error();
                 self.send_error(code, &state, &message).await?;
+                self.ddl_note = Some(PendingCondition::error(code, &message));
                 return Ok(None);
             }
         };
@@ -327,6 +381,79 @@ impl Session {
         }
         self.await_migration(&migration).await?;
         Ok(None)
+    }
+
+    /// Runs the client's statement as sent, because Tern cannot run it online
+    /// (`why`). A successful answer counts one more warning, the Note that the
+    /// session's next diagnostics statement shows; progress reports and
+    /// errors reach the client as the server sent them.
+    async fn run_natively(
+        &mut self,
+        seq: u8,
+        payload: &[u8],
+        why: &str,
+    ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        self.shared.metrics.ddl_native_fallbacks.inc();
+        tracing::info!(user = %self.identity.user, reason = why, "ALTER not run online: running it as sent");
+        self.forward(seq, payload).await?;
+        loop {
+            // Look at the next packet without taking it: only an OK is Tern's
+            // to touch; anything else is relayed as it stands.
+            let peeked = match self.peek_primary_packet().await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.client.send_lost(seq.wrapping_add(1)).await;
+                    return Err(SessionEnd::Backend(BackendError::Lost(e)));
+                }
+            };
+            if peeked == PeekedPacket::Other {
+                return self.relay_primary(COM_QUERY).await.map(Some);
+            }
+            let max = self.shared.settings.max_packet_size;
+            let packet = match self
+                .primary
+                .reader
+                .read_packet(&mut self.primary.stream, None, max)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    self.client.send_lost(seq.wrapping_add(1)).await;
+                    return Err(SessionEnd::Backend(BackendError::Lost(e)));
+                }
+            };
+            if peeked == PeekedPacket::Progress {
+                self.send_client(packet.seq, &packet.payload).await?;
+                continue;
+            }
+            let counted = note::with_one_more_warning(&packet.payload);
+            let mut outcome = RelayOutcome::default();
+            observe_ok(&counted, &mut outcome);
+            self.absorb(&outcome);
+            let mut scratch = BytesMut::new();
+            let ok = client_ok(&counted, self.client_tracks, &mut scratch).to_vec();
+            self.send_client(packet.seq, &ok).await?;
+            self.ddl_note = Some(PendingCondition::fallback_note(why));
+            return Ok(Some(outcome));
+        }
+    }
+
+    /// What the next packet from the primary is, once its first bytes are in.
+    async fn peek_primary_packet(
+        &mut self,
+    ) -> Result<PeekedPacket, crate::protocol::framing::FrameError> {
+        loop {
+            let buf = self.primary.reader.buffered();
+            if buf.len() >= 7 || (buf.len() >= 4 && buf.len() >= 4 + frame_len(buf)) {
+                let payload = &buf[4..];
+                return Ok(match payload.first() {
+                    Some(0x00) => PeekedPacket::Ok,
+                    _ if is_progress_report(payload) => PeekedPacket::Progress,
+                    _ => PeekedPacket::Other,
+                });
+            }
+            self.primary.reader.fill(&mut self.primary.stream).await?;
+        }
     }
 
     async fn await_migration(&mut self, migration: &Migration) -> Result<(), SessionEnd> {
@@ -346,14 +473,23 @@ impl Session {
                 self.send_client(1, &ok).await
             }
             Err(e) => {
+                // The statement failed on Tern's connections: the client's own
+                // diagnostics area must still show the error.
                 let (code, state, message) = e.client_error();
-                self.send_error(code, &state, &message).await
+                self.send_error(code, &state, &message).await?;
+                self.ddl_note = Some(PendingCondition::error(code, &message));
+                Ok(())
             }
         }
     }
 
-    /// Asks the server to make the change without a copy, as the client's user.
-    async fn try_without_copy(&mut self, alter: &OnlineAlter) -> Result<Probe, SessionEnd> {
+    /// Asks the server to make the change without a copy, as the client's
+    /// user, with the client's statement unchanged.
+    async fn try_without_copy(
+        &mut self,
+        statement: &[u8],
+        alter: &OnlineAlter,
+    ) -> Result<Probe, SessionEnd> {
         let lock_secs = self
             .shared
             .migrations
@@ -361,23 +497,16 @@ impl Session {
             .hold_bound
             .as_secs()
             .max(1);
-        let probes: Vec<String> = if alter.algorithm.is_some() {
-            // The user asked for a copy: only let the server check the
-            // statement and the privilege (FORCE never runs instantly).
-            vec![format!(
-                "ALTER TABLE {} {}, FORCE, ALGORITHM=INSTANT",
-                alter.table, alter.specs
-            )]
-        } else if alter.adds_index {
-            vec![alter.native_probe("INSTANT")]
+        let algorithms: &[&str] = if alter.adds_index {
+            &["INSTANT"]
         } else {
-            vec![alter.native_probe("INSTANT"), alter.native_probe("NOCOPY")]
+            &["INSTANT", "NOCOPY"]
         };
-        for probe in probes {
-            let statement = format!("SET STATEMENT lock_wait_timeout={lock_secs} FOR {probe}");
-            let mut payload = Vec::with_capacity(statement.len() + 1);
+        for algorithm in algorithms {
+            let probe = in_place_probe(statement, algorithm, lock_secs);
+            let mut payload = Vec::with_capacity(probe.len() + 1);
             payload.push(COM_QUERY);
-            payload.extend_from_slice(statement.as_bytes());
+            payload.extend_from_slice(&probe);
             let reply = match self.primary.statement_reply(&payload).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -392,7 +521,7 @@ impl Session {
                 let mut scratch = BytesMut::new();
                 let ok = client_ok(&reply, self.client_tracks, &mut scratch).to_vec();
                 self.send_client(1, &ok).await?;
-                tracing::info!(statement = %probe, "ALTER done by the server without a copy");
+                tracing::info!(table = %alter.table, algorithm, "ALTER done by the server without a copy");
                 return Ok(Probe::Answered);
             }
             let code = parse_err(&reply).map_or(0, |e| e.code);
@@ -593,7 +722,18 @@ mod tests {
     fn ddl_modes_parse() {
         assert_eq!(DdlMode::from_name("ASYNC"), Some(DdlMode::Async));
         assert_eq!(DdlMode::from_name("native"), Some(DdlMode::Native));
-        assert_eq!(DdlMode::from_name("default"), Some(DdlMode::Online));
+        assert_eq!(
+            DdlMode::from_name("Online_Strict"),
+            Some(DdlMode::OnlineStrict)
+        );
+        assert_eq!(
+            DdlMode::from_name("default").map(|m| m.or_configured(DdlMode::OnlineStrict)),
+            Some(DdlMode::OnlineStrict)
+        );
+        assert_eq!(
+            DdlMode::Async.or_configured(DdlMode::Native),
+            DdlMode::Async
+        );
         assert_eq!(DdlMode::from_name("later"), None);
     }
 }
