@@ -5,11 +5,18 @@
 //! for session tracking (Tern always asks its backends for it, to learn GTIDs and
 //! schema changes). The rewrite produces exactly what the server sends such a
 //! client.
+//!
+//! When the server closes the connection, under a command or while the session
+//! is idle, the client gets what the server sent before closing (an ERR packet,
+//! or nothing, as MariaDB sends for a timeout, a KILL or a shutdown), byte for
+//! byte, and then the same kind of close (see [`ServerClose`]). Tern adds no
+//! packet of its own: the client's driver reports the lost server exactly as it
+//! would without Tern.
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::AsyncWriteExt;
 
-use super::client::ClientConn;
+use super::client::{ClientConn, ServerClose};
 use crate::backend::conn::BackendConn;
 use crate::gtid::Gtid;
 use crate::protocol::framing::{frame_len, FrameError};
@@ -42,11 +49,7 @@ pub enum RelayError {
     /// The backend failed. `forwarded` says whether any of its response already
     /// reached the client (then the statement cannot be retried elsewhere).
     #[error("backend connection: {error}")]
-    Backend {
-        error: FrameError,
-        forwarded: bool,
-        last_seq: u8,
-    },
+    Backend { error: FrameError, forwarded: bool },
 }
 
 /// Reads the ERR/OK-carried facts of one OK packet payload into `outcome`.
@@ -188,11 +191,7 @@ pub async fn relay_response(
                 .map_err(|e| RelayError::Client(e.into()))?;
         }
         if let Err(error) = backend.reader.fill(&mut backend.stream).await {
-            return Err(RelayError::Backend {
-                error,
-                forwarded,
-                last_seq: tracker.last_seq,
-            });
+            return Err(RelayError::Backend { error, forwarded });
         }
     }
     client
@@ -206,6 +205,70 @@ pub async fn relay_response(
         outcome.status = tracker.outcome.status;
     }
     Ok(outcome)
+}
+
+/// Ends the client's connection after `backend` closed under the session:
+/// what the server sent last and Tern has not relayed yet (the start of a
+/// packet it never finished) goes out as it is, then the client's connection
+/// closes the way the server closed Tern's.
+pub async fn end_like_backend(
+    client: &mut ClientConn,
+    backend: &mut BackendConn,
+    how: ServerClose,
+) {
+    let rest = backend.reader.buffer_mut().split();
+    if !rest.is_empty() {
+        let _ = client.write_raw(&rest).await;
+    }
+    client.close_like(how).await;
+}
+
+/// Waits until the client starts sending its next command, watching the
+/// session's primary connection meanwhile.
+///
+/// A server closes idle connections itself (`wait_timeout`,
+/// `idle_transaction_timeout`, `KILL`, shutdown), and a client connected to it
+/// directly learns that at once: with a reset, its next write already fails.
+/// So the client's connection is ended as soon as the primary's is, the same
+/// way, after relaying anything the server sent first (MySQL sends an ERR
+/// with sequence id 0 before closing a timed-out connection). Only the first
+/// bytes of the client's command are waited for here; the command itself is
+/// read by the caller, so no partly read packet is ever dropped.
+pub async fn await_command(
+    client: &mut ClientConn,
+    primary: &mut BackendConn,
+) -> Result<(), RelayError> {
+    while client.reader.buffered().is_empty() {
+        tokio::select! {
+            // A primary that closed is noticed before a command that arrived at
+            // the same moment is forwarded to it.
+            biased;
+            filled = primary.reader.fill(&mut primary.stream) => match filled {
+                Ok(_) => {
+                    let unsolicited = primary.reader.buffer_mut().split();
+                    tracing::debug!(bytes = unsolicited.len(), "primary sent data on an idle session; relayed");
+                    client
+                        .write_raw(&unsolicited)
+                        .await
+                        .map_err(|e| RelayError::Client(e.into()))?;
+                    client.flush().await.map_err(|e| RelayError::Client(e.into()))?;
+                }
+                Err(error) => {
+                    let how = ServerClose::from_frame(&error);
+                    tracing::info!(close = ?how, %error, "primary closed the idle session's connection; closing the client's the same way");
+                    end_like_backend(client, primary, how).await;
+                    return Err(RelayError::Backend {
+                        error,
+                        forwarded: true,
+                    });
+                }
+            },
+            filled = client.reader.fill(&mut client.stream) => {
+                filled.map_err(RelayError::Client)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Relays the client's LOCAL INFILE data to the backend: packets up to and
@@ -222,7 +285,6 @@ async fn relay_local_infile(
     let backend_err = |e: std::io::Error| RelayError::Backend {
         error: e.into(),
         forwarded: true,
-        last_seq: 0,
     };
     let mut continues_previous = false;
     loop {

@@ -28,9 +28,12 @@ use bytes::{Bytes, BytesMut};
 use mysql_common::constants::CapabilityFlags;
 use tern_rules::{Consistency, StatementFacts, StatementKind};
 
-use super::client::ClientConn;
+use super::client::{ClientConn, ServerClose};
 use super::login::{authenticate, client_proof, Identity};
-use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
+use super::relay::{
+    await_command, client_ok, end_like_backend, observe_ok, relay_response, RelayError,
+    RelayOptions, RelayOutcome,
+};
 use super::Shared;
 use crate::admin::metrics::RouteLabel;
 use crate::backend::conn::{BackendConn, InternalReply};
@@ -187,6 +190,13 @@ impl Session {
         loop {
             self.client.reader.shrink_if_idle();
             self.primary.reader.shrink_if_idle();
+            match await_command(&mut self.client, &mut self.primary).await {
+                Ok(()) => {}
+                Err(RelayError::Client(e)) => return SessionEnd::Client(e),
+                Err(RelayError::Backend { error, .. }) => {
+                    return SessionEnd::Backend(BackendError::Lost(error))
+                }
+            }
             let max = self.shared.settings.max_packet_size;
             let packet = match self
                 .client
@@ -493,17 +503,9 @@ impl Session {
                 Ok(outcome)
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
-            Err(RelayError::Backend {
-                error,
-                forwarded,
-                last_seq,
-            }) => {
-                let seq = if forwarded {
-                    last_seq.wrapping_add(1)
-                } else {
-                    1
-                };
-                self.client.send_lost(seq).await;
+            Err(RelayError::Backend { error, .. }) => {
+                let how = ServerClose::from_frame(&error);
+                end_like_backend(&mut self.client, &mut self.primary, how).await;
                 Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
         }
@@ -967,17 +969,16 @@ impl Session {
                 self.replica_failed(idx, &error.to_string());
                 Ok(ReplicaRead::Failed)
             }
-            Err(RelayError::Backend {
-                error, last_seq, ..
-            }) => {
-                // Part of the answer is out: it cannot be retried. The session
-                // itself lives on the primary and carries on.
+            Err(RelayError::Backend { error, .. }) => {
+                // Part of the answer is out: it cannot be retried, and no packet
+                // the server did not send can finish it. The client sees what a
+                // server that went away mid-answer looks like.
+                if let Some(link) = self.replicas[idx].as_mut() {
+                    let how = ServerClose::from_frame(&error);
+                    end_like_backend(&mut self.client, &mut link.conn, how).await;
+                }
                 self.replica_failed(idx, &error.to_string());
-                self.client.send_lost(last_seq.wrapping_add(1)).await;
-                Ok(ReplicaRead::Served(RelayOutcome {
-                    error: true,
-                    ..RelayOutcome::default()
-                }))
+                Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
         }
     }
@@ -1044,7 +1045,8 @@ impl Session {
     /// Sends a client packet on to the primary; the client is told if that fails.
     async fn forward(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
         if let Err(e) = self.primary.send(seq, payload).await {
-            self.client.send_lost(seq.wrapping_add(1)).await;
+            let how = ServerClose::from_backend(&e);
+            end_like_backend(&mut self.client, &mut self.primary, how).await;
             return Err(SessionEnd::Backend(e));
         }
         Ok(())
@@ -1134,7 +1136,7 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
-                self.client.send_lost(seq).await;
+                self.client.close_like(ServerClose::from_backend(&e)).await;
                 Err(SessionEnd::Backend(e))
             }
         }

@@ -28,6 +28,7 @@ use crate::protocol::command::COM_QUERY;
 use crate::protocol::packets::{err_payload_with_state, parse_err, put_lenenc};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
+use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::classify::Classified;
 use tern_rules::StatementKind;
@@ -209,7 +210,7 @@ impl Session {
         match self.primary.internal(&payload, self.deprecate_eof).await {
             Ok(r) => Ok(r),
             Err(e) => {
-                self.client.send_lost(1).await;
+                self.client.close_like(ServerClose::from_backend(&e)).await;
                 Err(SessionEnd::Backend(e))
             }
         }
@@ -381,7 +382,7 @@ impl Session {
             let reply = match self.primary.statement_reply(&payload).await {
                 Ok(r) => r,
                 Err(e) => {
-                    self.client.send_lost(1).await;
+                    self.client.close_like(ServerClose::from_backend(&e)).await;
                     return Err(SessionEnd::Backend(e));
                 }
             };
