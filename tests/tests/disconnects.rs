@@ -555,3 +555,66 @@ async fn primary_shutdown_looks_like_server_gone() -> Result<()> {
     ensure!(s.tern.is_running(), "tern died:\n{}", s.tern.log_tail());
     Ok(())
 }
+
+/// Through Tern a plain read runs on a replica, but a `KILL` of the session
+/// reaches its primary thread: the client must lose its connection then, as it
+/// does on the server, not receive the replica's answer when the statement
+/// ends and lose the connection afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_connection_during_replica_read_looks_like_server() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    let replica_id = s.cluster.replicas()[0].server_id();
+    // Reads reach the replica once Tern's monitor has it in rotation.
+    let mut probe = s.app_via_tern().await?;
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while probe.query_first::<u32, _>("SELECT @@server_id").await? != Some(replica_id) {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "reads never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(probe);
+
+    let mut ends = Vec::new();
+    for port in [s.cluster.primary().port(), s.tern.port()] {
+        await_app_threads(&mut admin, 0).await?;
+        let mut cli = Cli::start(port)?;
+        cli.send("SELECT SLEEP(10);")?;
+        let victim = app_thread(&mut admin).await?;
+        // Through Tern the statement runs on the replica, out of the primary's
+        // sight; a KILL that lands before it starts ends the same way.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        admin
+            .query_drop(format!("KILL CONNECTION {victim}"))
+            .await?;
+        cli.send("SELECT 2;")?;
+        ends.push(cli.finish()?);
+    }
+    assert_eq!(ends[0].status, Some(1), "{:?}", ends[0]);
+    assert_same_cli_end(&ends[0], &ends[1], "KILL CONNECTION during a replica read");
+
+    let mut seen = Vec::new();
+    for port in [s.cluster.primary().port(), s.tern.port()] {
+        await_app_threads(&mut admin, 0).await?;
+        let mut c = raw_login(port).await?;
+        let victim = app_thread(&mut admin).await?;
+        c.send(0, &com_query("SELECT SLEEP(10)")).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut killer = raw_login(port).await?;
+        raw_ok(&mut killer, &format!("KILL CONNECTION {victim}")).await?;
+        let started = std::time::Instant::now();
+        let mut t = Transcript::default();
+        listen(&mut c, BOUND, &mut t).await;
+        ensure!(
+            started.elapsed() < Duration::from_secs(5),
+            "the client learned of the KILL only after {:?}: {t:?}",
+            started.elapsed()
+        );
+        seen.push(t);
+    }
+    assert!(seen[0].ended(), "{:?}", seen[0]);
+    assert_same_transcript(&seen[0], &seen[1], "KILL CONNECTION during a replica read");
+    Ok(())
+}

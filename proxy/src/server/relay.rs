@@ -50,6 +50,12 @@ pub enum RelayError {
     /// reached the client (then the statement cannot be retried elsewhere).
     #[error("backend connection: {error}")]
     Backend { error: FrameError, forwarded: bool },
+    /// The session's primary connection closed while a replica was answering
+    /// (a `KILL` of the session, a timeout, a shutdown). The session is gone
+    /// with it, as on the server; the client's connection is already closed
+    /// the same way.
+    #[error("primary connection closed during a replica read: {0}")]
+    PrimaryClosed(FrameError),
 }
 
 /// Reads the ERR/OK-carried facts of one OK packet payload into `outcome`.
@@ -116,6 +122,29 @@ pub struct RelayOptions {
 pub async fn relay_response(
     client: &mut ClientConn,
     backend: &mut BackendConn,
+    opts: &RelayOptions,
+) -> Result<RelayOutcome, RelayError> {
+    relay(client, backend, None, opts).await
+}
+
+/// Streams a replica's response to `client` while watching the session's
+/// primary connection: a `KILL` of the session reaches the primary thread,
+/// and the client must lose its connection then, as it would on the server,
+/// not when the replica's statement ends (which, for a long read, may be
+/// minutes later).
+pub async fn relay_replica_response(
+    client: &mut ClientConn,
+    replica: &mut BackendConn,
+    primary: &mut BackendConn,
+    opts: &RelayOptions,
+) -> Result<RelayOutcome, RelayError> {
+    relay(client, replica, Some(primary), opts).await
+}
+
+async fn relay(
+    client: &mut ClientConn,
+    backend: &mut BackendConn,
+    mut watch: Option<&mut BackendConn>,
     opts: &RelayOptions,
 ) -> Result<RelayOutcome, RelayError> {
     let mut tracker = ResponseTracker::new(opts.command, opts.deprecate_eof);
@@ -190,7 +219,30 @@ pub async fn relay_response(
                 .await
                 .map_err(|e| RelayError::Client(e.into()))?;
         }
-        if let Err(error) = backend.reader.fill(&mut backend.stream).await {
+        let filled = match watch.as_deref_mut() {
+            None => backend.reader.fill(&mut backend.stream).await,
+            Some(primary) => {
+                tokio::select! {
+                    filled = backend.reader.fill(&mut backend.stream) => filled,
+                    seen = primary.reader.fill(&mut primary.stream) => {
+                        match seen {
+                            // Whatever the primary says unasked stays buffered
+                            // for the idle watch, which relays it; watching on
+                            // would only buffer more of it.
+                            Ok(_) => watch = None,
+                            Err(error) => {
+                                let how = ServerClose::from_frame(&error);
+                                tracing::info!(close = ?how, %error, "primary closed the session's connection during a replica read; closing the client's the same way");
+                                end_like_backend(client, primary, how).await;
+                                return Err(RelayError::PrimaryClosed(error));
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Err(error) = filled {
             return Err(RelayError::Backend { error, forwarded });
         }
     }

@@ -31,8 +31,8 @@ use tern_rules::{Consistency, StatementFacts, StatementKind};
 use super::client::{ClientConn, ServerClose};
 use super::login::{authenticate, client_proof, Identity};
 use super::relay::{
-    await_command, client_ok, end_like_backend, observe_ok, relay_response, RelayError,
-    RelayOptions, RelayOutcome,
+    await_command, client_ok, end_like_backend, observe_ok, relay_replica_response, relay_response,
+    RelayError, RelayOptions, RelayOutcome,
 };
 use super::Shared;
 use crate::admin::metrics::RouteLabel;
@@ -193,7 +193,7 @@ impl Session {
             match await_command(&mut self.client, &mut self.primary).await {
                 Ok(()) => {}
                 Err(RelayError::Client(e)) => return SessionEnd::Client(e),
-                Err(RelayError::Backend { error, .. }) => {
+                Err(RelayError::Backend { error, .. } | RelayError::PrimaryClosed(error)) => {
                     return SessionEnd::Backend(BackendError::Lost(error))
                 }
             }
@@ -503,7 +503,7 @@ impl Session {
                 Ok(outcome)
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
-            Err(RelayError::Backend { error, .. }) => {
+            Err(RelayError::Backend { error, .. } | RelayError::PrimaryClosed(error)) => {
                 let how = ServerClose::from_frame(&error);
                 end_like_backend(&mut self.client, &mut self.primary, how).await;
                 Err(SessionEnd::Backend(BackendError::Lost(error)))
@@ -955,12 +955,20 @@ impl Session {
         let Some(link) = self.replicas[idx].as_mut() else {
             return Ok(ReplicaRead::Failed);
         };
-        match relay_response(&mut self.client, &mut link.conn, &opts).await {
+        match relay_replica_response(&mut self.client, &mut link.conn, &mut self.primary, &opts)
+            .await
+        {
             Ok(outcome) => {
                 self.last_replica = Some(idx);
                 Ok(ReplicaRead::Served(outcome))
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
+            Err(RelayError::PrimaryClosed(error)) => {
+                // The replica is fine; only this session's statement on it is
+                // abandoned with the connection.
+                self.replicas[idx] = None;
+                Err(SessionEnd::Backend(BackendError::Lost(error)))
+            }
             Err(RelayError::Backend {
                 error,
                 forwarded: false,
