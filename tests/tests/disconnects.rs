@@ -618,3 +618,39 @@ async fn kill_connection_during_replica_read_looks_like_server() -> Result<()> {
     assert_same_transcript(&seen[0], &seen[1], "KILL CONNECTION during a replica read");
     Ok(())
 }
+
+/// A replica that closes a session's connection to it (here a `KILL` there) is
+/// not the session's server going away: the next read is retried elsewhere
+/// and the client sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_closing_session_connection_read_retried() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let replica_id = s.cluster.replicas()[0].server_id();
+    let mut replica_admin = Conn::new(s.cluster.replicas()[0].opts(
+        tern_tests::cluster::ADMIN_USER,
+        tern_tests::cluster::ADMIN_PASSWORD,
+        None,
+    ))
+    .await?;
+    let mut c = s.app_via_tern().await?;
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while c.query_first::<u32, _>("SELECT @@server_id").await? != Some(replica_id) {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "reads never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ids = app_threads(&mut replica_admin).await?;
+    ensure!(ids.len() == 1, "app sessions on the replica: {ids:?}");
+    replica_admin
+        .query_drop(format!("KILL CONNECTION {}", ids[0]))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let v: Option<u32> = c.query_first("SELECT 40 + 2").await?;
+    ensure!(v == Some(42), "read after the replica's close: {v:?}");
+    let id: Option<u32> = c.query_first("SELECT @@server_id").await?;
+    ensure!(id.is_some(), "no server id");
+    ensure!(s.tern.is_running(), "tern died:\n{}", s.tern.log_tail());
+    Ok(())
+}

@@ -373,3 +373,115 @@ async fn relay_local_infile(
         continues_previous = len == MAX_FRAME;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::server::stream::ClientStream;
+
+    /// A connected pair of TCP streams on loopback.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (near, far) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (near.unwrap(), far.unwrap().0)
+    }
+
+    /// Tern's two connections of one session, and the far ends: the client
+    /// program's socket and the server's.
+    async fn session() -> (ClientConn, BackendConn, TcpStream, TcpStream) {
+        let (client_program, tern_client_side) = pair().await;
+        let (tern_backend_side, server) = pair().await;
+        let peer = tern_client_side.peer_addr().unwrap();
+        let client = ClientConn::new(ClientStream::Plain(tern_client_side), peer);
+        let backend = BackendConn::logged_in(tokio_util::either::Either::Left(tern_backend_side));
+        (client, backend, client_program, server)
+    }
+
+    /// Everything the client program reads until its stream ends, and how it ended.
+    async fn read_to_end(mut s: TcpStream) -> (Vec<u8>, std::io::ErrorKind) {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+                Ok(Ok(0)) => return (got, std::io::ErrorKind::UnexpectedEof),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Ok(Err(e)) => return (got, e.kind()),
+                Err(_) => return (got, std::io::ErrorKind::TimedOut),
+            }
+        }
+    }
+
+    /// MySQL 8 says why before closing a connection idle past `wait_timeout`:
+    /// an ERR packet with sequence id 0, then a reset. The client gets exactly that.
+    #[tokio::test]
+    async fn unsolicited_err_before_reset_reaches_client_as_is() {
+        let (mut client, mut backend, program, mut server) = session().await;
+        let mut err = vec![0xFF];
+        err.extend_from_slice(&4031u16.to_le_bytes());
+        err.extend_from_slice(
+            b"#HY000The client was disconnected by the server because of inactivity.",
+        );
+        let mut wire = BytesMut::new();
+        crate::protocol::framing::write_packet(&mut wire, 0, &err);
+        let server_side = tokio::spawn(async move {
+            server.write_all(&wire).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            server.set_zero_linger().unwrap();
+            drop(server);
+            wire
+        });
+        let result = await_command(&mut client, &mut backend).await;
+        assert!(
+            matches!(&result, Err(RelayError::Backend { error, .. }) if ServerClose::from_frame(error) == ServerClose::Reset),
+            "{result:?}"
+        );
+        drop(client);
+        let wire = server_side.await.unwrap();
+        let (got, end) = read_to_end(program).await;
+        assert_eq!(got, wire.to_vec());
+        assert_eq!(end, std::io::ErrorKind::ConnectionReset);
+    }
+
+    /// A server that closes without a word (MariaDB after a KILL or at
+    /// shutdown): the client sees the same orderly end and nothing else.
+    #[tokio::test]
+    async fn silent_orderly_close_reaches_client_as_is() {
+        let (mut client, mut backend, program, server) = session().await;
+        drop(server);
+        let result = await_command(&mut client, &mut backend).await;
+        assert!(
+            matches!(
+                &result,
+                Err(RelayError::Backend {
+                    error: FrameError::Closed,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        drop(client);
+        let (got, end) = read_to_end(program).await;
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(end, std::io::ErrorKind::UnexpectedEof);
+    }
+
+    /// The client's next command is left whole for the session to read.
+    #[tokio::test]
+    async fn command_from_client_ends_the_wait() {
+        let (mut client, mut backend, mut program, _server) = session().await;
+        program.write_all(&[1, 0, 0, 0, 0x0E]).await.unwrap();
+        await_command(&mut client, &mut backend).await.unwrap();
+        let packet = client
+            .reader
+            .read_packet(&mut client.stream, Some(0), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&packet.payload[..], &[0x0E]);
+    }
+}
