@@ -14,10 +14,12 @@
 //! - a read goes to a replica only with the session's last write applied there
 //!   (or whatever the consistency mode requires), else it waits a bounded time on
 //!   the replica, else it runs on the primary;
-//! - when the primary connection dies, the client gets an ERR packet at the right
-//!   sequence position and the session ends (its server-side state is gone);
-//!   when a replica connection dies before any of its answer was relayed, the
-//!   read is retried elsewhere.
+//! - when the primary connection dies (under a command or while idle), the
+//!   client gets what the server sent before closing and then the same kind of
+//!   close, with no packet of Tern's own, and the session ends (its server-side
+//!   state is gone); when a replica connection dies before any of its answer was
+//!   relayed, the read is retried elsewhere, and after part of it was, the
+//!   client's connection is closed as the replica's was.
 
 mod ddl;
 
@@ -1050,7 +1052,8 @@ impl Session {
         }
     }
 
-    /// Sends a client packet on to the primary; the client is told if that fails.
+    /// Sends a client packet on to the primary; if that fails, the client's
+    /// connection ends the way the primary's did.
     async fn forward(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
         if let Err(e) = self.primary.send(seq, payload).await {
             let how = ServerClose::from_backend(&e);
