@@ -129,6 +129,19 @@ impl BackendConn {
         Ok((conn, ok))
     }
 
+    /// A connection that is already past its login, for tests that play the
+    /// server's side themselves.
+    #[cfg(test)]
+    pub fn logged_in(stream: BackendStream) -> Self {
+        BackendConn {
+            stream,
+            reader: PacketReader::new(),
+            out: BytesMut::new(),
+            nonce: Vec::new(),
+            server_connection_id: 0,
+        }
+    }
+
     /// Re-authenticates this connection as another user (COM_CHANGE_USER), which
     /// also resets the server-side session.
     pub async fn change_user(&mut self, login: &Login<'_>) -> Result<Bytes, BackendError> {

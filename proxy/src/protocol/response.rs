@@ -92,8 +92,6 @@ pub struct ResponseTracker {
     pending: Option<Step>,
     /// The packet being classified is an OK packet (set by `on_packet`).
     saw_ok: bool,
-    /// Sequence id of the last frame seen, so an injected ERR can follow it.
-    pub last_seq: u8,
     pub outcome: Outcome,
 }
 
@@ -114,7 +112,6 @@ impl ResponseTracker {
             in_continuation: false,
             pending: None,
             saw_ok: false,
-            last_seq: 0,
             outcome: Outcome::default(),
         }
     }
@@ -166,7 +163,6 @@ impl ResponseTracker {
                     return (pos, Step::NeedMore);
                 }
             }
-            self.last_seq = rest[3];
             self.in_continuation = len == MAX_FRAME;
             let take = len.min(avail);
             self.saw_ok = false;

@@ -6,11 +6,56 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
 use super::stream::ClientStream;
+use crate::backend::BackendError;
 use crate::protocol::framing::{write_packet, FrameError, Packet, PacketReader};
 use crate::protocol::packets::err_payload;
 
 /// How long a refused client's remaining input is drained before closing.
 const DRAIN_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How a server ended a connection, as far as Tern can see it.
+///
+/// MariaDB ends a connection that sat idle past `wait_timeout` or
+/// `idle_*transaction_timeout` with a reset (it sets a zero linger before
+/// closing), and one that was killed or shut down with an orderly close.
+/// Clients tell the two apart: writing the next statement to a reset
+/// connection fails (`2006 Server has gone away` in libmariadb), while after an
+/// orderly close the write succeeds and the read finds the end of the stream
+/// (`2013 Lost connection to server during query`). Over a unix socket both
+/// look like an orderly close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerClose {
+    Orderly,
+    Reset,
+}
+
+impl ServerClose {
+    /// How the backend closed, judged from the error its connection gave.
+    pub fn from_frame(error: &FrameError) -> Self {
+        match error {
+            FrameError::Io(e) => Self::from_io(e),
+            _ => Self::Orderly,
+        }
+    }
+
+    pub fn from_backend(error: &BackendError) -> Self {
+        match error {
+            BackendError::Lost(e) => Self::from_frame(e),
+            _ => Self::Orderly,
+        }
+    }
+
+    fn from_io(error: &std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match error.kind() {
+            // A write to a connection the peer reset fails with a broken pipe.
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                Self::Reset
+            }
+            _ => Self::Orderly,
+        }
+    }
+}
 
 pub struct ClientConn {
     pub stream: ClientStream,
@@ -55,15 +100,27 @@ impl ClientConn {
         let _ = self.send(seq, &err_payload(code, message)).await;
     }
 
-    /// Tells the client its statement died with the backend connection, with
-    /// the code its driver expects for a lost server.
-    pub async fn send_lost(&mut self, seq: u8) {
-        self.send_err(
-            seq,
-            crate::protocol::errcode::CR_SERVER_LOST,
-            "Lost connection to server during query",
-        )
-        .await;
+    /// Ends the client's connection after the backend ended Tern's, the way the
+    /// server ended it, and says nothing more: whatever the server sent before
+    /// closing has been relayed already, and anything Tern added would be a
+    /// packet the server never sent. (An ERR with a client-side code such as
+    /// 2013 is not even valid from a server: libmariadb reports it as
+    /// `2027 Received malformed packet`.) Clients then report the lost server
+    /// themselves, with the error they give for a server that closed the same way.
+    pub async fn close_like(&mut self, how: ServerClose) {
+        let _ = self.stream.flush().await;
+        match how {
+            ServerClose::Reset => {
+                // Dropping the socket with a zero linger sends a reset, as the
+                // server's own close did; the session drops it as it ends.
+                if let Some(tcp) = self.stream.tcp() {
+                    let _ = tcp.set_zero_linger();
+                }
+            }
+            ServerClose::Orderly => {
+                let _ = self.stream.shutdown().await;
+            }
+        }
     }
 
     /// Refuses a connection before the greeting, as the server does.

@@ -14,10 +14,12 @@
 //! - a read goes to a replica only with the session's last write applied there
 //!   (or whatever the consistency mode requires), else it waits a bounded time on
 //!   the replica, else it runs on the primary;
-//! - when the primary connection dies, the client gets an ERR packet at the right
-//!   sequence position and the session ends (its server-side state is gone);
-//!   when a replica connection dies before any of its answer was relayed, the
-//!   read is retried elsewhere.
+//! - when the primary connection dies (under a command or while idle), the
+//!   client gets what the server sent before closing and then the same kind of
+//!   close, with no packet of Tern's own, and the session ends (its server-side
+//!   state is gone); when a replica connection dies before any of its answer was
+//!   relayed, the read is retried elsewhere, and after part of it was, the
+//!   client's connection is closed as the replica's was.
 
 mod ddl;
 
@@ -28,9 +30,12 @@ use bytes::{Bytes, BytesMut};
 use mysql_common::constants::CapabilityFlags;
 use tern_rules::{Consistency, StatementFacts, StatementKind};
 
-use super::client::ClientConn;
+use super::client::{ClientConn, ServerClose};
 use super::login::{authenticate, client_proof, Identity};
-use super::relay::{client_ok, observe_ok, relay_response, RelayError, RelayOptions, RelayOutcome};
+use super::relay::{
+    await_command, client_ok, end_like_backend, observe_ok, relay_replica_response, relay_response,
+    RelayError, RelayOptions, RelayOutcome,
+};
 use super::Shared;
 use crate::admin::metrics::RouteLabel;
 use crate::backend::catalog::{Catalog, CatalogSnapshot};
@@ -194,6 +199,13 @@ impl Session {
         loop {
             self.client.reader.shrink_if_idle();
             self.primary.reader.shrink_if_idle();
+            match await_command(&mut self.client, &mut self.primary).await {
+                Ok(()) => {}
+                Err(RelayError::Client(e)) => return SessionEnd::Client(e),
+                Err(RelayError::Backend { error, .. } | RelayError::PrimaryClosed(error)) => {
+                    return SessionEnd::Backend(BackendError::Lost(error))
+                }
+            }
             let max = self.shared.settings.max_packet_size;
             let packet = match self
                 .client
@@ -544,17 +556,9 @@ impl Session {
                 Ok(outcome)
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
-            Err(RelayError::Backend {
-                error,
-                forwarded,
-                last_seq,
-            }) => {
-                let seq = if forwarded {
-                    last_seq.wrapping_add(1)
-                } else {
-                    1
-                };
-                self.client.send_lost(seq).await;
+            Err(RelayError::Backend { error, .. } | RelayError::PrimaryClosed(error)) => {
+                let how = ServerClose::from_frame(&error);
+                end_like_backend(&mut self.client, &mut self.primary, how).await;
                 Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
         }
@@ -1034,12 +1038,20 @@ impl Session {
         let Some(link) = self.replicas[idx].as_mut() else {
             return Ok(ReplicaRead::Failed);
         };
-        match relay_response(&mut self.client, &mut link.conn, &opts).await {
+        match relay_replica_response(&mut self.client, &mut link.conn, &mut self.primary, &opts)
+            .await
+        {
             Ok(outcome) => {
                 self.last_replica = Some(idx);
                 Ok(ReplicaRead::Served(outcome))
             }
             Err(RelayError::Client(e)) => Err(SessionEnd::Client(e)),
+            Err(RelayError::PrimaryClosed(error)) => {
+                // The replica is fine; only this session's statement on it is
+                // abandoned with the connection.
+                self.replicas[idx] = None;
+                Err(SessionEnd::Backend(BackendError::Lost(error)))
+            }
             Err(RelayError::Backend {
                 error,
                 forwarded: false,
@@ -1048,17 +1060,16 @@ impl Session {
                 self.replica_failed(idx, &error.to_string());
                 Ok(ReplicaRead::Failed)
             }
-            Err(RelayError::Backend {
-                error, last_seq, ..
-            }) => {
-                // Part of the answer is out: it cannot be retried. The session
-                // itself lives on the primary and carries on.
+            Err(RelayError::Backend { error, .. }) => {
+                // Part of the answer is out: it cannot be retried, and no packet
+                // the server did not send can finish it. The client sees what a
+                // server that went away mid-answer looks like.
+                if let Some(link) = self.replicas[idx].as_mut() {
+                    let how = ServerClose::from_frame(&error);
+                    end_like_backend(&mut self.client, &mut link.conn, how).await;
+                }
                 self.replica_failed(idx, &error.to_string());
-                self.client.send_lost(last_seq.wrapping_add(1)).await;
-                Ok(ReplicaRead::Served(RelayOutcome {
-                    error: true,
-                    ..RelayOutcome::default()
-                }))
+                Err(SessionEnd::Backend(BackendError::Lost(error)))
             }
         }
     }
@@ -1122,10 +1133,12 @@ impl Session {
         }
     }
 
-    /// Sends a client packet on to the primary; the client is told if that fails.
+    /// Sends a client packet on to the primary; if that fails, the client's
+    /// connection ends the way the primary's did.
     async fn forward(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
         if let Err(e) = self.primary.send(seq, payload).await {
-            self.client.send_lost(seq.wrapping_add(1)).await;
+            let how = ServerClose::from_backend(&e);
+            end_like_backend(&mut self.client, &mut self.primary, how).await;
             return Err(SessionEnd::Backend(e));
         }
         Ok(())
@@ -1215,7 +1228,7 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
-                self.client.send_lost(seq).await;
+                self.client.close_like(ServerClose::from_backend(&e)).await;
                 Err(SessionEnd::Backend(e))
             }
         }

@@ -30,6 +30,16 @@ impl ClientStream {
         }
     }
 
+    /// The socket under any TLS or compression.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            ClientStream::Plain(tcp) => Some(tcp),
+            ClientStream::Tls(tls) => Some(tls.get_ref().0),
+            ClientStream::Compressed(c) => c.get_ref().tcp(),
+            ClientStream::Upgrading => None,
+        }
+    }
+
     /// Speaks the compressed protocol from now on.
     pub fn start_compression(&mut self) {
         let inner = std::mem::replace(self, ClientStream::Upgrading);

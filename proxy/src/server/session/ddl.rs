@@ -50,6 +50,7 @@ use crate::protocol::framing::frame_len;
 use crate::protocol::packets::{err_payload_with_state, is_progress_report, parse_err, put_lenenc};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
+use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::classify::Classified;
 pub(super) use note::PendingCondition;
@@ -220,7 +221,7 @@ impl Session {
         match self.primary.internal(&payload, self.deprecate_eof).await {
             Ok(r) => Ok(r),
             Err(e) => {
-                self.client.send_lost(1).await;
+                self.client.close_like(ServerClose::from_backend(&e)).await;
                 Err(SessionEnd::Backend(e))
             }
         }
@@ -402,7 +403,7 @@ impl Session {
             let peeked = match self.peek_primary_packet().await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.client.send_lost(seq.wrapping_add(1)).await;
+                    self.client.close_like(ServerClose::from_frame(&e)).await;
                     return Err(SessionEnd::Backend(BackendError::Lost(e)));
                 }
             };
@@ -418,7 +419,7 @@ impl Session {
             {
                 Ok(p) => p,
                 Err(e) => {
-                    self.client.send_lost(seq.wrapping_add(1)).await;
+                    self.client.close_like(ServerClose::from_frame(&e)).await;
                     return Err(SessionEnd::Backend(BackendError::Lost(e)));
                 }
             };
@@ -510,7 +511,7 @@ impl Session {
             let reply = match self.primary.statement_reply(&payload).await {
                 Ok(r) => r,
                 Err(e) => {
-                    self.client.send_lost(1).await;
+                    self.client.close_like(ServerClose::from_backend(&e)).await;
                     return Err(SessionEnd::Backend(e));
                 }
             };

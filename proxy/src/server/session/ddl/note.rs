@@ -297,7 +297,9 @@ impl Session {
         let answer = match self.read_result_set().await {
             Ok(a) => a,
             Err(e) => {
-                self.client.send_lost(seq.wrapping_add(1)).await;
+                self.client
+                    .close_like(crate::server::client::ServerClose::from_backend(&e))
+                    .await;
                 return Err(SessionEnd::Backend(e));
             }
         };
