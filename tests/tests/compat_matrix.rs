@@ -166,8 +166,8 @@ fn connector_j_battery_same_through_tern() -> Result<()> {
 /// `Statement.cancel()` of a read outside a transaction. Through Tern the
 /// read runs on a replica, but Tern translates `KILL QUERY <session id>` to
 /// the session's primary thread only, so the replica's query runs on to the
-/// end (the `mariadb` CLI's Ctrl-C is the same KILL QUERY). Direct: error 1317
-/// after a second; through Tern: `SELECT SLEEP(5)` returns 0 after 5 s.
+/// end (the `mariadb` CLI's Ctrl-C is the same KILL QUERY). Direct: error
+/// 1317; through Tern: `SELECT SLEEP(5)` runs its 5 s and returns 0.
 #[test]
 #[ignore = "Tern bug: KILL QUERY of a session id does not reach the session's replica connection; \
             the fix belongs in server/session.rs"]
