@@ -5,7 +5,7 @@
 //! use it: the `mariadb` CLI sends `KILL QUERY <id>` on Ctrl-C from a second
 //! connection. Passed through unchanged it would name some other server thread
 //! and kill an unrelated query. So Tern hands out ids from a range the server
-//! does not reach in practice ([`FIRST_SESSION_ID`] and up) and translates
+//! does not reach in practice ([`FIRST_SESSION_ID`] to [`LAST_SESSION_ID`]) and translates
 //! `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>` and COM_PROCESS_KILL for ids in
 //! that range to the session's backend thread id. Every other KILL passes
 //! through untouched.
@@ -13,8 +13,21 @@
 use dashmap::DashMap;
 
 /// First id Tern hands out. Server thread ids count up from 1 per server start;
-/// two billion connections into one server's life is far beyond any deployment.
-pub const FIRST_SESSION_ID: u32 = 0x8000_0000;
+/// a billion connections into one server's life is far beyond any deployment.
+pub const FIRST_SESSION_ID: u32 = 0x4000_0000;
+
+/// Last id Tern hands out; the next session gets [`FIRST_SESSION_ID`] again.
+/// The range stays below 2^31 because drivers read the greeting's id as a
+/// signed 32-bit integer: MariaDB Connector/J 2.x then cancels a statement with
+/// `KILL QUERY 18446744071562067976` (the id sign-extended), which names no
+/// thread at all.
+pub const LAST_SESSION_ID: u32 = i32::MAX as u32;
+
+/// The id of the `sequence`-th session since Tern started, wrapping within
+/// [`FIRST_SESSION_ID`]..=[`LAST_SESSION_ID`].
+pub fn session_id(sequence: u32) -> u32 {
+    FIRST_SESSION_ID + sequence % (LAST_SESSION_ID - FIRST_SESSION_ID + 1)
+}
 
 /// Tern session id → the session's backend thread id on the primary.
 #[derive(Default)]
@@ -44,7 +57,7 @@ pub fn translate_kill(sql: &[u8], registry: &SessionRegistry) -> Option<Vec<u8>>
         .ok()?
         .parse()
         .ok()?;
-    if id < FIRST_SESSION_ID {
+    if !(FIRST_SESSION_ID..=LAST_SESSION_ID).contains(&id) {
         return None;
     }
     // An id in Tern's range that names no live session is left alone: the server
@@ -137,6 +150,35 @@ mod tests {
                 translate_kill(sql.as_bytes(), &r).map(|v| String::from_utf8(v).expect("utf8"));
             assert_eq!(got, want, "{sql}");
         }
+    }
+
+    #[test]
+    fn session_ids_fit_a_signed_32_bit_int_and_wrap_inside_the_range() {
+        assert_eq!(session_id(0), FIRST_SESSION_ID);
+        assert_eq!(session_id(7), FIRST_SESSION_ID + 7);
+        assert_eq!(
+            session_id(LAST_SESSION_ID - FIRST_SESSION_ID),
+            LAST_SESSION_ID
+        );
+        assert_eq!(
+            session_id(LAST_SESSION_ID - FIRST_SESSION_ID + 1),
+            FIRST_SESSION_ID
+        );
+        // The counter itself wraps at 2^32, a multiple of the range's size.
+        assert_eq!(session_id(u32::MAX), LAST_SESSION_ID);
+        for sequence in [0, 1, 1 << 30, u32::MAX] {
+            assert!(i32::try_from(session_id(sequence)).is_ok());
+        }
+    }
+
+    #[test]
+    fn ids_past_the_range_are_not_translated() {
+        let r = SessionRegistry::default();
+        r.register(LAST_SESSION_ID + 1, 17);
+        assert_eq!(
+            translate_kill(format!("KILL {}", LAST_SESSION_ID + 1).as_bytes(), &r),
+            None
+        );
     }
 
     #[test]

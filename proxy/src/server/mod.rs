@@ -70,6 +70,7 @@ pub struct Shared {
     active_sessions: AtomicUsize,
     /// Sessions running a command right now; shutdown waits for them.
     busy_sessions: BusyCounter,
+    /// Sessions started so far; [`kill::session_id`] turns it into the greeting's id.
     next_connection_id: AtomicU32,
 }
 
@@ -209,7 +210,7 @@ impl Shared {
             sessions: kill::SessionRegistry::default(),
             active_sessions: AtomicUsize::new(0),
             busy_sessions: BusyCounter::default(),
-            next_connection_id: AtomicU32::new(kill::FIRST_SESSION_ID),
+            next_connection_id: AtomicU32::new(0),
         }))
     }
 
@@ -378,10 +379,7 @@ impl Drop for SessionSlot {
 
 async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.set_nodelay(true);
-    let connection_id = shared
-        .next_connection_id
-        .fetch_add(1, Ordering::Relaxed)
-        .max(kill::FIRST_SESSION_ID);
+    let connection_id = kill::session_id(shared.next_connection_id.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("session", id = connection_id, %peer);
     let before = shared.active_sessions.fetch_add(1, Ordering::Relaxed);
     let _slot = SessionSlot(shared.clone());
