@@ -627,6 +627,7 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "throttled",
     "error",
     "runs_here",
+    "ignored_replicas",
 ];
 
 /// Copy progress in percent; the total is an estimate, so never past 100.
@@ -658,11 +659,13 @@ fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
         None,
         None,
         Some("no".to_string()),
+        None,
     ]
 }
 
 fn migration_row(m: &Migration) -> Vec<Option<String>> {
     let p = m.progress();
+    let ignored = p.ignored_replicas_text();
     let pct = if p.state == crate::migrate::store::State::Done {
         100.0
     } else {
@@ -691,6 +694,7 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         p.throttled,
         p.error,
         Some("yes".to_string()),
+        ignored,
     ]
 }
 
