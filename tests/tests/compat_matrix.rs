@@ -187,13 +187,12 @@ fn connector_j_cancel_of_a_replica_read_same_through_tern() -> Result<()> {
 /// `rewriteBatchedStatements=true` Connector/J sets the session's
 /// `session_track_system_variables` to `'auto_increment_increment'`, which
 /// drops `last_gtid`: the server stops putting commits' GTIDs in OK packets,
-/// Tern no longer knows what the session wrote and sends the next read to a
-/// replica that may not have it. Replication is held up here (a read lock on
-/// the replica's copy of the table), so the miss is certain: direct, both
-/// connections see their own insert; through Tern the second does not.
+/// so Tern cannot know what the session wrote and once sent the next read to a
+/// replica that did not have it; such sessions now read with `global`
+/// consistency. Replication is held up here (a read lock on the replica's copy
+/// of the table), so a miss would be certain: the second connection must see
+/// its own insert through Tern as it does directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Tern bug: a session that replaces session_track_system_variables loses read-your-writes; \
-            the fix belongs in server/session.rs (serve such sessions' reads as `global`)"]
 async fn connector_j_session_tracking_override_keeps_read_your_writes() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let mut admin = s.admin_direct().await?;
@@ -701,14 +700,11 @@ async fn mariadb_admin_kill_ends_the_sessions_thread_through_tern() -> Result<()
 }
 
 /// After `KILL CONNECTION` the server closes the connection: the client's next
-/// statement, whatever it is, fails. Through Tern the session lives on until
-/// it next needs the primary: Tern notices the dead primary connection only
-/// when it uses it, so reads that go to a replica (`SELECT 1` here) keep
-/// succeeding, and an idle killed session keeps its client connection open
-/// while the server's processlist no longer shows it.
+/// statement, whatever it is, fails. Tern once kept the session alive until it
+/// next needed the primary, serving reads that go to a replica (`SELECT 1`
+/// here); it now watches the primary connection while the session idles and
+/// closes the client's connection when the server closes its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Tern bug: a session whose primary connection was killed keeps serving replica reads; \
-            the fix (watch the primary connection while idle) belongs in server/session.rs"]
 async fn killed_session_ends_through_tern() -> Result<()> {
     let s = Setup::start(1, &[])?;
     for (port, mut victim) in [

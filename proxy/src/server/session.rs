@@ -149,6 +149,10 @@ pub struct Session {
     schema: Option<Vec<u8>>,
     /// The replica that served the last statement, for SHOW WARNINGS and friends.
     last_replica: Option<usize>,
+    /// The client replaced `session_track_system_variables` with a list
+    /// without `last_gtid` (Connector/J does): the server no longer reports
+    /// this session's commits, so its reads need `global` consistency.
+    own_gtids_untracked: bool,
     /// The client's prepared statements, by id. The server bounds how many a
     /// session may hold (max_prepared_stmt_count), which bounds this map too.
     prepared: HashMap<u32, PreparedStatement>,
@@ -186,6 +190,7 @@ impl Session {
             replay_log: Vec::new(),
             schema,
             last_replica: None,
+            own_gtids_untracked: false,
             prepared: HashMap::new(),
         }
     }
@@ -444,6 +449,11 @@ impl Session {
     fn after_query(&mut self, c: &Classified<'_>, payload: &Bytes, outcome: &RelayOutcome) {
         for pin in c.pins.iter() {
             self.pins.apply(Some(pin));
+        }
+        if c.kind == StatementKind::Set && !outcome.error {
+            if let Some(tracked) = tracks_own_gtids(&payload[1..]) {
+                self.own_gtids_untracked = !tracked;
+            }
         }
         if c.kind == StatementKind::Set && !c.routine_calls.is_empty() && !outcome.error {
             // Replaying it would call the function again on each replica, which
@@ -887,7 +897,9 @@ impl Session {
         // Without the server reporting commits' GTIDs, a session's own writes are
         // invisible to Tern: only the primary's whole position is a safe bound.
         let consistency = match route.consistency {
-            Consistency::Session if !self.shared.primary_history.gtids_tracked() => {
+            Consistency::Session
+                if self.own_gtids_untracked || !self.shared.primary_history.gtids_tracked() =>
+            {
                 Consistency::Global
             }
             other => other,
@@ -1087,6 +1099,7 @@ impl Session {
     /// than resetting each and cannot leave stale state behind.
     fn reset_session_state(&mut self, schema: Option<Vec<u8>>) {
         self.pins = Pins::default();
+        self.own_gtids_untracked = false;
         self.consistency = Consistency::Session;
         self.ddl_mode = ddl::DdlMode::default();
         self.replay_log.clear();
@@ -1271,6 +1284,24 @@ fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
+/// After a session `SET session_track_system_variables = ...`: whether the
+/// server still reports the session's commit GTIDs (the list names `last_gtid`
+/// or `*`, or is the global default). `None` for any other statement, and for
+/// `SET GLOBAL` or `SET STATEMENT ... FOR`, which leave the session's list alone.
+fn tracks_own_gtids(sql: &[u8]) -> Option<bool> {
+    const NAME: &[u8] = b"session_track_system_variables";
+    let at = sql
+        .windows(NAME.len())
+        .position(|w| w.eq_ignore_ascii_case(NAME))?;
+    let (before, value) = sql.split_at(at + NAME.len());
+    if contains_ci(before, b"GLOBAL") || contains_ci(before, b"STATEMENT") {
+        return None;
+    }
+    Some(
+        contains_ci(value, b"last_gtid") || value.contains(&b'*') || contains_ci(value, b"DEFAULT"),
+    )
+}
+
 /// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`: they describe the
 /// previous statement, wherever it ran.
 fn is_diagnostics_query(sql: &[u8]) -> bool {
@@ -1311,4 +1342,33 @@ fn is_replayable_set(c: &Classified<'_>, sql: &[u8]) -> bool {
         }
     }
     !contains_ci(text, b"GLOBAL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tracks_own_gtids;
+
+    #[test]
+    fn a_session_tracking_list_without_last_gtid_is_noticed() {
+        let t = |sql: &str| tracks_own_gtids(sql.as_bytes());
+        assert_eq!(
+            t("SET session_track_system_variables='auto_increment_increment'"),
+            Some(false)
+        );
+        assert_eq!(
+            t("SET SESSION session_track_system_variables = 'autocommit,last_gtid'"),
+            Some(true)
+        );
+        assert_eq!(t("set @@session_track_system_variables='*'"), Some(true));
+        assert_eq!(
+            t("SET session_track_system_variables = DEFAULT"),
+            Some(true)
+        );
+        assert_eq!(t("SET GLOBAL session_track_system_variables = ''"), None);
+        assert_eq!(
+            t("SET STATEMENT session_track_system_variables='' FOR SELECT 1"),
+            None
+        );
+        assert_eq!(t("SET NAMES utf8mb4"), None);
+    }
 }
