@@ -164,13 +164,11 @@ fn connector_j_battery_same_through_tern() -> Result<()> {
 }
 
 /// `Statement.cancel()` of a read outside a transaction. Through Tern the
-/// read runs on a replica, but Tern translates `KILL QUERY <session id>` to
-/// the session's primary thread only, so the replica's query runs on to the
-/// end (the `mariadb` CLI's Ctrl-C is the same KILL QUERY). Direct: error
-/// 1317; through Tern: `SELECT SLEEP(5)` runs its 5 s and returns 0.
+/// read runs on a replica; `KILL QUERY <session id>` once reached only the
+/// session's primary thread, so the replica's `SELECT SLEEP(5)` ran its 5 s
+/// and returned 0. Tern now stops the read on the replica too: error 1317, as
+/// directly (the `mariadb` CLI's Ctrl-C is the same KILL QUERY).
 #[test]
-#[ignore = "Tern bug: KILL QUERY of a session id does not reach the session's replica connection; \
-            the fix belongs in server/session.rs"]
 fn connector_j_cancel_of_a_replica_read_same_through_tern() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let direct = connector_j(s.cluster.primary().port(), "cjc_direct", "cancel")?;

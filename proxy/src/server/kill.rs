@@ -29,15 +29,30 @@ pub fn session_id(sequence: u32) -> u32 {
     FIRST_SESSION_ID + sequence % (LAST_SESSION_ID - FIRST_SESSION_ID + 1)
 }
 
-/// Tern session id → the session's backend thread id on the primary.
+/// What a session runs on the servers right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SessionThreads {
+    /// Its backend thread on the primary.
+    primary: u32,
+    /// The replica (index) and thread running its read, while one runs.
+    replica_read: Option<(usize, u32)>,
+}
+
+/// Tern session id → the session's backend threads.
 #[derive(Default)]
 pub struct SessionRegistry {
-    backends: DashMap<u32, u32>,
+    backends: DashMap<u32, SessionThreads>,
 }
 
 impl SessionRegistry {
     pub fn register(&self, session_id: u32, backend_thread_id: u32) {
-        self.backends.insert(session_id, backend_thread_id);
+        self.backends.insert(
+            session_id,
+            SessionThreads {
+                primary: backend_thread_id,
+                replica_read: None,
+            },
+        );
     }
 
     pub fn unregister(&self, session_id: u32) {
@@ -45,8 +60,39 @@ impl SessionRegistry {
     }
 
     pub fn backend_of(&self, session_id: u32) -> Option<u32> {
-        self.backends.get(&session_id).map(|v| *v)
+        self.backends.get(&session_id).map(|v| v.primary)
     }
+
+    /// Marks the start (`Some`) or end (`None`) of a read the session runs on
+    /// a replica, so that `KILL QUERY` of the session can stop it there.
+    pub fn set_replica_read(&self, session_id: u32, read: Option<(usize, u32)>) {
+        if let Some(mut threads) = self.backends.get_mut(&session_id) {
+            threads.replica_read = read;
+        }
+    }
+
+    fn replica_read_of(&self, session_id: u32) -> Option<(usize, u32)> {
+        self.backends.get(&session_id).and_then(|v| v.replica_read)
+    }
+}
+
+/// If `sql` is `KILL [HARD|SOFT] QUERY <id>` of a Tern session that is running
+/// a read on a replica: that replica and the read's thread there. The server
+/// stops the session's statement wherever it runs; so must Tern.
+pub fn replica_query_to_kill(sql: &[u8], registry: &SessionRegistry) -> Option<(usize, u32)> {
+    let (id_start, id_end) = kill_target(sql)?;
+    let before = &sql[..id_start];
+    let is_query = before
+        .split(|b| b.is_ascii_whitespace())
+        .any(|w| w.eq_ignore_ascii_case(b"QUERY"));
+    if !is_query {
+        return None;
+    }
+    let id: u32 = std::str::from_utf8(&sql[id_start..id_end])
+        .ok()?
+        .parse()
+        .ok()?;
+    registry.replica_read_of(id)
 }
 
 /// If `sql` is a KILL naming a Tern session id, returns the statement rewritten
@@ -186,5 +232,22 @@ mod tests {
         let r = registry();
         r.unregister(FIRST_SESSION_ID + 4);
         assert_eq!(r.backend_of(FIRST_SESSION_ID + 4), None);
+    }
+
+    #[test]
+    fn kill_query_of_a_session_reading_on_a_replica_names_the_replica_thread() {
+        let r = SessionRegistry::default();
+        r.register(FIRST_SESSION_ID, 7);
+        let kill = format!("KILL QUERY {FIRST_SESSION_ID}");
+        assert_eq!(replica_query_to_kill(kill.as_bytes(), &r), None);
+        r.set_replica_read(FIRST_SESSION_ID, Some((1, 99)));
+        assert_eq!(replica_query_to_kill(kill.as_bytes(), &r), Some((1, 99)));
+        let hard = format!("kill hard query {FIRST_SESSION_ID};");
+        assert_eq!(replica_query_to_kill(hard.as_bytes(), &r), Some((1, 99)));
+        // KILL CONNECTION ends the primary thread, which ends the session.
+        let conn = format!("KILL {FIRST_SESSION_ID}");
+        assert_eq!(replica_query_to_kill(conn.as_bytes(), &r), None);
+        r.set_replica_read(FIRST_SESSION_ID, None);
+        assert_eq!(replica_query_to_kill(kill.as_bytes(), &r), None);
     }
 }

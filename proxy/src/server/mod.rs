@@ -412,7 +412,14 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         };
         tracing::debug!(user = %identity.user, tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
         shared.sessions.register(connection_id, backend.server_connection_id);
-        let session = session::Session::new(shared.clone(), client, backend, identity, login_status);
+        let session = session::Session::new(
+            shared.clone(),
+            client,
+            backend,
+            identity,
+            login_status,
+            connection_id,
+        );
         let end = session.run().await;
         shared.sessions.unregister(connection_id);
         tracing::debug!(reason = %end, "session ended");

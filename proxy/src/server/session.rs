@@ -153,6 +153,8 @@ pub struct Session {
     /// without `last_gtid` (Connector/J does): the server no longer reports
     /// this session's commits, so its reads need `global` consistency.
     own_gtids_untracked: bool,
+    /// The id the client was given (Tern's, see `kill.rs`).
+    session_id: u32,
     /// The client's prepared statements, by id. The server bounds how many a
     /// session may hold (max_prepared_stmt_count), which bounds this map too.
     prepared: HashMap<u32, PreparedStatement>,
@@ -165,6 +167,7 @@ impl Session {
         primary: BackendConn,
         identity: Identity,
         login_status: u16,
+        session_id: u32,
     ) -> Self {
         let deprecate_eof = identity
             .capabilities
@@ -191,6 +194,7 @@ impl Session {
             schema,
             last_replica: None,
             own_gtids_untracked: false,
+            session_id,
             prepared: HashMap::new(),
         }
     }
@@ -285,6 +289,7 @@ impl Session {
                     Ok(())
                 }
                 COM_QUERY | COM_PROCESS_KILL if self.names_tern_session(&packet.payload) => {
+                    self.kill_replica_query(&packet.payload).await;
                     let translated = self.translate_kill(&packet.payload);
                     self.on_primary(command, packet.seq, &translated).await
                 }
@@ -1001,6 +1006,25 @@ impl Session {
         payload: &[u8],
         wait: Option<&GtidSet>,
     ) -> Result<ReplicaRead, SessionEnd> {
+        // While the read runs there, a KILL QUERY of this session reaches it.
+        let thread = self.replicas[idx]
+            .as_ref()
+            .map(|link| link.conn.server_connection_id);
+        let sessions = &self.shared.sessions;
+        sessions.set_replica_read(self.session_id, thread.map(|t| (idx, t)));
+        let read = self.run_on_replica(idx, command, seq, payload, wait).await;
+        self.shared.sessions.set_replica_read(self.session_id, None);
+        read
+    }
+
+    async fn run_on_replica(
+        &mut self,
+        idx: usize,
+        command: u8,
+        seq: u8,
+        payload: &[u8],
+        wait: Option<&GtidSet>,
+    ) -> Result<ReplicaRead, SessionEnd> {
         let opts = RelayOptions {
             command,
             deprecate_eof: self.deprecate_eof,
@@ -1121,6 +1145,32 @@ impl Session {
                 .find(|b| !b.is_ascii_whitespace())
                 .is_some_and(|b| b.eq_ignore_ascii_case(&b'k')),
             _ => false,
+        }
+    }
+
+    /// `KILL QUERY` of a session whose read runs on a replica: stops it there
+    /// first, as this session's own user (so the server's rules on whose
+    /// queries a user may kill apply there too). The KILL then goes to the
+    /// primary as usual, and its answer is the client's.
+    async fn kill_replica_query(&mut self, payload: &[u8]) {
+        if payload.first() != Some(&COM_QUERY) {
+            return;
+        }
+        let Some((idx, thread)) =
+            super::kill::replica_query_to_kill(&payload[1..], &self.shared.sessions)
+        else {
+            return;
+        };
+        if idx >= self.replicas.len() || self.prepare_link(idx).await.is_err() {
+            return;
+        }
+        let deprecate_eof = self.deprecate_eof;
+        if let Some(link) = self.replicas[idx].as_mut() {
+            let sql = format!("\x03KILL QUERY {thread}");
+            if let Err(e) = link.conn.internal(sql.as_bytes(), deprecate_eof).await {
+                tracing::debug!(error = %e, "KILL QUERY on the replica failed");
+                self.replicas[idx] = None;
+            }
         }
     }
 
