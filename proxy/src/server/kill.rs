@@ -8,7 +8,10 @@
 //! does not reach in practice ([`FIRST_SESSION_ID`] to [`LAST_SESSION_ID`]) and translates
 //! `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>` and COM_PROCESS_KILL for ids in
 //! that range to the session's backend thread id. Every other KILL passes
-//! through untouched.
+//! through untouched. While a session runs a read on a replica, the registry
+//! also knows that replica's thread, and `KILL QUERY <id>` stops the read
+//! there before it reaches the primary: the client's statement is interrupted
+//! wherever it runs, as it would be on the server.
 
 use dashmap::DashMap;
 
