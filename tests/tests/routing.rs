@@ -629,3 +629,90 @@ async fn reset_connection_keeps_the_schema_for_replica_reads() -> Result<()> {
     assert_eq!(server, ids.replica, "the read did not go to the replica");
     Ok(())
 }
+
+/// The primary loses `last_gtid` tracking at runtime (as after a restart that
+/// drops a `SET GLOBAL`), then gets it back. While it is lost, sessions read
+/// with global consistency; a session whose connection was opened meanwhile
+/// keeps global consistency even after tracking is back (its connection still
+/// does not report commits); new sessions return to session consistency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_your_writes_follows_tracking_lost_and_back() -> Result<()> {
+    let s = Setup::start(1, &["--monitor-interval-ms", "100"])?;
+    let ids = server_ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE app.tb (id INT PRIMARY KEY, v INT); INSERT INTO app.tb VALUES (1, 0)",
+        )
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_replica_serves(&s, &ids).await?;
+    let tracked: String = admin
+        .query_first("SELECT @@global.session_track_system_variables")
+        .await?
+        .context("tracking")?;
+
+    // Lost: Tern falls back to global consistency.
+    admin
+        .query_drop("SET GLOBAL session_track_system_variables = 'autocommit'")
+        .await?;
+    s.tern
+        .wait_for_log("falls back to global consistency", Duration::from_secs(10))?;
+    let mut r = replica_admin(&s).await?;
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 2; START SLAVE")
+        .await?;
+    let mut opened_untracked = s.app_via_tern().await?;
+    for k in 1..=5 {
+        opened_untracked
+            .query_drop(format!("UPDATE tb SET v = {k} WHERE id = 1"))
+            .await?;
+        let v: Option<i64> = opened_untracked
+            .query_first("SELECT v FROM tb WHERE id = 1")
+            .await?;
+        assert_eq!(v, Some(k), "stale read while tracking is lost");
+    }
+
+    // Back: noticed within a monitor interval.
+    admin
+        .query_drop(format!(
+            "SET GLOBAL session_track_system_variables = '{tracked}'"
+        ))
+        .await?;
+    s.tern
+        .wait_for_log("tracks last_gtid again", Duration::from_secs(10))?;
+    // The connection opened while tracking was lost still does not report its
+    // commits: an INSERT shows it, and its reads stay consistent.
+    for k in 10..=14 {
+        opened_untracked
+            .query_drop(format!("INSERT INTO tb VALUES ({k}, {k})"))
+            .await?;
+        let v: Option<i64> = opened_untracked
+            .query_first(format!("SELECT v FROM tb WHERE id = {k}"))
+            .await?;
+        assert_eq!(v, Some(k), "stale read on a connection that does not track");
+    }
+    // A new session reads with session consistency again: with no writes of its
+    // own, a replica that is 2 s behind may answer (direct write not yet there).
+    admin
+        .query_drop("UPDATE app.tb SET v = 1000 WHERE id = 1")
+        .await?;
+    let mut fresh = s.app_via_tern().await?;
+    let row: Option<(i64, u32)> = fresh
+        .query_first(format!(
+            "SELECT v, {} FROM tb WHERE id = 1",
+            tern_tests::cluster::WHOAMI
+        ))
+        .await?;
+    let (v, server) = row.context("row")?;
+    assert_eq!(
+        server, ids.replica,
+        "a fresh session's read left the replica"
+    );
+    assert_ne!(
+        v, 1000,
+        "session consistency would not wait for others' writes"
+    );
+    r.query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+        .await?;
+    Ok(())
+}

@@ -254,6 +254,11 @@ pub async fn watch_primary(
                 history
                     .gtids_tracked
                     .store(has, std::sync::atomic::Ordering::Relaxed);
+                if has && reported_untracked == Some(true) {
+                    tracing::info!(
+                        "the primary tracks last_gtid again; new sessions read with session consistency"
+                    );
+                }
                 if !has && reported_untracked != Some(true) {
                     tracing::warn!(
                         "the primary does not track last_gtid in session_track_system_variables; \

@@ -36,6 +36,8 @@ pub struct RelayOutcome {
     pub error_code: u16,
     /// GTIDs the statement committed (MariaDB `last_gtid`, MySQL own GTIDs).
     pub gtids: Vec<Gtid>,
+    /// Affected rows of the last OK.
+    pub affected_rows: u64,
     /// The default schema changed to this.
     pub schema: Option<Vec<u8>>,
     /// COM_STMT_PREPARE succeeded: statement id and parameter count.
@@ -64,6 +66,7 @@ pub fn observe_ok(payload: &[u8], outcome: &mut RelayOutcome) {
         return;
     };
     outcome.status = Some(ok.status);
+    outcome.affected_rows = ok.affected_rows;
     if ok.status & SESSION_STATE_CHANGED == 0 {
         return;
     }

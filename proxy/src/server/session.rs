@@ -460,6 +460,7 @@ impl Session {
                 self.own_gtids_untracked = !tracked;
             }
         }
+        self.check_commit_reported(c, outcome);
         if c.kind == StatementKind::Set && !c.routine_calls.is_empty() && !outcome.error {
             // Replaying it would call the function again on each replica, which
             // may write there; without the replay the replicas lack the value.
@@ -483,6 +484,38 @@ impl Session {
             return;
         }
         self.replay_log.push(payload.clone());
+    }
+
+    /// A committed row change must come back with its GTID. When it does not,
+    /// the server does not track this connection's commits (its connection was
+    /// opened while the primary's `session_track_system_variables` lacked
+    /// `last_gtid`, after a restart lost the runtime setting, say): its reads
+    /// need `global` consistency for as long as it lives, even after the
+    /// primary tracks again for new connections. INSERT, REPLACE and DELETE
+    /// only: an UPDATE reports matched rows to CLIENT_FOUND_ROWS clients and
+    /// may change nothing, so commit nothing.
+    fn check_commit_reported(&mut self, c: &Classified<'_>, outcome: &RelayOutcome) {
+        if !outcome.gtids.is_empty() {
+            self.own_gtids_untracked = false;
+            return;
+        }
+        let committed_change = matches!(
+            c.kind,
+            StatementKind::Insert | StatementKind::Replace | StatementKind::Delete
+        ) && !outcome.error
+            && outcome.affected_rows > 0
+            && !c.multi_statement
+            && !self.in_transaction
+            && self.autocommit
+            && self.last_replica.is_none()
+            && self.pins.reason().is_none();
+        if committed_change && !self.own_gtids_untracked {
+            tracing::info!(
+                user = %self.identity.user,
+                "the server did not report this session's commit GTID; its reads use global consistency"
+            );
+            self.own_gtids_untracked = true;
+        }
     }
 
     /// `SET [SESSION] tern_consistency = 'session' | 'global' | 'eventual'` and
