@@ -10,6 +10,11 @@ use serde::Deserialize;
 
 use crate::migrate::plan::DdlMode;
 
+/// Logins in progress at once. A real login takes milliseconds; 256 pending
+/// covers a reconnect storm of a large pool, while a flood of sockets that never
+/// log in costs at most this many slots, and sheds its own oldest first.
+pub const DEFAULT_MAX_PENDING_LOGINS: usize = 256;
+
 /// Tern's default listening address: the port ProxySQL made familiar for a MySQL
 /// proxy, on loopback so that a demo never exposes a database by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6033";
@@ -142,6 +147,10 @@ pub struct ServeArgs {
     /// Most client connections at once; more get ERROR 1040 [default: 4096].
     #[arg(long, env = "TERN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most connections still logging in at once; past it the oldest pending
+    /// login of the address with the most of them is closed [default: 256].
+    #[arg(long, env = "TERN_MAX_PENDING_LOGINS")]
+    pub max_pending_logins: Option<usize>,
     /// Largest client packet in bytes; larger ones get ERROR 1153 [default: 67108864].
     #[arg(long, env = "TERN_MAX_PACKET_SIZE")]
     pub max_packet_size: Option<usize>,
@@ -233,6 +242,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_connections: Option<usize>,
+    pub max_pending_logins: Option<usize>,
     pub max_packet_size: Option<usize>,
     pub handshake_timeout_secs: Option<u64>,
     pub log_format: Option<LogFormat>,
@@ -294,6 +304,9 @@ pub struct Settings {
     pub admin_password: String,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub max_connections: usize,
+    /// Connections that have not logged in yet; they do not count against
+    /// `max_connections`.
+    pub max_pending_logins: usize,
     pub max_packet_size: usize,
     pub handshake_timeout: Duration,
     pub backend_connect_timeout: Duration,
@@ -379,6 +392,11 @@ impl ServeArgs {
                 .max_connections
                 .or(file.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            max_pending_logins: self
+                .max_pending_logins
+                .or(file.max_pending_logins)
+                .unwrap_or(DEFAULT_MAX_PENDING_LOGINS)
+                .max(1),
             max_packet_size: self
                 .max_packet_size
                 .or(file.max_packet_size)

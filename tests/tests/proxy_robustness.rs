@@ -9,6 +9,7 @@ use common::{backend_connections, com_query, server_error, RawClient, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tern_tests::cluster::{APP_DATABASE, APP_PASSWORD, APP_USER};
+use tokio::io::AsyncReadExt;
 
 /// A session that must keep working while others misbehave.
 async fn still_serves(s: &Setup, bystander: &mut Conn) -> Result<()> {
@@ -236,4 +237,61 @@ async fn kill_query_with_greeting_id_stops_that_session_only() -> Result<()> {
     let unknown = server_error(killer.query_drop(format!("KILL {}", u32::MAX - 1)).await)?;
     assert_eq!(unknown.0, 1094, "{unknown:?}");
     still_serves(&s, &mut bystander).await
+}
+
+/// Regression: 55 sockets that never logged in made real logins get ERROR 1040
+/// until the handshake timeout. Pending logins have their own bound now, and a
+/// flood far above it sheds its own oldest sockets while real logins go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_do_not_lock_out_real_logins() -> Result<()> {
+    let s = Setup::start(
+        0,
+        &[
+            "--max-connections",
+            "10",
+            "--max-pending-logins",
+            "32",
+            "--handshake-timeout-secs",
+            "60",
+        ],
+    )?;
+    let mut silent = Vec::new();
+    for _ in 0..400 {
+        silent.push(tokio::net::TcpStream::connect(("127.0.0.1", s.tern.port())).await?);
+    }
+    // Real logins keep working, and they count against --max-connections.
+    let mut held = Vec::new();
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        let c = tokio::time::timeout(Duration::from_secs(10), s.app_via_tern())
+            .await
+            .with_context(|| format!("login {i} hung behind the silent sockets"))??;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "login {i} was slow"
+        );
+        held.push(c);
+    }
+    let refused = server_error(Conn::new(s.tern_opts(APP_USER, APP_PASSWORD)).await)?;
+    assert_eq!(refused.0, 1040, "the 11th session: {refused:?}");
+    // The flood was shed down to the bound: most silent sockets are closed.
+    let mut closed = 0;
+    for sock in &mut silent {
+        let mut buf = [0u8; 512];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(20), sock.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(Ok(_)) => continue, // the greeting
+                Err(_) => break,       // still open
+            }
+        }
+    }
+    assert!(
+        closed >= 400 - 32,
+        "only {closed} of 400 silent sockets were shed"
+    );
+    Ok(())
 }

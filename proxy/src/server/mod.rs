@@ -3,6 +3,7 @@
 pub mod client;
 pub mod kill;
 pub mod login;
+pub mod pending;
 pub mod relay;
 pub mod session;
 pub mod stream;
@@ -63,6 +64,8 @@ pub struct Shared {
     /// The online ALTER engine and its write gate.
     pub migrations: Arc<crate::migrate::Engine>,
     pub metrics: crate::admin::metrics::Metrics,
+    /// Connections still logging in, bounded apart from sessions.
+    pub pending_logins: Arc<pending::PendingLogins>,
     /// Stored functions and views, for routing reads that use them.
     pub catalog: Arc<crate::backend::catalog::Catalog>,
     /// The primary's position for `global` reads, read on Tern's connections.
@@ -193,6 +196,7 @@ impl Shared {
             migrations,
             metrics: crate::admin::metrics::Metrics::new(),
             catalog: Arc::default(),
+            pending_logins: pending::PendingLogins::new(settings.max_pending_logins),
             primary_position: crate::backend::monitor::PrimaryPosition::new(
                 crate::backend::monitor::admin_opts(
                     &settings.primary,
@@ -381,10 +385,12 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.set_nodelay(true);
     let connection_id = kill::session_id(shared.next_connection_id.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("session", id = connection_id, %peer);
-    let before = shared.active_sessions.fetch_add(1, Ordering::Relaxed);
-    let _slot = SessionSlot(shared.clone());
     let mut client = ClientConn::new(ClientStream::Plain(tcp), peer);
-    if before >= shared.settings.max_connections {
+    // Only logged-in sessions count here: connections still logging in have
+    // their own bound (`pending.rs`), so sockets that never log in cannot lock
+    // real clients out. Logins that finish together may pass the limit by at
+    // most the number of pending logins.
+    if shared.active_sessions.load(Ordering::Relaxed) >= shared.settings.max_connections {
         // The server answers an over-limit connection with this ERR in place of
         // its greeting.
         client
@@ -394,11 +400,18 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         return;
     }
     async move {
-        let login = tokio::time::timeout(
-            shared.settings.handshake_timeout,
-            login::login(&shared, &mut client, connection_id),
-        )
-        .await;
+        let pending = shared.pending_logins.admit(peer.ip());
+        let login = tokio::select! {
+            login = tokio::time::timeout(
+                shared.settings.handshake_timeout,
+                login::login(&shared, &mut client, connection_id),
+            ) => login,
+            _ = pending.shed.cancelled() => {
+                tracing::info!("login abandoned: closed to make room for other logins");
+                return;
+            }
+        };
+        drop(pending);
         let (identity, backend, login_status) = match login {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
@@ -410,6 +423,8 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
+        shared.active_sessions.fetch_add(1, Ordering::Relaxed);
+        let _slot = SessionSlot(shared.clone());
         tracing::debug!(user = %identity.user, tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
         shared.sessions.register(connection_id, backend.server_connection_id);
         let session = session::Session::new(
