@@ -8,30 +8,6 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use common::Setup;
 use mysql_async::prelude::Queryable;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A plain HTTP/1.1 GET; returns (status code, body).
-async fn get(addr: &str, path: &str) -> Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
-        .await
-        .context("http response timed out")??;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .context("no status")?
-        .parse()?;
-    // Bodies may be chunked: keep only the payload lines for the checks here.
-    Ok((status, body.to_string()))
-}
 
 fn json_of(body: &str) -> Result<serde_json::Value> {
     // Strip chunked-encoding size lines if present.
@@ -62,7 +38,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
         .await?;
     let id: u64 = id.context("migration id")?.parse()?;
 
-    let (code, body) = get(&http, "/metrics").await?;
+    let (code, body) = common::http_get(&http, "/metrics").await?;
     ensure!(code == 200, "{code}");
     for needle in [
         "tern_queries_total{kind=\"insert\",route=\"primary\"}",
@@ -81,7 +57,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
         ensure!(body.contains(needle), "/metrics lacks {needle}:\n{body}");
     }
 
-    let (code, body) = get(&http, "/api/status").await?;
+    let (code, body) = common::http_get(&http, "/api/status").await?;
     ensure!(code == 200);
     let status = json_of(&body)?;
     ensure!(status["primary"]["healthy"] == true, "{status}");
@@ -93,7 +69,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
         status["replicas"].as_array().map(Vec::len) == Some(1),
         "{status}"
     );
-    let (code, body) = get(&http, "/api/migrations").await?;
+    let (code, body) = common::http_get(&http, "/api/migrations").await?;
     ensure!(code == 200);
     let list = json_of(&body)?;
     ensure!(
@@ -101,14 +77,14 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
             .is_some_and(|l| l.iter().any(|m| m["id"] == id && m["table"] == "app.hm")),
         "{list}"
     );
-    let (code, body) = get(&http, "/").await?;
+    let (code, body) = common::http_get(&http, "/").await?;
     ensure!(code == 200 && body.contains("<title>Tern status</title>"));
-    let (code, _) = get(&http, "/healthz").await?;
+    let (code, _) = common::http_get(&http, "/healthz").await?;
     ensure!(code == 200);
 
     c.query_drop(format!("TERN CANCEL {id}")).await?;
     s.cluster.primary().stop()?;
-    let (code, _) = get(&http, "/healthz").await?;
+    let (code, _) = common::http_get(&http, "/healthz").await?;
     ensure!(code == 503, "healthz with the primary down: {code}");
     Ok(())
 }

@@ -77,22 +77,6 @@ async fn show_create(conn: &mut Conn, table: &str) -> Result<Option<String>> {
     }
 }
 
-/// The body of a plain HTTP/1.1 GET.
-async fn http_get(addr: &str, path: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
-        .await
-        .context("http response timed out")??;
-    Ok(String::from_utf8_lossy(&raw).into_owned())
-}
-
 struct Sides {
     direct: Conn,
     tern: Conn,
@@ -336,7 +320,7 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
         s.tern.log_contents().contains("ALTER not run online"),
         "no log line for the fallbacks"
     );
-    let metrics = http_get(&http, "/metrics").await?;
+    let (_, metrics) = common::http_get(&http, "/metrics").await?;
     ensure!(
         metrics
             .lines()

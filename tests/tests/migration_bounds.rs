@@ -13,7 +13,6 @@ use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tern_tests::cluster::{ADMIN_PASSWORD, ADMIN_USER, APP_DATABASE};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Replica lag above which the copy waits, in these tests. Low, so that one
 /// write the stopped replica has not applied throttles the copy quickly.
@@ -154,18 +153,7 @@ async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
 
 /// A plain HTTP/1.1 GET of a JSON document.
 async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
-        .await
-        .context("http response timed out")??;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (_, body) = text.split_once("\r\n\r\n").context("no header end")?;
+    let (_, body) = common::http_get(addr, path).await?;
     // Bodies may be chunked: the JSON is between the first and last bracket.
     let start = body.find(['{', '[']).context("no JSON")?;
     let end = body.rfind(['}', ']']).context("no JSON end")?;

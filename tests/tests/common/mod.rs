@@ -302,3 +302,27 @@ pub fn com_query(sql: &str) -> Vec<u8> {
     p.extend_from_slice(sql.as_bytes());
     p
 }
+
+/// A plain HTTP/1.1 GET of Tern's HTTP endpoint; returns (status code, body).
+/// Bodies may come chunked: callers look for what they need inside.
+pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .context("http response timed out")??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .context("no status")?
+        .parse()?;
+    Ok((status, body.to_string()))
+}
