@@ -320,19 +320,28 @@ async fn session_facts_come_from_the_primary_session() -> Result<()> {
 }
 
 /// In `global` consistency Tern reads the primary's position on a connection of
-/// its own: the client's session never runs a statement it did not send.
+/// its own: the client's session never runs a statement it did not send (the
+/// primary's general log shows every statement of the session's thread). A
+/// session that turns on profiling stays on the primary, so `SHOW PROFILES`
+/// lists its reads as it would without Tern.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tern_statements_never_show_in_the_clients_session() -> Result<()> {
+async fn tern_statements_never_run_in_the_clients_session() -> Result<()> {
     let s = Setup::start(1, &[])?;
     let ids = ids(&s).await?;
-    create_schema(&s).await?;
+    let mut admin = create_schema(&s).await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     until_catalog_lets_reads_through(&s, &ids).await?;
+    admin
+        .query_drop("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1")
+        .await?;
 
     let mut c = s.app_via_tern().await?;
-    c.query_drop("SET profiling = 1").await?;
     c.query_drop("SET tern_consistency = 'global'").await?;
     c.query_drop("INSERT INTO r6 (v) VALUES (1)").await?;
+    let thread: u64 = c
+        .query_first("SELECT CONNECTION_ID()")
+        .await?
+        .context("thread")?;
     let mut served_by_replica = 0;
     for _ in 0..5 {
         let server: Option<u32> = c
@@ -343,13 +352,50 @@ async fn tern_statements_never_show_in_the_clients_session() -> Result<()> {
         }
     }
     assert!(served_by_replica > 0, "no global read reached the replica");
-    let profiles: Vec<Row> = c.query("SHOW PROFILES").await?;
-    for row in profiles {
-        let text: String = row.get("Query").context("Query")?;
-        assert!(
-            !text.contains("gtid_binlog_pos") && !text.contains("GTID_WAIT"),
-            "Tern's statement in the client's profile: {text}"
-        );
-    }
+    admin.query_drop("SET GLOBAL general_log = 0").await?;
+    let foreign: Vec<String> = admin
+        .exec(
+            "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log \
+             WHERE thread_id = ? AND command_type = 'Query' \
+             AND (argument LIKE '%gtid_binlog_pos%' OR argument LIKE '%GTID_WAIT%')",
+            (thread,),
+        )
+        .await?;
+    assert!(
+        foreign.is_empty(),
+        "Tern's statements in the client's session: {foreign:?}"
+    );
+    let seen: Option<i64> = admin
+        .exec_first(
+            "SELECT COUNT(*) FROM mysql.general_log WHERE thread_id = ? AND argument LIKE 'INSERT INTO r6%'",
+            (thread,),
+        )
+        .await?;
+    assert_eq!(
+        seen,
+        Some(1),
+        "the general log does not show the session's own statement"
+    );
+
+    // Profiling pins the session: its reads are in its own SHOW PROFILES.
+    let mut p = s.app_via_tern().await?;
+    p.query_drop("SET profiling = 1").await?;
+    let server: Option<u32> = p
+        .query_first(format!("SELECT {WHOAMI} FROM r6 LIMIT 1"))
+        .await?;
+    assert_eq!(
+        server,
+        Some(ids.primary),
+        "a profiled read left the primary"
+    );
+    let profiles: Vec<Row> = p.query("SHOW PROFILES").await?;
+    let texts: Vec<String> = profiles
+        .iter()
+        .filter_map(|r| r.get::<String, _>("Query"))
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("FROM r6 LIMIT 1")),
+        "the read is missing from SHOW PROFILES: {texts:?}"
+    );
     Ok(())
 }

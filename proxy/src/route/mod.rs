@@ -176,7 +176,23 @@ fn primary_only(c: &Classified<'_>, session: &SessionView<'_>) -> Option<&'stati
     if names_view_needing_primary(c, session) {
         return Some("view that needs the primary");
     }
+    if names_server_schema(c, session) {
+        return Some("server schema");
+    }
     None
+}
+
+/// Schemas whose tables describe the server or the session that reads them
+/// (`information_schema.SESSION_VARIABLES`, `PROCESSLIST`, `OPTIMIZER_TRACE`,
+/// performance_schema, sys views, the `mysql` log tables): a replica would
+/// answer about itself.
+fn names_server_schema(c: &Classified<'_>, session: &SessionView<'_>) -> bool {
+    const SCHEMAS: [&str; 4] = ["information_schema", "performance_schema", "sys", "mysql"];
+    c.tables.iter().any(|t| {
+        t.schema
+            .or(session.schema)
+            .is_some_and(|schema| SCHEMAS.iter().any(|s| s.eq_ignore_ascii_case(schema)))
+    })
 }
 
 /// Every stored function the statement calls is one the catalog vouches for.
@@ -223,6 +239,9 @@ pub struct Pins {
     pub sql_log_bin: bool,
     /// The replayable session-variable log outgrew its bound.
     pub too_much_state: bool,
+    /// The session turned on profiling or the optimizer trace: what it shows
+    /// of its own statements must include its reads.
+    pub self_inspection: bool,
 }
 
 impl Pins {
@@ -252,6 +271,8 @@ impl Pins {
             Some("text-protocol PREPARE")
         } else if self.sql_log_bin {
             Some("sql_log_bin")
+        } else if self.self_inspection {
+            Some("profiling or optimizer trace")
         } else if self.too_much_state {
             Some("session state")
         } else {
@@ -402,6 +423,12 @@ mod tests {
             "SELECT 1 INTO @a",
             "SELECT a INTO @x FROM t LIMIT 1",
             "SELECT MASTER_GTID_WAIT('0-1-1', 1)",
+            "SELECT * FROM information_schema.SESSION_VARIABLES",
+            "SELECT * FROM INFORMATION_SCHEMA.PROCESSLIST",
+            "SELECT * FROM information_schema.OPTIMIZER_TRACE",
+            "SELECT * FROM performance_schema.threads",
+            "SELECT * FROM sys.session",
+            "SELECT * FROM mysql.general_log",
         ] {
             assert_eq!(target(sql, &s), Target::Primary, "{sql}");
         }

@@ -459,6 +459,12 @@ impl Session {
             if let Some(tracked) = tracks_own_gtids(&payload[1..]) {
                 self.own_gtids_untracked = !tracked;
             }
+            // SHOW PROFILES and the optimizer trace describe the session's own
+            // statements: from now on they all run where those are kept.
+            let sql = &payload[1..];
+            if contains_ci(sql, b"profiling") || contains_ci(sql, b"optimizer_trace") {
+                self.pins.self_inspection = true;
+            }
         }
         self.check_commit_reported(c, outcome);
         if c.kind == StatementKind::Set && !c.routine_calls.is_empty() && !outcome.error {
