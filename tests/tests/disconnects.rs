@@ -568,7 +568,11 @@ async fn kill_connection_during_replica_read_looks_like_server() -> Result<()> {
     // Reads reach the replica once Tern's monitor has it in rotation.
     let mut probe = s.app_via_tern().await?;
     let deadline = tokio::time::Instant::now() + BOUND;
-    while probe.query_first::<u32, _>("SELECT @@server_id").await? != Some(replica_id) {
+    while probe
+        .query_first::<u32, _>(format!("SELECT {}", tern_tests::cluster::WHOAMI))
+        .await?
+        != Some(replica_id)
+    {
         ensure!(
             tokio::time::Instant::now() < deadline,
             "reads never reached the replica"
@@ -634,7 +638,11 @@ async fn replica_closing_session_connection_read_retried() -> Result<()> {
     .await?;
     let mut c = s.app_via_tern().await?;
     let deadline = tokio::time::Instant::now() + BOUND;
-    while c.query_first::<u32, _>("SELECT @@server_id").await? != Some(replica_id) {
+    while c
+        .query_first::<u32, _>(format!("SELECT {}", tern_tests::cluster::WHOAMI))
+        .await?
+        != Some(replica_id)
+    {
         ensure!(
             tokio::time::Instant::now() < deadline,
             "reads never reached the replica"
@@ -649,7 +657,9 @@ async fn replica_closing_session_connection_read_retried() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let v: Option<u32> = c.query_first("SELECT 40 + 2").await?;
     ensure!(v == Some(42), "read after the replica's close: {v:?}");
-    let id: Option<u32> = c.query_first("SELECT @@server_id").await?;
+    let id: Option<u32> = c
+        .query_first(format!("SELECT {}", tern_tests::cluster::WHOAMI))
+        .await?;
     ensure!(id.is_some(), "no server id");
     ensure!(s.tern.is_running(), "tern died:\n{}", s.tern.log_tail());
     Ok(())
