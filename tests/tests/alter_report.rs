@@ -45,9 +45,9 @@ async fn shown(conn: &mut Conn, sql: &str) -> Result<Vec<Warning>> {
 }
 
 async fn run(conn: &mut Conn, sql: &str) -> Result<Report> {
-    conn.query_drop(sql)
-        .await
-        .with_context(|| sql.to_string())?;
+    if let Err(e) = conn.query_drop(sql).await {
+        anyhow::bail!("{sql}: {e:?}");
+    }
     let affected = conn.affected_rows();
     let info = conn.info().into_owned();
     let ok_warnings = conn.get_warnings();
