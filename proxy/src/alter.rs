@@ -91,6 +91,7 @@ pub async fn run(
             statement: statement.to_string(),
             sql_mode: sql_mode.unwrap_or_default(),
             postponed: false,
+            max_error_count: tern::migrate::DEFAULT_MAX_ERROR_COUNT,
         })
         .await
     {

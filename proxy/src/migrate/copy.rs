@@ -17,6 +17,11 @@
 //!   with the step following the key's density: no index scan to find where a
 //!   chunk ends. Past the largest key seen at the start, the last chunk takes
 //!   everything above the high-water mark (rows inserted meanwhile included).
+//! - Each chunk's warnings are counted, and the first `max_error_count` of
+//!   them kept with their row number counted from the start of the copy, as
+//!   the server's own ALTER numbers them: what the waiting client is told.
+//!   Only the copier's chunks count: rows the applier or a checksum round
+//!   writes again are rows already counted.
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +32,7 @@ use mysql_async::Conn;
 
 use super::mapping::Mapping;
 use super::table::KeyTuple;
-use super::MigrateError;
+use super::{AlterReport, Condition, MigrateError, DEFAULT_MAX_ERROR_COUNT};
 
 /// Bounds on the chunk size, whatever the timing says.
 const MIN_CHUNK_ROWS: u64 = 100;
@@ -61,6 +66,60 @@ pub struct Copier {
     target: Duration,
     /// Value-range chunking of a single integer key, once its bounds are read.
     span: Option<IntegerSpan>,
+    warnings: WarningLog,
+}
+
+/// The copy's warnings: all counted, the first `keep` kept.
+#[derive(Debug, Default)]
+struct WarningLog {
+    total: u64,
+    kept: Vec<Condition>,
+    keep: usize,
+}
+
+impl WarningLog {
+    /// Reads the warnings of the chunk that just ran on `conn` (it reported
+    /// `reported` in its OK) whose first row was row `rows_before + 1` of the copy.
+    async fn collect(
+        &mut self,
+        conn: &mut Conn,
+        reported: u16,
+        rows_before: u64,
+    ) -> Result<(), MigrateError> {
+        let room = self.keep.saturating_sub(self.kept.len());
+        if room > 0 {
+            let rows: Vec<(Vec<u8>, u16, Vec<u8>)> =
+                conn.query(format!("SHOW WARNINGS LIMIT {room}")).await?;
+            self.kept
+                .extend(rows.into_iter().map(|(level, code, message)| Condition {
+                    level: String::from_utf8_lossy(&level).into_owned(),
+                    code,
+                    message: renumber_row(&String::from_utf8_lossy(&message), rows_before),
+                }));
+        }
+        // The OK's count stops at 65535; the session variable does not.
+        let total = if reported == u16::MAX {
+            let n: Option<u64> = conn.query_first("SELECT @@warning_count").await?;
+            n.unwrap_or(u64::from(reported))
+        } else {
+            u64::from(reported)
+        };
+        self.total += total;
+        Ok(())
+    }
+}
+
+/// A chunk numbers its rows from 1 (`... at row 3`); the server's ALTER counts
+/// from the table's first row.
+fn renumber_row(message: &str, rows_before: u64) -> String {
+    const AT_ROW: &str = " at row ";
+    if let Some(at) = message.rfind(AT_ROW) {
+        let digits = &message[at + AT_ROW.len()..];
+        if let Ok(n) = digits.parse::<u64>() {
+            return format!("{}{AT_ROW}{}", &message[..at], n + rows_before);
+        }
+    }
+    message.to_string()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +137,25 @@ impl Copier {
             rows_copied,
             target,
             span: None,
+            warnings: WarningLog {
+                keep: DEFAULT_MAX_ERROR_COUNT as usize,
+                ..WarningLog::default()
+            },
+        }
+    }
+
+    /// How many warnings to keep: the client's max_error_count.
+    pub fn keep_warnings(&mut self, n: u64) {
+        self.warnings.keep = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+
+    /// What the server's own ALTER would answer for this copy: the rows it
+    /// copied when it copies (`native_copies`), none when it works in place.
+    pub fn report(&self, native_copies: bool) -> AlterReport {
+        AlterReport {
+            records: if native_copies { self.rows_copied } else { 0 },
+            warnings: self.warnings.total,
+            conditions: self.warnings.kept.clone(),
         }
     }
 
@@ -229,10 +307,17 @@ impl Copier {
         conn.query_drop(sql).await?;
         let copied = conn.affected_rows();
         let took = started.elapsed();
+        let warnings = conn.get_warnings();
+        if warnings > 0 {
+            self.warnings
+                .collect(conn, warnings, self.rows_copied)
+                .await?;
+        }
         tracing::trace!(
             ?lower,
             ?upper,
             copied,
+            warnings,
             took_ms = took.as_millis() as u64,
             "chunk"
         );
@@ -257,6 +342,19 @@ impl Copier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warning_rows_count_from_the_copy_start() {
+        assert_eq!(
+            renumber_row("Data truncated for column 'c' at row 3", 1000),
+            "Data truncated for column 'c' at row 1003"
+        );
+        assert_eq!(
+            renumber_row("Column 'd' cannot be null", 10),
+            "Column 'd' cannot be null"
+        );
+        assert_eq!(renumber_row("at row x", 10), "at row x");
+    }
 
     #[test]
     fn chunk_size_follows_the_target_time() {

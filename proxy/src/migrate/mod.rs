@@ -201,6 +201,43 @@ pub struct Finished {
     /// GTID of the RENAME: the session's reads must see it.
     pub gtid: String,
     pub held: Duration,
+    /// What the server's own ALTER would have answered.
+    pub report: AlterReport,
+}
+
+/// The server's default max_error_count.
+pub const DEFAULT_MAX_ERROR_COUNT: u64 = 64;
+
+/// One row of `SHOW WARNINGS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub level: String,
+    pub code: u16,
+    pub message: String,
+}
+
+/// The answer the server's own ALTER gives, rebuilt from the copy: a COPY
+/// ALTER affects (and reports as `Records`) every row it copies, an in-place
+/// one reports 0; both count every warning but keep only the first
+/// `max_error_count` for `SHOW WARNINGS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlterReport {
+    /// Affected rows and `Records:` of the OK.
+    pub records: u64,
+    /// Every warning the copy raised, kept or not.
+    pub warnings: u64,
+    /// The first `max_error_count` of them, in order.
+    pub conditions: Vec<Condition>,
+}
+
+impl AlterReport {
+    /// The OK packet's info text, in the server's format.
+    pub fn info(&self) -> String {
+        format!(
+            "Records: {}  Duplicates: 0  Warnings: {}",
+            self.records, self.warnings
+        )
+    }
 }
 
 pub type Outcome = Result<Finished, MigrateError>;
@@ -321,6 +358,8 @@ pub struct AlterRequest {
     pub sql_mode: String,
     /// Stop before the cut-over until `TERN COMPLETE <id>`.
     pub postponed: bool,
+    /// The client's max_error_count: how many of the copy's warnings to keep.
+    pub max_error_count: u64,
 }
 
 pub struct Engine {

@@ -47,6 +47,9 @@ pub struct Started {
     position: GtidSet,
     old_name: String,
     sql_mode: String,
+    /// Whether the server's own ALTER would copy the rows (ALGORITHM=COPY)
+    /// rather than work in place: it decides what the client is told.
+    native_copies: bool,
 }
 
 fn refused(r: check::Refusal) -> MigrateError {
@@ -127,8 +130,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
             source.qualified()
         ))
         .await?;
-        work.query_drop(format!("ALTER TABLE {shadow_q} {}", alter.specs))
-            .await?;
+        let native_copies = build_shadow(&mut work, &shadow_q, &alter.specs).await?;
         let shadow = Table::load(&mut work, &source.schema, &shadow_name)
             .await?
             .ok_or_else(|| MigrateError::Internal("the shadow table vanished".into()))?;
@@ -137,10 +139,16 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         check::keeps_key_columns(&mapping).map_err(refused)?;
         let position = primary_position(&mut work).await?;
         store::checkpoint(&mut work, id, None, false, &position.to_string(), 0).await?;
-        Ok::<_, MigrateError>((mapping, position))
+        // The copy keeps as many of its warnings as the client's session would.
+        work.query_drop(format!(
+            "SET SESSION max_error_count = {}",
+            req.max_error_count.min(65_535)
+        ))
+        .await?;
+        Ok::<_, MigrateError>((mapping, position, native_copies))
     }
     .await;
-    let (mapping, position) = match created {
+    let (mapping, position, native_copies) = match created {
         Ok(v) => v,
         Err(e) => {
             let _ = work
@@ -176,11 +184,38 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         work,
         mapping,
         shadow_key,
-        copier: Copier::new(HighWater::Start, 0, engine.settings().chunk_target),
+        copier: {
+            let mut c = Copier::new(HighWater::Start, 0, engine.settings().chunk_target);
+            c.keep_warnings(req.max_error_count);
+            c
+        },
         position,
         old_name,
         sql_mode: req.sql_mode,
+        native_copies,
     })
+}
+
+/// Gives the empty shadow its new shape, and finds out on it (where it costs
+/// nothing) which algorithm the server would pick for the client's table:
+/// the change works in place unless ALGORITHM=INPLACE is refused. Returns
+/// whether the server's own ALTER would copy the rows.
+async fn build_shadow(work: &mut Conn, shadow_q: &str, specs: &str) -> Result<bool, MigrateError> {
+    let in_place = work
+        .query_drop(format!(
+            "SET STATEMENT alter_algorithm='INPLACE' FOR ALTER TABLE {shadow_q} {specs}"
+        ))
+        .await;
+    match in_place {
+        Ok(()) => Ok(false),
+        Err(e) => {
+            // Any other refusal is the plain ALTER's to give, with its own error.
+            tracing::debug!(error = %e, "the change does not work in place");
+            work.query_drop(format!("ALTER TABLE {shadow_q} {specs}"))
+                .await?;
+            Ok(true)
+        }
+    }
 }
 
 /// Picks up a migration from its control-table record. `None` when another
@@ -319,6 +354,8 @@ pub async fn resume(
         position,
         old_name: record.old_table,
         sql_mode: record.sql_mode,
+        // Nobody waits for a resumed migration's answer.
+        native_copies: true,
     }))
 }
 
@@ -438,6 +475,18 @@ fn freeze_context<'a>(
         mapping,
         shadow_key,
         bound: engine.settings().hold_bound,
+    }
+}
+
+/// `ANALYZE TABLE`; stale statistics are no reason to fail the change.
+async fn analyze(work: &mut Conn, table: &str) {
+    let started = Instant::now();
+    match work.query_drop(format!("ANALYZE TABLE {table}")).await {
+        Ok(()) => tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "shadow table analyzed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot analyze the shadow table"),
     }
 }
 
@@ -638,6 +687,11 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         }
     }
 
+    // Fresh statistics, as a native rebuild leaves them, measured before the
+    // write hold so the swap does not wait for them. InnoDB keeps them across
+    // the RENAME.
+    analyze(&mut s.work, &s.mapping.shadow.qualified()).await;
+
     // Cut over, backing off while the lock is not granted within the bound.
     store::set_state(&mut s.work, m.id, State::CuttingOver).await?;
     m.update(|p| p.state = State::CuttingOver);
@@ -674,7 +728,11 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
                     "cut-over done"
                 );
                 m.update(|p| p.last_hold = Some(held));
-                return Ok(Finished { gtid, held });
+                return Ok(Finished {
+                    gtid,
+                    held,
+                    report: s.copier.report(s.native_copies),
+                });
             }
             SwapOutcome::BackedOut { held, reason } => {
                 tracing::info!(

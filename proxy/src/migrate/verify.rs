@@ -36,6 +36,11 @@ fn source_expr(pair: &ColumnPair) -> Option<String> {
         return Some(col);
     }
     let cast = match (&t.class, t.data_type.as_str()) {
+        // The length too: a shorter column truncates (with a warning outside
+        // strict mode), and the cast must truncate the same way.
+        (ColumnClass::Text(cs), "varchar" | "char") => {
+            format!("CHAR{} CHARACTER SET {cs}", precision(&t.column_type)?)
+        }
         (ColumnClass::Text(cs), _) => format!("CHAR CHARACTER SET {cs}"),
         (ColumnClass::Integer, _) if t.column_type.contains("unsigned") => "UNSIGNED".into(),
         (ColumnClass::Integer, _) => "SIGNED".into(),

@@ -141,7 +141,7 @@ pub struct Session {
     ddl_mode: ddl::DdlMode,
     /// A condition of Tern's for the next diagnostics statements: why the last
     /// table change ran as sent, or the error its online migration ended with.
-    ddl_note: Option<ddl::PendingCondition>,
+    ddl_note: Option<ddl::PendingConditions>,
     /// GTIDs of the session's own writes: what its reads must see.
     last_write: GtidSet,
     /// Session-variable statements (COM_QUERY payloads) replayed on replicas.

@@ -47,13 +47,13 @@ use crate::migrate::plan::{in_place_probe, plan, AlterPlan, OnlineAlter};
 use crate::migrate::{AlterRequest, Control, MigrateError, Migration};
 use crate::protocol::command::COM_QUERY;
 use crate::protocol::framing::frame_len;
-use crate::protocol::packets::{err_payload_with_state, is_progress_report, parse_err, put_lenenc};
+use crate::protocol::packets::{err_payload_with_state, is_progress_report, parse_err};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::classify::Classified;
-pub(super) use note::PendingCondition;
+pub(super) use note::PendingConditions;
 use tern_rules::StatementKind;
 
 /// Schemas whose tables belong to the server: never migrated online.
@@ -65,8 +65,6 @@ const ER_ALTER_NOT_SUPPORTED_REASON: u16 = 1846;
 const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 const ER_PARSE_ERROR: u16 = 1064;
 const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
-/// The info text of the server's OK for an in-place ALTER.
-const ALTER_OK_INFO: &str = "Records: 0  Duplicates: 0  Warnings: 0";
 
 /// An admin statement Tern answers itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,18 +337,28 @@ impl Session {
         }
         // Reading a (derived) table makes the server start a new diagnostics
         // area, as the client's own statement would: the in-place tries'
-        // refusals are not the client's warnings. A SELECT without a table
-        // would leave them there.
-        let sql_mode = match self
-            .own_query("SELECT @@SESSION.sql_mode FROM (SELECT 1) AS tern_diagnostics_reset")
+        // refusals are not the client's warnings, and the copy's warnings are
+        // then the whole list. A SELECT without a table would leave them there.
+        let (sql_mode, max_error_count) = match self
+            .own_query(
+                "SELECT @@SESSION.sql_mode, @@SESSION.max_error_count FROM (SELECT 1) AS tern_diagnostics_reset",
+            )
             .await?
         {
-            InternalReply::Rows(rows) => rows
-                .first()
-                .and_then(|r| r.first().cloned().flatten())
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or_default(),
-            _ => String::new(),
+            InternalReply::Rows(rows) => {
+                let value = |i: usize| {
+                    rows.first()
+                        .and_then(|r| r.get(i).cloned().flatten())
+                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                };
+                (
+                    value(0).unwrap_or_default(),
+                    value(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(crate::migrate::DEFAULT_MAX_ERROR_COUNT),
+                )
+            }
+            _ => (String::new(), crate::migrate::DEFAULT_MAX_ERROR_COUNT),
         };
         let request = AlterRequest {
             statement: String::from_utf8_lossy(&payload[1..]).into_owned(),
@@ -358,6 +366,7 @@ impl Session {
             schema,
             sql_mode,
             postponed: c.hints.get("postpone").is_some(),
+            max_error_count,
         };
         let migration = match self.shared.migrations.submit(request).await {
             Ok(m) => m,
@@ -370,7 +379,7 @@ impl Session {
             Err(e) => {
                 let (code, state, message) = e.client_error();
                 self.send_error(code, &state, &message).await?;
-                self.ddl_note = Some(PendingCondition::error(code, &message));
+                self.ddl_note = Some(PendingConditions::error(code, &message));
                 return Ok(None);
             }
         };
@@ -434,7 +443,7 @@ impl Session {
             let mut scratch = BytesMut::new();
             let ok = client_ok(&counted, self.client_tracks, &mut scratch).to_vec();
             self.send_client(packet.seq, &ok).await?;
-            self.ddl_note = Some(PendingCondition::fallback_note(why));
+            self.ddl_note = Some(PendingConditions::fallback_note(why));
             return Ok(Some(outcome));
         }
     }
@@ -465,20 +474,18 @@ impl Session {
                     self.last_write.merge(&set);
                 }
                 self.in_transaction = false;
-                let mut ok = BytesMut::with_capacity(64);
-                ok.extend_from_slice(&[0x00, 0x00, 0x00]);
-                ok.extend_from_slice(&self.status_flags().to_le_bytes());
-                ok.extend_from_slice(&0u16.to_le_bytes());
-                put_lenenc(&mut ok, ALTER_OK_INFO.len() as u64);
-                ok.extend_from_slice(ALTER_OK_INFO.as_bytes());
-                self.send_client(1, &ok).await
+                // Rows, info and warnings as the server's own ALTER answers them.
+                let ok = note::alter_ok(&finished.report, self.status_flags());
+                self.send_client(1, &ok).await?;
+                self.ddl_note = PendingConditions::copy_warnings(&finished.report);
+                Ok(())
             }
             Err(e) => {
                 // The statement failed on Tern's connections: the client's own
                 // diagnostics area must still show the error.
                 let (code, state, message) = e.client_error();
                 self.send_error(code, &state, &message).await?;
-                self.ddl_note = Some(PendingCondition::error(code, &message));
+                self.ddl_note = Some(PendingConditions::error(code, &message));
                 Ok(())
             }
         }

@@ -1,15 +1,17 @@
-//! The condition a table change leaves behind when Tern answered it: the Note
-//! of a native fallback, or the error of an online migration (the server ran
-//! the failing statement on another connection, so the client's own
-//! diagnostics area does not hold it).
+//! The conditions a table change leaves behind when Tern answered it: the Note
+//! of a native fallback, the error of an online migration, or the warnings
+//! the online copy raised (the server ran those statements on another
+//! connection, so the client's own diagnostics area does not hold them).
 //!
 //! The server cannot be told to add a condition of Tern's to its diagnostics
 //! area, so the session remembers it and merges it into the server's own
 //! answers: a fallback's OK counts the Note in its warnings, and until the next
-//! statement that is not a diagnostics statement, `SHOW WARNINGS` gets it as
-//! one more row after the server's rows (the server's packets otherwise
-//! unchanged), and `SHOW COUNT(*) WARNINGS` / `SELECT @@warning_count` count
-//! it; an error is shown and counted by `SHOW ERRORS`, `SHOW COUNT(*) ERRORS`
+//! statement that is not a diagnostics statement, `SHOW WARNINGS` gets the
+//! conditions as more rows after the server's rows (the server's packets
+//! otherwise unchanged), and `SHOW COUNT(*) WARNINGS` / `SELECT
+//! @@warning_count` count them (all of them: an online copy keeps only the
+//! first max_error_count rows but counts every warning, as the server does);
+//! an error is shown and counted by `SHOW ERRORS`, `SHOW COUNT(*) ERRORS`
 //! and `@@error_count` too. `GET DIAGNOSTICS` keeps it without showing it: it
 //! answers into user variables Tern does not rewrite.
 //!
@@ -23,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use super::super::{Session, SessionEnd};
 use crate::backend::BackendError;
 use crate::migrate::plan::token_texts;
+use crate::migrate::{AlterReport, Condition};
 use crate::protocol::framing::{write_packet, Packet};
 use crate::protocol::packets::{eof_status, ok_status, put_lenenc, read_lenenc};
 use crate::server::relay::{client_ok, RelayOutcome};
@@ -33,51 +36,98 @@ pub const NOTE_CODE: u16 = 1846;
 /// max_error_count (65535) conditions, plus the metadata.
 const MAX_DIAGNOSTICS_PACKETS: usize = 65_535 + 16;
 
-/// A condition of Tern's for the session's diagnostics area.
+/// Conditions of Tern's for the session's diagnostics area.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingCondition {
-    is_error: bool,
-    code: u16,
-    message: String,
+pub struct PendingConditions {
+    /// The rows `SHOW WARNINGS` shows, in order.
+    kept: Vec<Condition>,
+    /// What `@@warning_count` counts: at least `kept.len()`.
+    total: u64,
+    /// The server's own diagnostics area was emptied before these were
+    /// raised, so they are the whole list and a LIMIT window indexes them.
+    whole_list: bool,
 }
 
-impl PendingCondition {
+impl PendingConditions {
     /// Why a table change ran as sent instead of online.
-    pub fn fallback_note(why: &str) -> PendingCondition {
-        PendingCondition {
-            is_error: false,
-            code: NOTE_CODE,
-            message: format!(
-                "Online ALTER is not supported. Reason: {why}. Ran as the server's own ALTER"
-            ),
-        }
+    pub fn fallback_note(why: &str) -> PendingConditions {
+        PendingConditions::one(
+            "Note",
+            NOTE_CODE,
+            format!("Online ALTER is not supported. Reason: {why}. Ran as the server's own ALTER"),
+        )
     }
 
     /// The error Tern answered a table change with.
-    pub fn error(code: u16, message: &str) -> PendingCondition {
-        PendingCondition {
-            is_error: true,
-            code,
-            message: message.to_string(),
+    pub fn error(code: u16, message: &str) -> PendingConditions {
+        PendingConditions::one("Error", code, message.to_string())
+    }
+
+    fn one(level: &str, code: u16, message: String) -> PendingConditions {
+        PendingConditions {
+            kept: vec![Condition {
+                level: level.into(),
+                code,
+                message,
+            }],
+            total: 1,
+            whole_list: false,
         }
     }
 
-    fn level(&self) -> &'static [u8] {
-        if self.is_error {
-            b"Error"
+    /// The warnings of an online copy; `None` when it had none. The session
+    /// emptied its diagnostics area before the copy started.
+    pub fn copy_warnings(report: &AlterReport) -> Option<PendingConditions> {
+        (report.warnings > 0).then(|| PendingConditions {
+            kept: report.conditions.clone(),
+            total: report.warnings.max(report.conditions.len() as u64),
+            whole_list: true,
+        })
+    }
+
+    fn is_error(c: &Condition) -> bool {
+        c.level == "Error"
+    }
+
+    /// What `SHOW COUNT(*) WARNINGS|ERRORS` adds.
+    fn count(&self, errors: bool) -> u64 {
+        if errors {
+            self.kept.iter().filter(|c| Self::is_error(c)).count() as u64
         } else {
-            b"Note"
+            self.total
         }
     }
 
-    /// Its SHOW WARNINGS row: Level, Code, Message.
-    fn row(&self) -> Bytes {
-        let mut row = BytesMut::new();
-        lenenc_str(&mut row, self.level());
-        lenenc_str(&mut row, self.code.to_string().as_bytes());
-        lenenc_str(&mut row, self.message.as_bytes());
-        row.freeze()
+    /// The SHOW WARNINGS (or ERRORS) rows: Level, Code, Message.
+    fn rows(&self, errors: bool) -> Vec<Bytes> {
+        self.kept
+            .iter()
+            .filter(|c| !errors || Self::is_error(c))
+            .map(|c| {
+                let mut row = BytesMut::new();
+                lenenc_str(&mut row, c.level.as_bytes());
+                lenenc_str(&mut row, c.code.to_string().as_bytes());
+                lenenc_str(&mut row, c.message.as_bytes());
+                row.freeze()
+            })
+            .collect()
     }
+}
+
+/// An OK payload for an online ALTER that answers what the server's own would.
+pub fn alter_ok(report: &AlterReport, status: u16) -> BytesMut {
+    let info = report.info();
+    let mut ok = BytesMut::with_capacity(16 + info.len());
+    ok.extend_from_slice(&[0x00]);
+    put_lenenc(&mut ok, report.records);
+    put_lenenc(&mut ok, 0);
+    ok.extend_from_slice(&status.to_le_bytes());
+    // The packet's field stops at 65535; the info text does not.
+    let warnings = u16::try_from(report.warnings).unwrap_or(u16::MAX);
+    ok.extend_from_slice(&warnings.to_le_bytes());
+    put_lenenc(&mut ok, info.len() as u64);
+    ok.extend_from_slice(info.as_bytes());
+    ok
 }
 
 /// An OK payload with its warning count one higher.
@@ -232,28 +282,37 @@ impl ResultSet {
     }
 }
 
-/// The server's SHOW WARNINGS rows with the condition's row added when it
-/// falls in the LIMIT window (it comes after every condition the server holds).
-fn rows_with_condition(
+/// The server's SHOW WARNINGS rows with ours added where they fall in the
+/// LIMIT window (they come after every condition the server holds).
+fn rows_with_conditions(
     rows: &[Bytes],
-    condition: &PendingCondition,
+    ours: &[Bytes],
+    whole_list: bool,
     offset: u64,
     limit: Option<u64>,
 ) -> Vec<Bytes> {
     let mut out = rows.to_vec();
     let shown = rows.len() as u64;
-    let window_has_room = limit.is_none_or(|l| shown < l);
-    // With a window that starts past the server's warnings and shows none of
-    // them, where the Note stands cannot be told from the rows: left out.
-    let reaches_note = offset == 0 || shown > 0;
-    if window_has_room && reaches_note {
-        out.push(condition.row());
-    }
+    let room = limit.map_or(u64::MAX, |l| l.saturating_sub(shown));
+    // Ours start right after the server's last row. A window that shows some
+    // of the server's rows, or starts at the first, tells where that is; one
+    // that starts past the server's rows and shows none of them does not,
+    // unless the server holds none.
+    let skip = if shown > 0 || offset == 0 {
+        0
+    } else if whole_list {
+        offset
+    } else {
+        return out;
+    };
+    let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    out.extend(ours.iter().skip(skip).take(room).cloned());
     out
 }
 
-/// A one-value count row with the value one higher; `None` when it is not a number.
-fn count_plus_one(row: &[u8]) -> Option<Bytes> {
+/// A one-value count row with `n` added; `None` when it is not a number.
+fn count_plus(row: &[u8], add: u64) -> Option<Bytes> {
     let (len, n) = read_lenenc(row)?;
     let digits = row.get(n..n + len as usize)?;
     if n + len as usize != row.len() {
@@ -261,7 +320,7 @@ fn count_plus_one(row: &[u8]) -> Option<Bytes> {
     }
     let value: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
     let mut out = BytesMut::new();
-    lenenc_str(&mut out, (value + 1).to_string().as_bytes());
+    lenenc_str(&mut out, value.saturating_add(add).to_string().as_bytes());
     Some(out.freeze())
 }
 
@@ -286,7 +345,7 @@ impl Session {
         self.ddl_note = Some(condition.clone());
         let shown = match kind {
             Diagnostics::Show { errors, .. } | Diagnostics::Count { errors } => {
-                !errors || condition.is_error
+                condition.count(errors) > 0
             }
             Diagnostics::Other => false,
         };
@@ -328,11 +387,19 @@ impl Session {
                 };
                 let rows = match kind {
                     _ if outcome.error => None,
-                    Diagnostics::Show { offset, limit, .. } if set.columns == 3 => {
-                        Some(rows_with_condition(&set.rows, &condition, offset, limit))
-                    }
-                    Diagnostics::Count { .. } if set.columns == 1 && set.rows.len() == 1 => {
-                        count_plus_one(&set.rows[0]).map(|r| vec![r])
+                    Diagnostics::Show {
+                        errors,
+                        offset,
+                        limit,
+                    } if set.columns == 3 => Some(rows_with_conditions(
+                        &set.rows,
+                        &condition.rows(errors),
+                        condition.whole_list,
+                        offset,
+                        limit,
+                    )),
+                    Diagnostics::Count { errors } if set.columns == 1 && set.rows.len() == 1 => {
+                        count_plus(&set.rows[0], condition.count(errors)).map(|r| vec![r])
                     }
                     _ => None,
                 };
@@ -465,23 +532,56 @@ mod tests {
 
     #[test]
     fn the_note_row_respects_the_limit_window() {
-        let note = PendingCondition::fallback_note("why");
+        let note = PendingConditions::fallback_note("why");
+        let row = note.rows(false);
+        let with = |rows: &[Bytes], offset, limit| {
+            rows_with_conditions(rows, &row, note.whole_list, offset, limit)
+        };
         let one = vec![Bytes::from_static(b"\x04Note")];
-        assert_eq!(rows_with_condition(&[], &note, 0, None), vec![note.row()]);
-        assert_eq!(rows_with_condition(&one, &note, 0, None).len(), 2);
-        assert_eq!(rows_with_condition(&one, &note, 0, Some(1)).len(), 1);
-        assert_eq!(rows_with_condition(&one, &note, 0, Some(2)).len(), 2);
-        assert_eq!(rows_with_condition(&[], &note, 0, Some(0)).len(), 0);
-        assert_eq!(rows_with_condition(&[], &note, 3, Some(2)).len(), 0);
-        assert!(note.row().starts_with(b"\x04Note\x041846"));
-        let error = PendingCondition::error(1062, "Duplicate entry");
-        assert!(error.row().starts_with(b"\x05Error\x041062"));
+        assert_eq!(with(&[], 0, None), row);
+        assert_eq!(with(&one, 0, None).len(), 2);
+        assert_eq!(with(&one, 0, Some(1)).len(), 1);
+        assert_eq!(with(&one, 0, Some(2)).len(), 2);
+        assert_eq!(with(&[], 0, Some(0)).len(), 0);
+        assert_eq!(with(&[], 3, Some(2)).len(), 0);
+        assert!(row[0].starts_with(b"\x04Note\x041846"));
+        assert!(note.rows(true).is_empty());
+        let error = PendingConditions::error(1062, "Duplicate entry");
+        assert!(error.rows(true)[0].starts_with(b"\x05Error\x041062"));
     }
 
     #[test]
-    fn counts_go_up_by_one() {
-        assert_eq!(count_plus_one(b"\x011").as_deref(), Some(&b"\x012"[..]));
-        assert_eq!(count_plus_one(b"\x019").as_deref(), Some(&b"\x0210"[..]));
-        assert_eq!(count_plus_one(b"\xfb"), None);
+    fn copy_warnings_window_and_count() {
+        let report = AlterReport {
+            records: 100,
+            warnings: 100,
+            conditions: (1..=64)
+                .map(|n| Condition {
+                    level: "Warning".into(),
+                    code: 1265,
+                    message: format!("at row {n}"),
+                })
+                .collect(),
+        };
+        let pending = PendingConditions::copy_warnings(&report).unwrap();
+        let rows = pending.rows(false);
+        let with = |offset, limit| rows_with_conditions(&[], &rows, true, offset, limit);
+        assert_eq!(with(0, None).len(), 64);
+        assert_eq!(with(62, Some(5)), rows[62..].to_vec());
+        assert_eq!(with(70, Some(5)).len(), 0);
+        assert_eq!(pending.count(false), 100);
+        assert_eq!(pending.count(true), 0);
+        assert!(PendingConditions::copy_warnings(&AlterReport::default()).is_none());
+        let ok = alter_ok(&report, 2);
+        assert_eq!(&ok[..6], &[0x00, 100, 0x00, 0x02, 0x00, 100]);
+        assert!(ok.ends_with(b"Records: 100  Duplicates: 0  Warnings: 100"));
+    }
+
+    #[test]
+    fn counts_go_up() {
+        assert_eq!(count_plus(b"\x011", 1).as_deref(), Some(&b"\x012"[..]));
+        assert_eq!(count_plus(b"\x019", 1).as_deref(), Some(&b"\x0210"[..]));
+        assert_eq!(count_plus(b"\x010", 100).as_deref(), Some(&b"\x03100"[..]));
+        assert_eq!(count_plus(b"\xfb", 1), None);
     }
 }
