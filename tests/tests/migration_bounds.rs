@@ -268,6 +268,25 @@ async fn alter_completes_past_a_stopped_replica(
     replica.query_drop("STOP SLAVE").await?;
     replica.query_drop("START SLAVE").await?;
     replica_caught_up(&s)?;
+    // Tern's monitor must have seen it replicate again before the next copy
+    // looks (a small table copies faster than one monitor interval): a read
+    // reaches the replica only once the monitor has it healthy.
+    let replica_id = s.cluster.replicas()[0].server_id();
+    let mut probe = s.app_via_tern().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let id: Option<u32> = probe
+            .query_first(format!("SELECT {}", tern_tests::cluster::WHOAMI))
+            .await?;
+        if id == Some(replica_id) {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "Tern never saw the replica replicating again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (result, _) = timed_alter(
         &mut c,
         &format!("ALTER TABLE {table} MODIFY v INT NOT NULL"),
