@@ -33,6 +33,7 @@ use super::Shared;
 use crate::backend::conn::{BackendConn, Login};
 use crate::backend::users::{normalize_ip, Account, Credential};
 use crate::backend::{BackendError, ServerInfo};
+use crate::logsafe::{untrusted, untrusted_bytes};
 use crate::protocol::auth::{
     new_nonce, stage1_matches, stage1_of, verify_native, NativeStage1, CACHING_SHA2_PASSWORD,
     NATIVE_PASSWORD, NONCE_LEN,
@@ -116,10 +117,7 @@ pub async fn login(
     let mut seq = client.send(0, &greeting).await?;
 
     let max = shared.settings.max_packet_size.min(64 * 1024);
-    let mut packet = client
-        .reader
-        .read_packet(&mut client.stream, Some(seq), max)
-        .await?;
+    let mut packet = read_response(client, seq, max).await?;
     seq = packet.next_seq();
     // An SSLRequest is the first 32 bytes of a handshake response with CLIENT_SSL.
     if packet.payload.len() == 32 && packet.payload[1] & 0x08 != 0 {
@@ -143,10 +141,7 @@ pub async fn login(
         }
         let tls = acceptor.accept(tcp).await?;
         client.stream = ClientStream::Tls(Box::new(tls));
-        packet = client
-            .reader
-            .read_packet(&mut client.stream, Some(seq), max)
-            .await?;
+        packet = read_response(client, seq, max).await?;
         seq = packet.next_seq();
     }
 
@@ -240,6 +235,56 @@ pub async fn login(
     Ok((identity, backend, status))
 }
 
+/// Reads the client's handshake response (or SSLRequest). What is not one is
+/// refused the way the server refuses it before closing: a frame with another
+/// sequence number (an HTTP request, a TLS ClientHello, random bytes) gets
+/// `1156 Got packets out of order`, a frame over the handshake bound
+/// `1043 Bad handshake` in the pre-4.1 layout.
+async fn read_response(
+    client: &mut ClientConn,
+    seq: u8,
+    max: usize,
+) -> Result<crate::protocol::framing::Packet, LoginError> {
+    match client
+        .reader
+        .read_packet(&mut client.stream, Some(seq), max)
+        .await
+    {
+        Ok(packet) => Ok(packet),
+        Err(e @ FrameError::OutOfOrder { .. }) => {
+            client
+                .send_err(seq, ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order")
+                .await;
+            client.drain_before_close().await;
+            Err(e.into())
+        }
+        Err(e @ FrameError::TooLarge { .. }) => {
+            let payload = crate::protocol::packets::err_payload_before_greeting(
+                ER_HANDSHAKE_ERROR,
+                "Bad handshake",
+            );
+            let _ = client.send(seq.wrapping_add(1), &payload).await;
+            client.drain_before_close().await;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A user name as the server quotes it in an error: cut to
+/// `USERNAME_CHAR_LENGTH` (128) characters and converted to its system
+/// character set (utf8mb3), where a character outside the BMP becomes `?`.
+/// A 60,000-character name is answered in about 200 bytes, as by the server.
+pub fn user_as_quoted(user: &str) -> String {
+    user.chars()
+        .take(USERNAME_CHAR_LENGTH)
+        .map(|c| if u32::from(c) > 0xFFFF { '?' } else { c })
+        .collect()
+}
+
+/// The server's limit on user names, in characters.
+const USERNAME_CHAR_LENGTH: usize = 128;
+
 fn greeting(
     info: &ServerInfo,
     connection_id: u32,
@@ -312,7 +357,7 @@ pub async fn client_proof(
     first: &[u8],
     seq: u8,
 ) -> Result<(Proof, u8), FrameError> {
-    tracing::debug!(user, plugin = %String::from_utf8_lossy(plugin), tls = client.stream.is_tls(), "client authentication plugin");
+    tracing::debug!(user = %untrusted(user), plugin = %untrusted_bytes(plugin), tls = client.stream.is_tls(), "client authentication plugin");
     if plugin == NATIVE_PASSWORD.as_bytes() {
         return Ok((
             Proof::Native {
@@ -356,7 +401,7 @@ pub async fn client_proof(
             }
         }
         if let Some(stage1) = shared.users.sha2_fast(user, ip, &nonce, &response) {
-            tracing::debug!(user, "caching_sha2_password fast path");
+            tracing::debug!(user = %untrusted(user), "caching_sha2_password fast path");
             let seq = client.send(seq, &SHA2_FAST_AUTH_OK).await?;
             return Ok((Proof::Verified(stage1), seq));
         }
@@ -364,7 +409,7 @@ pub async fn client_proof(
             // A fresh digest for this account did not match: a wrong password.
             return Ok((Proof::Wrong, seq));
         }
-        tracing::debug!(user, "caching_sha2_password full authentication");
+        tracing::debug!(user = %untrusted(user), "caching_sha2_password full authentication");
         let answer = client.ask(seq, &SHA2_FULL_AUTH, max).await?;
         let mut password = answer.payload.to_vec();
         if password.last() == Some(&0) {
@@ -404,7 +449,8 @@ pub async fn authenticate(
     let ip = normalize_ip(client.peer.ip());
     let denied = || {
         format!(
-            "Access denied for user '{user}'@'{ip}' (using password: {})",
+            "Access denied for user '{}'@'{ip}' (using password: {})",
+            user_as_quoted(user),
             if proof.password_given() { "YES" } else { "NO" }
         )
     };
@@ -436,18 +482,18 @@ pub async fn authenticate(
     }
     match &refusal {
         Refusal::Unsupported(plugin) => tracing::info!(
-            user,
-            plugin,
+            user = %untrusted(user),
+            plugin = %untrusted(plugin),
             "account uses an authentication plugin Tern cannot proxy"
         ),
         Refusal::OtherBackendAccount { client, backend } => tracing::warn!(
-            user,
-            client_account = %client,
-            backend_account = %backend,
+            user = %untrusted(user),
+            client_account = %untrusted(client),
+            backend_account = %untrusted(backend),
             "login refused: the server would see Tern's connection for this client as another account"
         ),
         Refusal::NoAccount | Refusal::Password => {
-            tracing::debug!(user, reason = ?refusal, "login refused")
+            tracing::debug!(user = %untrusted(user), reason = ?untrusted(format!("{refusal:?}")), "login refused")
         }
     }
     Err(denied())
