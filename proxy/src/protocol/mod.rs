@@ -20,6 +20,7 @@ pub mod command {
     pub const COM_QUERY: u8 = 0x03;
     pub const COM_FIELD_LIST: u8 = 0x04;
     pub const COM_STATISTICS: u8 = 0x09;
+    pub const COM_PROCESS_INFO: u8 = 0x0A;
     pub const COM_PROCESS_KILL: u8 = 0x0C;
     pub const COM_PING: u8 = 0x0E;
     pub const COM_BINLOG_DUMP: u8 = 0x12;

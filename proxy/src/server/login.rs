@@ -153,9 +153,7 @@ pub async fn login(
             r
         }
         _ => {
-            client
-                .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
-                .await;
+            bad_handshake(client, seq, is_pre41(&packet.payload)).await;
             return Err(LoginError::Refused("malformed handshake response".into()));
         }
     };
@@ -239,7 +237,7 @@ pub async fn login(
 /// refused the way the server refuses it before closing: a frame with another
 /// sequence number (an HTTP request, a TLS ClientHello, random bytes) gets
 /// `1156 Got packets out of order`, a frame over the handshake bound
-/// `1043 Bad handshake` in the pre-4.1 layout.
+/// `1043 Bad handshake`.
 async fn read_response(
     client: &mut ClientConn,
     seq: u8,
@@ -259,15 +257,35 @@ async fn read_response(
             Err(e.into())
         }
         Err(e @ FrameError::TooLarge { .. }) => {
-            let payload = crate::protocol::packets::err_payload_before_greeting(
-                ER_HANDSHAKE_ERROR,
-                "Bad handshake",
-            );
-            let _ = client.send(seq.wrapping_add(1), &payload).await;
+            // The frame header is still buffered; the capabilities follow it
+            // when the client sent them in the same segment.
+            let pre41 = is_pre41(client.reader.buffered().get(4..).unwrap_or_default());
+            bad_handshake(client, seq.wrapping_add(1), pre41).await;
             client.drain_before_close().await;
             Err(e.into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A response whose first two bytes lack CLIENT_PROTOCOL_41: the server
+/// answers it in the pre-4.1 layout, without SQLSTATE.
+fn is_pre41(payload: &[u8]) -> bool {
+    payload.len() >= 2 && payload[1] & 0x02 == 0
+}
+
+/// `1043 Bad handshake`, in the layout the client's capabilities ask for.
+async fn bad_handshake(client: &mut ClientConn, seq: u8, pre41: bool) {
+    if pre41 {
+        let payload = crate::protocol::packets::err_payload_before_greeting(
+            ER_HANDSHAKE_ERROR,
+            "Bad handshake",
+        );
+        let _ = client.send(seq, &payload).await;
+    } else {
+        client
+            .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
+            .await;
     }
 }
 
