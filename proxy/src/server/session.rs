@@ -1265,10 +1265,13 @@ impl Session {
             caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH),
             caps.contains(CapabilityFlags::CLIENT_CONNECT_ATTRS),
         ) else {
+            // The server answers a body it cannot read as a change of user
+            // with "Unknown command" (after a pause of about a second) and
+            // keeps the session as it was.
             self.client
-                .send_err(1, ER_HANDSHAKE_ERROR, "Bad handshake")
+                .send_err(1, ER_UNKNOWN_COM_ERROR, "Unknown command")
                 .await;
-            return Err(SessionEnd::Client(FrameError::Closed));
+            return Ok(());
         };
         let user = String::from_utf8_lossy(&request.user).into_owned();
         let plugin = request
