@@ -298,6 +298,24 @@ async fn garbage_before_login_is_answered_like_the_server() -> Result<()> {
             answers[1]
         );
     }
+    // After login: a command that does not start at sequence 0.
+    for seq in [1u8, 3, 255] {
+        let mut answers = Vec::new();
+        for port in [s.cluster.primary().port(), s.tern.port()] {
+            let mut c =
+                RawClient::login(port, APP_USER, APP_PASSWORD, Some(APP_DATABASE), 0).await?;
+            c.send(seq, &[0x0e]).await?;
+            let first = read_within(&mut c, Duration::from_secs(5)).await;
+            let then = read_within(&mut c, Duration::from_secs(5)).await;
+            answers.push((first, then));
+        }
+        ensure!(
+            answers[0] == answers[1],
+            "command at sequence {seq}: server {:?}, tern {:?}",
+            answers[0],
+            answers[1]
+        );
+    }
     Ok(())
 }
 

@@ -235,9 +235,10 @@ impl Session {
                     return SessionEnd::Client(FrameError::TooLarge { size, limit });
                 }
                 Err(FrameError::OutOfOrder { expected, got }) => {
+                    // The server numbers its answer from the sequence it expected.
                     self.client
                         .send_err(
-                            got.wrapping_add(1),
+                            expected,
                             ER_NET_PACKETS_OUT_OF_ORDER,
                             "Got packets out of order",
                         )
