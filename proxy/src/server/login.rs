@@ -674,6 +674,16 @@ mod tests {
     }
 
     #[test]
+    fn user_names_are_quoted_as_the_server_cuts_them() {
+        assert_eq!(user_as_quoted(&"u".repeat(60_000)), "u".repeat(128));
+        assert_eq!(user_as_quoted(&"é".repeat(200)).chars().count(), 128);
+        assert_eq!(user_as_quoted("a\u{1F600}b"), "a?b");
+        assert!(is_pre41(&[0x00, 0x01]));
+        assert!(!is_pre41(&[0x00, 0x02]));
+        assert!(!is_pre41(&[0x01]));
+    }
+
+    #[test]
     fn other_clients_are_seen_from_the_kernels_choice() {
         // ::1 cannot reach an IPv4 server.
         assert_eq!(
