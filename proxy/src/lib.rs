@@ -8,6 +8,7 @@ pub mod admin;
 pub mod backend;
 pub mod config;
 pub mod gtid;
+pub mod logsafe;
 pub mod migrate;
 pub mod protocol;
 pub mod route;

@@ -111,7 +111,9 @@ fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        // Client text reaches log fields escaped (`tern::logsafe`); this
+        // keeps any record that still carries a line break on one line.
+        .with_writer(|| tern::logsafe::OneLine(std::io::stderr()));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -184,7 +184,7 @@ pub async fn freeze(
             conn
         }
         _ => {
-            tracing::info!(table = %source.qualified(), "table lock not granted within the bound");
+            tracing::info!(table = %crate::logsafe::untrusted(source.qualified()), "table lock not granted within the bound");
             return Ok(None);
         }
     };
@@ -197,7 +197,7 @@ pub async fn freeze(
         .await
         .map_err(MigrateError::Internal)?;
     if !caught_up {
-        tracing::info!(table = %source.qualified(), "binlog catch-up did not finish within the bound");
+        tracing::info!(table = %crate::logsafe::untrusted(source.qualified()), "binlog catch-up did not finish within the bound");
         let _ = lock.query_drop("UNLOCK TABLES").await;
         return Ok(None);
     }

@@ -733,7 +733,7 @@ impl Engine {
                     table::qualified(&schema, &old)
                 ))
                 .await?;
-                tracing::info!(migration = id, table = %old, "dropped the old table after its keep time");
+                tracing::info!(migration = id, table = %crate::logsafe::untrusted(&old), "dropped the old table after its keep time");
             }
             store::mark_old_dropped(&mut conn, id).await?;
         }

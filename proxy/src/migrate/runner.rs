@@ -121,7 +121,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         },
     )
     .await?;
-    let span = tracing::info_span!("migration", id, table = %source.qualified());
+    let span = tracing::info_span!("migration", id, table = %crate::logsafe::untrusted(source.qualified()));
     let _enter = span.enter();
     let shadow_q = qualified(&source.schema, &shadow_name);
     let created = async {
@@ -163,7 +163,7 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         .shadow_key()
         .ok_or_else(|| MigrateError::Internal("shadow key".into()))?;
     tracing::info!(
-        statement = %req.statement,
+        statement = %crate::logsafe::untrusted(&req.statement),
         shadow = %shadow_name,
         key = ?source.key_name,
         columns = mapping.pairs.len(),
@@ -362,7 +362,7 @@ pub async fn resume(
 /// Runs the migration to its end and records the outcome.
 pub async fn run(engine: Arc<Engine>, mut s: Started) {
     let m = s.migration.clone();
-    let span = tracing::info_span!("migration", id = m.id, table = %qualified(&m.schema, &m.table));
+    let span = tracing::info_span!("migration", id = m.id, table = %crate::logsafe::untrusted(qualified(&m.schema, &m.table)));
     let result = tracing::Instrument::instrument(drive(&engine, &mut s), span.clone()).await;
     let _e = span.enter();
     let mut conn = match super::connect(&engine.opts).await {
@@ -420,7 +420,7 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
                 p.state = state;
                 p.error = Some(message.clone());
             });
-            tracing::warn!(state = state.name(), code, error = %message, "migration ended without a cut-over");
+            tracing::warn!(state = state.name(), code, error = %crate::logsafe::untrusted(&message), "migration ended without a cut-over");
         }
     }
     if let Some(c) = conn {
@@ -540,7 +540,7 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
         });
         if let Some(reason) = verdict.reason {
             let since = *throttled_since.get_or_insert_with(|| {
-                tracing::info!(reason = %reason, "copy throttled");
+                tracing::info!(reason = %crate::logsafe::untrusted(&reason), "copy throttled");
                 Instant::now()
             });
             let bound = settings.max_throttle;

@@ -20,6 +20,7 @@ pub mod command {
     pub const COM_QUERY: u8 = 0x03;
     pub const COM_FIELD_LIST: u8 = 0x04;
     pub const COM_STATISTICS: u8 = 0x09;
+    pub const COM_PROCESS_INFO: u8 = 0x0A;
     pub const COM_PROCESS_KILL: u8 = 0x0C;
     pub const COM_PING: u8 = 0x0E;
     pub const COM_BINLOG_DUMP: u8 = 0x12;
@@ -54,6 +55,8 @@ pub mod errcode {
     pub const ER_ACCESS_DENIED_ERROR: u16 = 1045;
     pub const ER_UNKNOWN_COM_ERROR: u16 = 1047;
     pub const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
+    /// "Access denied; you need (at least one of) the %s privilege(s) for this operation".
+    pub const ER_SPECIFIC_ACCESS_DENIED_ERROR: u16 = 1227;
     pub const ER_NET_PACKETS_OUT_OF_ORDER: u16 = 1156;
     pub const ER_NOT_SUPPORTED_AUTH_MODE: u16 = 1251;
     /// Client-side code for "Lost connection to server during query"; sent when the

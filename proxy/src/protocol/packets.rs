@@ -71,6 +71,7 @@ pub fn sqlstate_for(code: u16) -> &'static [u8; 5] {
     match code {
         ER_CON_COUNT_ERROR | ER_NOT_SUPPORTED_AUTH_MODE => b"08004",
         ER_ACCESS_DENIED_ERROR => b"28000",
+        ER_SPECIFIC_ACCESS_DENIED_ERROR => b"42000",
         ER_HANDSHAKE_ERROR
         | ER_UNKNOWN_COM_ERROR
         | ER_NET_PACKET_TOO_LARGE

@@ -100,7 +100,8 @@ impl ResponseTracker {
     /// CLIENT_DEPRECATE_EOF capability.
     pub fn new(command: u8, deprecate_eof: bool) -> Self {
         let phase = match command {
-            COM_QUERY | COM_STMT_EXECUTE | COM_STMT_PREPARE => Phase::First,
+            // COM_PROCESS_INFO answers with a text result set, as SHOW PROCESSLIST.
+            COM_QUERY | COM_STMT_EXECUTE | COM_STMT_PREPARE | COM_PROCESS_INFO => Phase::First,
             COM_STMT_FETCH | COM_FIELD_LIST => Phase::Rows,
             _ => Phase::Single,
         };
@@ -548,6 +549,27 @@ mod tests {
         ok.ok(AUTOCOMMIT);
         assert_eq!(t.scan(&ok.buf), (ok.buf.len(), Step::Ok { frame_at: 0 }));
         assert!(t.is_done());
+    }
+
+    /// It was relayed as a one-packet answer: the column packets that followed
+    /// reached the client as answers to its next commands.
+    #[test]
+    fn process_info_is_a_result_set() {
+        for deprecate in [false, true] {
+            let mut w = Wire::new();
+            w.packet(&[1]);
+            w.packet(b"\x03def\x00\x00\x00\x02Id\x00\x0c\x3f\x00\x0b\x00\x00\x00\x08\x81\x00\x00\x00\x00");
+            if !deprecate {
+                w.eof(AUTOCOMMIT);
+            }
+            w.packet(b"\x015");
+            if deprecate {
+                w.packet(&[0xFE, 0, 0, 2, 0, 0, 0]);
+            } else {
+                w.eof(AUTOCOMMIT);
+            }
+            check_all_chunkings(COM_PROCESS_INFO, deprecate, &w.buf);
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ use super::Shared;
 use crate::backend::conn::{BackendConn, Login};
 use crate::backend::users::{normalize_ip, Account, Credential};
 use crate::backend::{BackendError, ServerInfo};
+use crate::logsafe::{untrusted, untrusted_bytes};
 use crate::protocol::auth::{
     new_nonce, stage1_matches, stage1_of, verify_native, NativeStage1, CACHING_SHA2_PASSWORD,
     NATIVE_PASSWORD, NONCE_LEN,
@@ -116,10 +117,7 @@ pub async fn login(
     let mut seq = client.send(0, &greeting).await?;
 
     let max = shared.settings.max_packet_size.min(64 * 1024);
-    let mut packet = client
-        .reader
-        .read_packet(&mut client.stream, Some(seq), max)
-        .await?;
+    let mut packet = read_response(client, seq, max).await?;
     seq = packet.next_seq();
     // An SSLRequest is the first 32 bytes of a handshake response with CLIENT_SSL.
     if packet.payload.len() == 32 && packet.payload[1] & 0x08 != 0 {
@@ -143,10 +141,7 @@ pub async fn login(
         }
         let tls = acceptor.accept(tcp).await?;
         client.stream = ClientStream::Tls(Box::new(tls));
-        packet = client
-            .reader
-            .read_packet(&mut client.stream, Some(seq), max)
-            .await?;
+        packet = read_response(client, seq, max).await?;
         seq = packet.next_seq();
     }
 
@@ -158,9 +153,7 @@ pub async fn login(
             r
         }
         _ => {
-            client
-                .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
-                .await;
+            bad_handshake(client, seq, is_pre41(&packet.payload)).await;
             return Err(LoginError::Refused("malformed handshake response".into()));
         }
     };
@@ -240,6 +233,76 @@ pub async fn login(
     Ok((identity, backend, status))
 }
 
+/// Reads the client's handshake response (or SSLRequest). What is not one is
+/// refused the way the server refuses it before closing: a frame with another
+/// sequence number (an HTTP request, a TLS ClientHello, random bytes) gets
+/// `1156 Got packets out of order`, a frame over the handshake bound
+/// `1043 Bad handshake`.
+async fn read_response(
+    client: &mut ClientConn,
+    seq: u8,
+    max: usize,
+) -> Result<crate::protocol::framing::Packet, LoginError> {
+    match client
+        .reader
+        .read_packet(&mut client.stream, Some(seq), max)
+        .await
+    {
+        Ok(packet) => Ok(packet),
+        Err(e @ FrameError::OutOfOrder { .. }) => {
+            client
+                .send_err(seq, ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order")
+                .await;
+            client.drain_before_close().await;
+            Err(e.into())
+        }
+        Err(e @ FrameError::TooLarge { .. }) => {
+            // The frame header is still buffered; the capabilities follow it
+            // when the client sent them in the same segment.
+            let pre41 = is_pre41(client.reader.buffered().get(4..).unwrap_or_default());
+            bad_handshake(client, seq.wrapping_add(1), pre41).await;
+            client.drain_before_close().await;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A response whose first two bytes lack CLIENT_PROTOCOL_41: the server
+/// answers it in the pre-4.1 layout, without SQLSTATE.
+fn is_pre41(payload: &[u8]) -> bool {
+    payload.len() >= 2 && payload[1] & 0x02 == 0
+}
+
+/// `1043 Bad handshake`, in the layout the client's capabilities ask for.
+async fn bad_handshake(client: &mut ClientConn, seq: u8, pre41: bool) {
+    if pre41 {
+        let payload = crate::protocol::packets::err_payload_before_greeting(
+            ER_HANDSHAKE_ERROR,
+            "Bad handshake",
+        );
+        let _ = client.send(seq, &payload).await;
+    } else {
+        client
+            .send_err(seq, ER_HANDSHAKE_ERROR, "Bad handshake")
+            .await;
+    }
+}
+
+/// A user name as the server quotes it in an error: cut to
+/// `USERNAME_CHAR_LENGTH` (128) characters and converted to its system
+/// character set (utf8mb3), where a character outside the BMP becomes `?`.
+/// A 60,000-character name is answered in about 200 bytes, as by the server.
+pub fn user_as_quoted(user: &str) -> String {
+    user.chars()
+        .take(USERNAME_CHAR_LENGTH)
+        .map(|c| if u32::from(c) > 0xFFFF { '?' } else { c })
+        .collect()
+}
+
+/// The server's limit on user names, in characters.
+const USERNAME_CHAR_LENGTH: usize = 128;
+
 fn greeting(
     info: &ServerInfo,
     connection_id: u32,
@@ -312,7 +375,7 @@ pub async fn client_proof(
     first: &[u8],
     seq: u8,
 ) -> Result<(Proof, u8), FrameError> {
-    tracing::debug!(user, plugin = %String::from_utf8_lossy(plugin), tls = client.stream.is_tls(), "client authentication plugin");
+    tracing::debug!(user = %untrusted(user), plugin = %untrusted_bytes(plugin), tls = client.stream.is_tls(), "client authentication plugin");
     if plugin == NATIVE_PASSWORD.as_bytes() {
         return Ok((
             Proof::Native {
@@ -356,7 +419,7 @@ pub async fn client_proof(
             }
         }
         if let Some(stage1) = shared.users.sha2_fast(user, ip, &nonce, &response) {
-            tracing::debug!(user, "caching_sha2_password fast path");
+            tracing::debug!(user = %untrusted(user), "caching_sha2_password fast path");
             let seq = client.send(seq, &SHA2_FAST_AUTH_OK).await?;
             return Ok((Proof::Verified(stage1), seq));
         }
@@ -364,7 +427,7 @@ pub async fn client_proof(
             // A fresh digest for this account did not match: a wrong password.
             return Ok((Proof::Wrong, seq));
         }
-        tracing::debug!(user, "caching_sha2_password full authentication");
+        tracing::debug!(user = %untrusted(user), "caching_sha2_password full authentication");
         let answer = client.ask(seq, &SHA2_FULL_AUTH, max).await?;
         let mut password = answer.payload.to_vec();
         if password.last() == Some(&0) {
@@ -404,7 +467,8 @@ pub async fn authenticate(
     let ip = normalize_ip(client.peer.ip());
     let denied = || {
         format!(
-            "Access denied for user '{user}'@'{ip}' (using password: {})",
+            "Access denied for user '{}'@'{ip}' (using password: {})",
+            user_as_quoted(user),
             if proof.password_given() { "YES" } else { "NO" }
         )
     };
@@ -436,18 +500,18 @@ pub async fn authenticate(
     }
     match &refusal {
         Refusal::Unsupported(plugin) => tracing::info!(
-            user,
-            plugin,
+            user = %untrusted(user),
+            plugin = %untrusted(plugin),
             "account uses an authentication plugin Tern cannot proxy"
         ),
         Refusal::OtherBackendAccount { client, backend } => tracing::warn!(
-            user,
-            client_account = %client,
-            backend_account = %backend,
+            user = %untrusted(user),
+            client_account = %untrusted(client),
+            backend_account = %untrusted(backend),
             "login refused: the server would see Tern's connection for this client as another account"
         ),
         Refusal::NoAccount | Refusal::Password => {
-            tracing::debug!(user, reason = ?refusal, "login refused")
+            tracing::debug!(user = %untrusted(user), reason = ?untrusted(format!("{refusal:?}")), "login refused")
         }
     }
     Err(denied())
@@ -607,6 +671,16 @@ mod tests {
             source("::ffff:127.0.0.5", "127.0.0.1", Some("127.0.0.1")),
             Some(("127.0.0.5".into(), true))
         );
+    }
+
+    #[test]
+    fn user_names_are_quoted_as_the_server_cuts_them() {
+        assert_eq!(user_as_quoted(&"u".repeat(60_000)), "u".repeat(128));
+        assert_eq!(user_as_quoted(&"é".repeat(200)).chars().count(), 128);
+        assert_eq!(user_as_quoted("a\u{1F600}b"), "a?b");
+        assert!(is_pre41(&[0x00, 0x01]));
+        assert!(!is_pre41(&[0x00, 0x02]));
+        assert!(!is_pre41(&[0x01]));
     }
 
     #[test]

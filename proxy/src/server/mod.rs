@@ -21,6 +21,7 @@ use crate::backend::monitor::{PrimaryHistory, ReplicaHealth};
 use crate::backend::users::UserDirectory;
 use crate::backend::BackendTarget;
 use crate::config::Settings;
+use crate::logsafe::untrusted;
 use crate::protocol::errcode::ER_CON_COUNT_ERROR;
 use client::ClientConn;
 use stream::ClientStream;
@@ -415,7 +416,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         let (identity, backend, login_status) = match login {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
-                tracing::info!(error = %e, "login failed");
+                tracing::info!(error = %untrusted(&e), "login failed");
                 return;
             }
             Err(_) => {
@@ -425,7 +426,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         };
         shared.active_sessions.fetch_add(1, Ordering::Relaxed);
         let _slot = SessionSlot(shared.clone());
-        tracing::debug!(user = %identity.user, tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
+        tracing::debug!(user = %untrusted(&identity.user), tls = client.stream.is_tls(), cipher = ?client.stream.cipher(), backend_id = backend.server_connection_id, "session started");
         shared.sessions.register(connection_id, backend.server_connection_id);
         let session = session::Session::new(
             shared.clone(),
@@ -437,7 +438,7 @@ async fn handle_client(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         );
         let end = session.run().await;
         shared.sessions.unregister(connection_id);
-        tracing::debug!(reason = %end, "session ended");
+        tracing::debug!(reason = %untrusted(&end), "session ended");
     }
     .instrument(span.clone())
     .await;

@@ -235,7 +235,7 @@ async fn relay(
                             Ok(_) => watch = None,
                             Err(error) => {
                                 let how = ServerClose::from_frame(&error);
-                                tracing::debug!(close = ?how, %error, "primary closed the session's connection during a replica read; closing the client's the same way");
+                                tracing::debug!(close = ?how, error = %crate::logsafe::untrusted(&error), "primary closed the session's connection during a replica read; closing the client's the same way");
                                 end_like_backend(client, primary, how).await;
                                 return Err(RelayError::PrimaryClosed(error));
                             }
@@ -310,7 +310,7 @@ pub async fn await_command(
                 }
                 Err(error) => {
                     let how = ServerClose::from_frame(&error);
-                    tracing::debug!(close = ?how, %error, "primary closed the idle session's connection; closing the client's the same way");
+                    tracing::debug!(close = ?how, error = %crate::logsafe::untrusted(&error), "primary closed the idle session's connection; closing the client's the same way");
                     end_like_backend(client, primary, how).await;
                     return Err(RelayError::Backend {
                         error,

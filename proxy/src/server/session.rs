@@ -235,9 +235,10 @@ impl Session {
                     return SessionEnd::Client(FrameError::TooLarge { size, limit });
                 }
                 Err(FrameError::OutOfOrder { expected, got }) => {
+                    // The server numbers its answer from the sequence it expected.
                     self.client
                         .send_err(
-                            got.wrapping_add(1),
+                            expected,
                             ER_NET_PACKETS_OUT_OF_ORDER,
                             "Got packets out of order",
                         )
@@ -278,11 +279,35 @@ impl Session {
                 COM_STMT_CLOSE => self.close_statement(packet.seq, &packet.payload).await,
                 COM_STMT_PREPARE => self.prepare(packet.seq, packet.payload).await,
                 COM_STMT_EXECUTE => self.execute(packet.seq, &packet.payload).await,
-                COM_BINLOG_DUMP
-                | COM_BINLOG_DUMP_GTID
-                | COM_REGISTER_SLAVE
-                | COM_STMT_BULK_EXECUTE
-                | COM_SLEEP => {
+                // Replication through Tern is not offered (a binlog stream is
+                // no response the relay can carry): both are refused as the
+                // server refuses a user without the replication privilege,
+                // and the session goes on, as there.
+                COM_BINLOG_DUMP => {
+                    self.client
+                        .send_err(
+                            1,
+                            ER_SPECIFIC_ACCESS_DENIED_ERROR,
+                            "Access denied; you need (at least one of) the REPLICATION SLAVE \
+                             privilege(s) for this operation",
+                        )
+                        .await;
+                    Ok(())
+                }
+                COM_REGISTER_SLAVE => {
+                    let message = self.register_slave_refusal();
+                    self.client
+                        .send_err(1, ER_ACCESS_DENIED_ERROR, &message)
+                        .await;
+                    Ok(())
+                }
+                // Statement ids are the primary's, so the primary answers it
+                // (the bulk capability is not offered: it answers 1835).
+                COM_STMT_BULK_EXECUTE => {
+                    self.on_primary(COM_STMT_EXECUTE, packet.seq, &packet.payload)
+                        .await
+                }
+                COM_BINLOG_DUMP_GTID | COM_SLEEP => {
                     self.client
                         .send_err(1, ER_UNKNOWN_COM_ERROR, "Unknown command")
                         .await;
@@ -306,6 +331,30 @@ impl Session {
                 return end;
             }
         }
+    }
+
+    /// The server's answer to COM_REGISTER_SLAVE from a user without the
+    /// replication privilege: 1045 naming the account the session matched.
+    fn register_slave_refusal(&self) -> String {
+        let user = &self.identity.user;
+        let host = self
+            .shared
+            .users
+            .find(
+                user,
+                crate::backend::users::normalize_ip(self.client.peer.ip()),
+            )
+            .map(|a| a.host)
+            .unwrap_or_else(|| "%".into());
+        format!(
+            "Access denied for user '{}'@'{host}' (using password: {})",
+            super::login::user_as_quoted(user),
+            if self.identity.stage1.is_some() {
+                "YES"
+            } else {
+                "NO"
+            }
+        )
     }
 
     /// COM_QUERY: classify, consult rules and hints, run where the plan says.
@@ -662,7 +711,7 @@ impl Session {
         for idx in self.candidates(group, &required) {
             let node_has_it = self.shared.replicas[idx].health.has_applied(&required);
             if let Err(e) = self.prepare_link(idx).await {
-                tracing::debug!(replica = %self.shared.replicas[idx].target.addr, error = %e, "replica unusable for this session");
+                tracing::debug!(replica = %self.shared.replicas[idx].target.addr, error = %crate::logsafe::untrusted(&e), "replica unusable for this session");
                 self.replicas[idx] = None;
                 continue;
             }
@@ -1154,7 +1203,7 @@ impl Session {
         self.shared.replicas[idx]
             .health
             .mark_unreachable(why.to_string());
-        tracing::warn!(replica = %self.shared.replicas[idx].target.addr, error = why, "replica connection failed; read retried elsewhere");
+        tracing::warn!(replica = %self.shared.replicas[idx].target.addr, error = %crate::logsafe::untrusted(why), "replica connection failed; read retried elsewhere");
     }
 
     /// Forgets session state after COM_RESET_CONNECTION or COM_CHANGE_USER (the
@@ -1207,7 +1256,7 @@ impl Session {
         if let Some(link) = self.replicas[idx].as_mut() {
             let sql = format!("\x03KILL QUERY {thread}");
             if let Err(e) = link.conn.internal(sql.as_bytes(), deprecate_eof).await {
-                tracing::debug!(error = %e, "KILL QUERY on the replica failed");
+                tracing::debug!(error = %crate::logsafe::untrusted(&e), "KILL QUERY on the replica failed");
                 self.replicas[idx] = None;
             }
         }
@@ -1256,10 +1305,13 @@ impl Session {
             caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH),
             caps.contains(CapabilityFlags::CLIENT_CONNECT_ATTRS),
         ) else {
+            // The server answers a body it cannot read as a change of user
+            // with "Unknown command" (after a pause of about a second) and
+            // keeps the session as it was.
             self.client
-                .send_err(1, ER_HANDSHAKE_ERROR, "Bad handshake")
+                .send_err(1, ER_UNKNOWN_COM_ERROR, "Unknown command")
                 .await;
-            return Err(SessionEnd::Client(FrameError::Closed));
+            return Ok(());
         };
         let user = String::from_utf8_lossy(&request.user).into_owned();
         let plugin = request

@@ -383,7 +383,7 @@ impl Session {
                 return Ok(None);
             }
         };
-        tracing::info!(migration = migration.id, user = %self.identity.user, async_mode = mode == DdlMode::Async, "online ALTER started");
+        tracing::info!(migration = migration.id, user = %crate::logsafe::untrusted(&self.identity.user), async_mode = mode == DdlMode::Async, "online ALTER started");
         if mode == DdlMode::Async {
             self.send_rows(&["migration_id"], &[vec![Some(migration.id.to_string())]])
                 .await?;
@@ -404,7 +404,7 @@ impl Session {
         why: &str,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
         self.shared.metrics.ddl_native_fallbacks.inc();
-        tracing::info!(user = %self.identity.user, reason = why, "ALTER not run online: running it as sent");
+        tracing::info!(user = %crate::logsafe::untrusted(&self.identity.user), reason = why, "ALTER not run online: running it as sent");
         self.forward(seq, payload).await?;
         loop {
             // Look at the next packet without taking it: only an OK is Tern's
@@ -529,7 +529,7 @@ impl Session {
                 let mut scratch = BytesMut::new();
                 let ok = client_ok(&reply, self.client_tracks, &mut scratch).to_vec();
                 self.send_client(1, &ok).await?;
-                tracing::info!(table = %alter.table, algorithm, "ALTER done by the server without a copy");
+                tracing::info!(table = %crate::logsafe::untrusted(&alter.table), algorithm, "ALTER done by the server without a copy");
                 return Ok(Probe::Answered);
             }
             let code = parse_err(&reply).map_or(0, |e| e.code);
