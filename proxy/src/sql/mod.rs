@@ -1,4 +1,7 @@
 //! SQL understanding at the level routing needs: a lexer-level classifier for the
-//! hot path (no full parse), and later the sqlparser-based ALTER analysis.
+//! hot path (no full parse), the built-in function allow list, and the reading
+//! of stored function bodies and view definitions for the catalog. No full SQL
+//! parser is compiled into Tern: sqlparser serves only as the classifier's test
+//! oracle (a dev-dependency).
 
 pub mod classify;
