@@ -1,8 +1,53 @@
-//! Tern: a MySQL/MariaDB wire-protocol proxy.
+//! Tern: a MySQL/MariaDB wire-protocol proxy with online ALTER TABLE and
+//! read-your-writes replica reads.
 //!
-//! Rooms: `protocol` (framing and the packets Tern reads or writes), `server`
-//! (listener, login, one session per client), `backend` (server connections and
-//! accounts), `config`.
+//! # Crate map
+//!
+//! ```text
+//! protocol/   framing (3-byte length + sequence, 16 MiB continuation), the
+//!             packets Tern reads or writes, the response tracker that follows a
+//!             relayed answer without decoding rows, the compressed protocol
+//! server/     listener and pending logins, login (accounts, auth plugins, TLS),
+//!             one Session task per client, the relay, KILL translation
+//!   session/  the session's DDL side: ALTER interception, the write gate, the
+//!             Note kept for SHOW WARNINGS, SHOW TERN / TERN statements
+//! backend/    connections to the servers, the accounts directory, the replica
+//!             monitor and primary position, the catalog of functions and views
+//! sql/        the lexer-level statement classifier and the built-in function
+//!             allow list; reading of routine bodies and view definitions
+//! route/      the routing decision for one statement: rules + session view +
+//!             catalog in, primary or replica (with a consistency) out
+//! gtid.rs     GTIDs and GTID sets for MariaDB and MySQL
+//! migrate/    the online ALTER engine: plan, check/ (one refusal per file),
+//!             copy, binlog, apply, verify, throttle, gate, cutover, store,
+//!             runner (the driver), Engine (the actor sessions hand ALTERs to)
+//! admin/      Prometheus metrics, the HTTP API and status page
+//! alter.rs    `tern alter`: one online ALTER without the proxy
+//! config.rs   flags, environment and TOML into Settings
+//! logsafe.rs  escaping and bounding client text on its way into logs
+//! ```
+//!
+//! # A statement's way
+//!
+//! ```text
+//! client packet -> server::session (classify with sql::classify)
+//!   -> route::plan (rules, pins, transaction, session facts, catalog)
+//!   -> primary: forward on the session's own connection, relay the answer
+//!   -> replica: mirror schema and SETs, wait for the GTID the read must see,
+//!      relay the answer; else the primary
+//!   -> absorb what the answer says (status flags, last GTID, schema)
+//! ```
+//!
+//! # A migration's way
+//!
+//! ```text
+//! ALTER from a client -> session/ddl: native (as sent, with a Note) or the
+//!   in-place try (SET STATEMENT alter_algorithm=... FOR the statement as sent)
+//!   -> migrate::Engine: plan + checks -> shadow table -> copy chunks while the
+//!   binlog applier follows changes -> checksum -> ANALYZE -> cut-over (write
+//!   gate closed, table locked, catch-up, atomic RENAME) -> OK to the client
+//!   with the native ALTER's affected rows, info and warnings
+//! ```
 
 pub mod admin;
 pub mod backend;

@@ -392,7 +392,7 @@ impl PrimaryPosition {
     }
 
     /// The position now, or `None` when the primary cannot tell within
-    /// [`CHECK_TIMEOUT`] (the caller then runs the read on the primary).
+    /// `CHECK_TIMEOUT` (the caller then runs the read on the primary).
     pub async fn current(&self) -> Option<GtidSet> {
         let text = tokio::time::timeout(CHECK_TIMEOUT, async {
             let mut conn = self.pool.get_conn().await?;

@@ -5,7 +5,7 @@
 //! A client names only a user; the server picks the account (`user@host`) by the
 //! client's address, and that account's password is the one checked and its
 //! privileges the ones the session gets. Tern picks exactly as the server does
-//! (see [`pick_account`]), so it checks the same password, and logs in to the
+//! (see `pick_account`), so it checks the same password, and logs in to the
 //! server from an address that lands on the same account (see
 //! `server::login`).
 //!
@@ -249,7 +249,7 @@ impl UserDirectory {
     }
 
     /// The account the server would pick for `user` connecting over TCP from
-    /// `ip` (see [`pick_account`]).
+    /// `ip` (see `pick_account`).
     pub fn find(&self, user: &str, ip: IpAddr) -> Option<Account> {
         let accounts = self.accounts.read().ok()?.clone();
         let client = ClientHost::tcp(ip, accounts.name_resolution);
@@ -334,7 +334,7 @@ pub fn host_specificity(pattern: &str) -> u32 {
 /// The server's rank of an account (lower first): the host's specificity, and
 /// for the same host a named user before the anonymous one. The server compares
 /// an anonymous entry with the named match by this rank alone (see
-/// [`pick_account`]).
+/// `pick_account`).
 fn account_rank(account: &Account) -> u64 {
     (u64::from(host_specificity(&account.host)) << 1) | u64::from(account.user.is_empty())
 }
