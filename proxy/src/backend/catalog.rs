@@ -49,7 +49,7 @@ fn contains(names: &Names, schema: &str, name: &str) -> bool {
 }
 
 /// One load of the catalog.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct CatalogSnapshot {
     read_only_functions: Names,
     views_needing_primary: Names,
@@ -98,7 +98,8 @@ impl Catalog {
         (snapshot.loaded_after >= self.invalidations.load(Ordering::Acquire)).then_some(snapshot)
     }
 
-    /// Changes whenever a load lands or the catalog is invalidated: what was
+    /// Changes whenever a load brings something new or the catalog is
+    /// invalidated: what was
     /// judged against an older generation may need judging again.
     pub fn generation(&self) -> u64 {
         self.loads.load(Ordering::Acquire) + self.invalidations.load(Ordering::Acquire)
@@ -154,9 +155,14 @@ impl Catalog {
                     failures = 0;
                     snapshot.loaded_after = started_after;
                     if let Ok(mut current) = self.current.write() {
+                        // Prepared statements are judged again only when what
+                        // they were judged against changed: other contents, or a
+                        // stale catalog made fresh.
+                        if current.as_deref() != Some(&snapshot) {
+                            self.loads.fetch_add(1, Ordering::AcqRel);
+                        }
                         *current = Some(Arc::new(snapshot));
                     }
-                    self.loads.fetch_add(1, Ordering::AcqRel);
                 }
                 Ok(Err(e)) => {
                     conn = None;

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BufMut, BytesMut};
-use flate2::{Compression, Decompress, FlushDecompress};
+use flate2::{Compress, Compression, Decompress, FlushDecompress};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const HEADER_LEN: usize = 7;
@@ -50,6 +50,7 @@ pub struct CompressedStream<S> {
     raw_out: BytesMut,
     next_seq: u8,
     inner_eof: bool,
+    zlib: Zlib,
 }
 
 impl<S> CompressedStream<S> {
@@ -62,6 +63,7 @@ impl<S> CompressedStream<S> {
             raw_out: BytesMut::new(),
             next_seq: 0,
             inner_eof: false,
+            zlib: Zlib::default(),
         }
     }
 
@@ -74,76 +76,97 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// Takes one whole compressed packet off the front of `raw`, if there is one,
-/// and appends its contents to `plain`; returns its sequence id.
-fn take_packet(raw: &mut BytesMut, plain: &mut BytesMut) -> io::Result<Option<u8>> {
-    if raw.len() < HEADER_LEN {
-        return Ok(None);
-    }
-    let compressed_len = u32::from_le_bytes([raw[0], raw[1], raw[2], 0]) as usize;
-    let seq = raw[3];
-    let plain_len = u32::from_le_bytes([raw[4], raw[5], raw[6], 0]) as usize;
-    if raw.len() < HEADER_LEN + compressed_len {
-        raw.reserve(HEADER_LEN + compressed_len - raw.len());
-        return Ok(None);
-    }
-    raw.advance(HEADER_LEN);
-    let body = raw.split_to(compressed_len);
-    if plain_len == 0 {
-        plain.extend_from_slice(&body);
-        return Ok(Some(seq));
-    }
-    let start = plain.len();
-    plain.resize(start + plain_len, 0);
-    let mut inflater = Decompress::new(true);
-    let status = inflater
-        .decompress(&body, &mut plain[start..], FlushDecompress::Finish)
-        .map_err(|_| invalid("corrupt compressed packet"))?;
-    if status != flate2::Status::StreamEnd || inflater.total_out() as usize != plain_len {
-        return Err(invalid("compressed packet length mismatch"));
-    }
-    Ok(Some(seq))
+/// The zlib streams of one connection, reset for each packet: creating one
+/// allocates its window and tables (hundreds of KiB), which a busy compressed
+/// session would otherwise pay per answer.
+struct Zlib {
+    deflater: Compress,
+    inflater: Decompress,
 }
 
-/// Appends compressed packets holding `plain` to `raw`, numbering them from
-/// `seq`; returns the next sequence id.
-fn put_packets(raw: &mut BytesMut, plain: &[u8], mut seq: u8) -> u8 {
-    for chunk in plain.chunks(MAX_PAYLOAD) {
-        let header_at = raw.len();
-        raw.put_bytes(0, HEADER_LEN);
-        let compressed = chunk.len() >= MIN_COMPRESS_LENGTH && {
-            let mut deflater = flate2::Compress::new(Compression::default(), true);
-            let body_at = raw.len();
-            // zlib's worst case is a few bytes per 16 KiB over the input; data
-            // that does not shrink is sent stored instead.
-            raw.resize(body_at + chunk.len() + chunk.len() / 1000 + 64, 0);
-            let shrank = matches!(
-                deflater.compress(chunk, &mut raw[body_at..], flate2::FlushCompress::Finish),
-                Ok(flate2::Status::StreamEnd)
-            ) && (deflater.total_out() as usize) < chunk.len();
-            raw.truncate(
-                body_at
-                    + if shrank {
-                        deflater.total_out() as usize
-                    } else {
-                        0
-                    },
-            );
-            shrank
-        };
-        let (body_len, plain_len) = if compressed {
-            (raw.len() - header_at - HEADER_LEN, chunk.len())
-        } else {
-            raw.extend_from_slice(chunk);
-            (chunk.len(), 0)
-        };
-        let header = &mut raw[header_at..header_at + HEADER_LEN];
-        header[..3].copy_from_slice(&(body_len as u32).to_le_bytes()[..3]);
-        header[3] = seq;
-        header[4..].copy_from_slice(&(plain_len as u32).to_le_bytes()[..3]);
-        seq = seq.wrapping_add(1);
+impl Default for Zlib {
+    fn default() -> Self {
+        Zlib {
+            deflater: Compress::new(Compression::default(), true),
+            inflater: Decompress::new(true),
+        }
     }
-    seq
+}
+
+impl Zlib {
+    /// Takes one whole compressed packet off the front of `raw`, if there is
+    /// one, and appends its contents to `plain`; returns its sequence id.
+    fn take_packet(&mut self, raw: &mut BytesMut, plain: &mut BytesMut) -> io::Result<Option<u8>> {
+        if raw.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let compressed_len = u32::from_le_bytes([raw[0], raw[1], raw[2], 0]) as usize;
+        let seq = raw[3];
+        let plain_len = u32::from_le_bytes([raw[4], raw[5], raw[6], 0]) as usize;
+        if raw.len() < HEADER_LEN + compressed_len {
+            raw.reserve(HEADER_LEN + compressed_len - raw.len());
+            return Ok(None);
+        }
+        raw.advance(HEADER_LEN);
+        let body = raw.split_to(compressed_len);
+        if plain_len == 0 {
+            plain.extend_from_slice(&body);
+            return Ok(Some(seq));
+        }
+        let start = plain.len();
+        plain.resize(start + plain_len, 0);
+        let inflater = &mut self.inflater;
+        inflater.reset(true);
+        let status = inflater
+            .decompress(&body, &mut plain[start..], FlushDecompress::Finish)
+            .map_err(|_| invalid("corrupt compressed packet"))?;
+        if status != flate2::Status::StreamEnd || inflater.total_out() as usize != plain_len {
+            return Err(invalid("compressed packet length mismatch"));
+        }
+        Ok(Some(seq))
+    }
+
+    /// Appends compressed packets holding `plain` to `raw`, numbering them from
+    /// `seq`; returns the next sequence id.
+    fn put_packets(&mut self, raw: &mut BytesMut, plain: &[u8], mut seq: u8) -> u8 {
+        for chunk in plain.chunks(MAX_PAYLOAD) {
+            let header_at = raw.len();
+            raw.put_bytes(0, HEADER_LEN);
+            let compressed = chunk.len() >= MIN_COMPRESS_LENGTH && {
+                let deflater = &mut self.deflater;
+                deflater.reset();
+                let body_at = raw.len();
+                // zlib's worst case is a few bytes per 16 KiB over the input; data
+                // that does not shrink is sent stored instead.
+                raw.resize(body_at + chunk.len() + chunk.len() / 1000 + 64, 0);
+                let shrank = matches!(
+                    deflater.compress(chunk, &mut raw[body_at..], flate2::FlushCompress::Finish),
+                    Ok(flate2::Status::StreamEnd)
+                ) && (deflater.total_out() as usize) < chunk.len();
+                raw.truncate(
+                    body_at
+                        + if shrank {
+                            deflater.total_out() as usize
+                        } else {
+                            0
+                        },
+                );
+                shrank
+            };
+            let (body_len, plain_len) = if compressed {
+                (raw.len() - header_at - HEADER_LEN, chunk.len())
+            } else {
+                raw.extend_from_slice(chunk);
+                (chunk.len(), 0)
+            };
+            let header = &mut raw[header_at..header_at + HEADER_LEN];
+            header[..3].copy_from_slice(&(body_len as u32).to_le_bytes()[..3]);
+            header[3] = seq;
+            header[4..].copy_from_slice(&(plain_len as u32).to_le_bytes()[..3]);
+            seq = seq.wrapping_add(1);
+        }
+        seq
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CompressedStream<S> {
@@ -160,7 +183,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for CompressedStream<S> {
                 this.plain_in.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            if let Some(seq) = take_packet(&mut this.raw_in, &mut this.plain_in)? {
+            if let Some(seq) = this
+                .zlib
+                .take_packet(&mut this.raw_in, &mut this.plain_in)?
+            {
                 this.next_seq = seq.wrapping_add(1);
                 continue;
             }
@@ -190,7 +216,9 @@ impl<S: AsyncWrite + Unpin> CompressedStream<S> {
     fn seal(&mut self) {
         if !self.plain_out.is_empty() {
             let plain = self.plain_out.split();
-            self.next_seq = put_packets(&mut self.raw_out, &plain, self.next_seq);
+            self.next_seq = self
+                .zlib
+                .put_packets(&mut self.raw_out, &plain, self.next_seq);
         }
     }
 
@@ -255,10 +283,15 @@ mod tests {
                 .collect::<Vec<u8>>(),
         ] {
             let mut raw = BytesMut::new();
-            let next = put_packets(&mut raw, &plain, 7);
+            let next = Zlib::default().put_packets(&mut raw, &plain, 7);
             assert_eq!(next, 8);
             let mut out = BytesMut::new();
-            assert_eq!(take_packet(&mut raw, &mut out).expect("packet"), Some(7));
+            assert_eq!(
+                Zlib::default()
+                    .take_packet(&mut raw, &mut out)
+                    .expect("packet"),
+                Some(7)
+            );
             assert!(raw.is_empty());
             assert_eq!(&out[..], &plain[..]);
         }
@@ -267,10 +300,10 @@ mod tests {
     #[test]
     fn short_payloads_are_stored_and_long_ones_compressed() {
         let mut raw = BytesMut::new();
-        put_packets(&mut raw, b"tiny", 0);
+        Zlib::default().put_packets(&mut raw, b"tiny", 0);
         assert_eq!(&raw[4..7], &[0, 0, 0], "stored: uncompressed length 0");
         let mut raw = BytesMut::new();
-        put_packets(&mut raw, &[b'a'; 1000], 0);
+        Zlib::default().put_packets(&mut raw, &[b'a'; 1000], 0);
         assert_eq!(&raw[4..7], &1000u32.to_le_bytes()[..3]);
         assert!(raw.len() < 100);
     }
@@ -278,13 +311,20 @@ mod tests {
     #[test]
     fn a_partial_packet_waits_and_a_lying_header_is_refused() {
         let mut raw = BytesMut::new();
-        put_packets(&mut raw, &[b'a'; 1000], 0);
+        Zlib::default().put_packets(&mut raw, &[b'a'; 1000], 0);
         let mut part = BytesMut::from(&raw[..raw.len() - 1]);
         let mut out = BytesMut::new();
-        assert_eq!(take_packet(&mut part, &mut out).expect("partial"), None);
+        assert_eq!(
+            Zlib::default()
+                .take_packet(&mut part, &mut out)
+                .expect("partial"),
+            None
+        );
         let mut lying = raw.clone();
         lying[4] = lying[4].wrapping_add(1);
-        assert!(take_packet(&mut lying, &mut BytesMut::new()).is_err());
+        assert!(Zlib::default()
+            .take_packet(&mut lying, &mut BytesMut::new())
+            .is_err());
     }
 
     #[tokio::test]
@@ -292,7 +332,7 @@ mod tests {
         let (mut peer, ours) = tokio::io::duplex(1 << 20);
         let mut stream = CompressedStream::new(ours);
         let mut command = BytesMut::new();
-        put_packets(&mut command, b"\x03\x00\x00\x00\x03SELECT 1", 0);
+        Zlib::default().put_packets(&mut command, b"\x03\x00\x00\x00\x03SELECT 1", 0);
         peer.write_all(&command).await.expect("write");
         let mut got = [0u8; 13];
         stream.read_exact(&mut got).await.expect("read");

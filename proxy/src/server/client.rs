@@ -150,6 +150,12 @@ impl ClientConn {
             tokio::time::timeout(DRAIN_BOUND, tokio::io::copy(&mut self.stream, &mut sink)).await;
     }
 
+    /// Writes a whole answer Tern built and flushes it.
+    pub async fn send_built(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
     pub async fn flush(&mut self) -> std::io::Result<()> {
         self.stream.flush().await
     }

@@ -202,11 +202,7 @@ impl Session {
         let mut out = BytesMut::new();
         write_text_result(&mut out, &shape, columns, rows);
         self.client
-            .write_raw(&out)
-            .await
-            .map_err(|e| SessionEnd::Client(e.into()))?;
-        self.client
-            .flush()
+            .send_built(&out)
             .await
             .map_err(|e| SessionEnd::Client(e.into()))
     }

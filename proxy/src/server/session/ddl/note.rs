@@ -407,11 +407,7 @@ impl Session {
             }
         };
         self.client
-            .write_raw(&out)
-            .await
-            .map_err(|e| SessionEnd::Client(e.into()))?;
-        self.client
-            .flush()
+            .send_built(&out)
             .await
             .map_err(|e| SessionEnd::Client(e.into()))?;
         self.absorb(&outcome);
