@@ -84,19 +84,13 @@ use inline::InlineVec;
 
 mod functions;
 mod inline;
-mod keyword;
-mod lexer;
 mod routine;
 mod scan;
 
 pub use routine::{read_routine_body, RoutineBody};
 
-#[cfg(test)]
-mod corpus;
-#[cfg(test)]
-mod oracle;
-#[cfg(test)]
-mod props;
+/// Unit tests per feature, plus the corpus and property tests that check the
+/// classifier against sqlparser (a dev-dependency): none of it is in the binary.
 #[cfg(test)]
 mod tests;
 
@@ -376,7 +370,7 @@ impl<'a> Hints<'a> {
     }
 }
 
-impl<'a> lexer::HintSink<'a> for Hints<'a> {
+impl<'a> crate::sql::lexer::HintSink<'a> for Hints<'a> {
     fn hint(&mut self, key: &'a str, value: Option<&'a str>) {
         self.list.push((key, value));
     }

@@ -5,3 +5,5 @@
 //! oracle (a dev-dependency).
 
 pub mod classify;
+pub mod keyword;
+pub mod lexer;

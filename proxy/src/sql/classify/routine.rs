@@ -12,9 +12,9 @@
 //! label or variable name that a statement could start with is enough.
 
 use super::functions::{self, Callee};
-use super::keyword::Kw;
-use super::lexer::{Lexer, NoHints, Tok, Token};
 use super::{TableName, Tables};
+use crate::sql::keyword::Kw;
+use crate::sql::lexer::{Lexer, NoHints, Tok, Token};
 
 /// What a body does, as far as routing cares.
 #[derive(Debug)]

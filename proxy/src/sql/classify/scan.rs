@@ -18,9 +18,9 @@ mod clauses;
 mod head;
 
 use super::inline::InlineVec;
-use super::keyword::Kw;
-use super::lexer::{Lexer, Tok, Token};
 use super::{Classified, Pin, StatementKind, TableName};
+use crate::sql::keyword::Kw;
+use crate::sql::lexer::{Lexer, Tok, Token};
 
 /// Tokens the heads look ahead (`NEXT VALUE FOR`, `WITH name AS`).
 const LOOKAHEAD: usize = 3;

@@ -3,9 +3,9 @@
 
 use super::{is_name, is_name_part, starts_dml, Mode, Scanner, MAX_CTES};
 use crate::sql::classify::functions::{self, Callee};
-use crate::sql::classify::keyword::Kw;
-use crate::sql::classify::lexer::{Tok, Token};
 use crate::sql::classify::{Pin, StatementKind, TableName};
+use crate::sql::keyword::Kw;
+use crate::sql::lexer::{Tok, Token};
 
 /// Clause keywords that end a join condition and with it the table list.
 fn ends_table_list(kw: Kw) -> bool {

@@ -3,9 +3,9 @@
 //! of SET) before the clause scan in `clauses` takes over.
 
 use super::{eq_ci, is_name, starts_dml, Body, Head, Mode, Scanner};
-use crate::sql::classify::keyword::Kw;
-use crate::sql::classify::lexer::{NoHints, Tok, Token};
 use crate::sql::classify::{Pin, StatementKind};
+use crate::sql::keyword::Kw;
+use crate::sql::lexer::{NoHints, Tok, Token};
 
 impl<'a> Scanner<'a, '_> {
     /// The statement's leading keywords: its kind and the fixed-shape part

@@ -1,5 +1,9 @@
 //! One test per feature of the classifier; the corpus and property tests in
-//! the sibling modules check it against sqlparser at large.
+//! the child modules check it against sqlparser at large.
+
+mod corpus;
+mod oracle;
+mod props;
 
 use super::*;
 use StatementKind as K;

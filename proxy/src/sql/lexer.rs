@@ -1,4 +1,6 @@
-//! MySQL/MariaDB tokens, just precise enough for classification.
+//! MySQL/MariaDB tokens: the one tokenizer every reader of statement text in
+//! Tern uses (the classifier, the ALTER analysis, the admin statements), so
+//! comments, quoting and `/*! */` mean the same thing to all of them.
 //!
 //! Everything that decides where a token ends is ASCII (quotes, comment
 //! markers, operators), and bytes of multi-byte characters are never ASCII,
@@ -14,7 +16,7 @@
 use super::keyword::{keyword, Kw};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Tok {
+pub(crate) enum Tok {
     /// Unquoted identifier or keyword (`kw` says which keyword, if any).
     Word,
     /// `` `name` ``; the text is what is between the backticks.
@@ -46,27 +48,33 @@ pub(super) enum Tok {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Token<'a> {
+pub(crate) struct Token<'a> {
     pub tok: Tok,
     pub kw: Kw,
     pub text: &'a str,
+    /// Byte offsets of the whole token in the source, quotes and sigils
+    /// included, so a reader can cut the statement text at token edges.
+    pub start: usize,
+    pub end: usize,
 }
 
 impl<'a> Token<'a> {
-    pub(super) const EOF: Token<'static> = Token {
+    pub(crate) const EOF: Token<'static> = Token {
         tok: Tok::Eof,
         kw: Kw::None,
         text: "",
+        start: usize::MAX,
+        end: usize::MAX,
     };
 }
 
 /// Receives `tern:` hints from comments as the lexer passes them.
-pub(super) trait HintSink<'a> {
+pub(crate) trait HintSink<'a> {
     fn hint(&mut self, key: &'a str, value: Option<&'a str>);
 }
 
 /// For look-ahead copies of the lexer, which must not report a hint twice.
-pub(super) struct NoHints;
+pub(crate) struct NoHints;
 
 impl HintSink<'_> for NoHints {
     fn hint(&mut self, _key: &str, _value: Option<&str>) {}
@@ -106,7 +114,7 @@ fn is_digit(b: u8) -> bool {
 }
 
 #[derive(Clone, Copy)]
-pub(super) struct Lexer<'a> {
+pub(crate) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
     /// Inside `/*! ... */`: the next `*/` closes it instead of being operators.
@@ -118,7 +126,7 @@ pub(super) struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
-    pub(super) fn new(src: &'a str) -> Self {
+    pub(crate) fn new(src: &'a str) -> Self {
         Lexer {
             src,
             pos: 0,
@@ -146,9 +154,17 @@ impl<'a> Lexer<'a> {
         self.src.get(start..end).unwrap_or("")
     }
 
-    pub(super) fn next_token(&mut self, hints: &mut impl HintSink<'a>) -> Token<'a> {
+    pub(crate) fn next_token(&mut self, hints: &mut impl HintSink<'a>) -> Token<'a> {
         self.skip_trivia(hints);
-        let token = self.lex_token();
+        let start = self.pos;
+        let mut token = self.lex_token();
+        if token.tok != Tok::Eof {
+            token.start = start;
+            token.end = self.pos;
+        } else {
+            token.start = self.src.len();
+            token.end = self.src.len();
+        }
         self.last_end = self.pos;
         self.last_can_take_host = matches!(
             token.tok,
@@ -238,6 +254,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// The token at `pos`; its offsets are filled in by [`Lexer::next_token`].
     fn lex_token(&mut self) -> Token<'a> {
         let start = self.pos;
         let Some(&b) = self.bytes().get(start) else {
@@ -249,6 +266,8 @@ impl<'a> Lexer<'a> {
                 tok,
                 kw: Kw::None,
                 text: this.slice(start, start + len),
+                start: 0,
+                end: 0,
             }
         };
         match b {
@@ -271,6 +290,8 @@ impl<'a> Lexer<'a> {
                     tok,
                     kw: Kw::None,
                     text,
+                    start: 0,
+                    end: 0,
                 }
             }
             b'@' => self.at_sign(start),
@@ -282,6 +303,8 @@ impl<'a> Lexer<'a> {
                     tok: Tok::Word,
                     kw: keyword(text.as_bytes()),
                     text,
+                    start: 0,
+                    end: 0,
                 }
             }
             _ => simple(self, Tok::Op, 1),
@@ -350,6 +373,8 @@ impl<'a> Lexer<'a> {
             tok,
             kw: Kw::None,
             text,
+            start: 0,
+            end: 0,
         }
     }
 
@@ -378,6 +403,8 @@ impl<'a> Lexer<'a> {
             tok: if number { Tok::Number } else { Tok::Word },
             kw: Kw::None,
             text,
+            start: 0,
+            end: 0,
         }
     }
 }
@@ -455,6 +482,22 @@ mod tests {
         let toks = tokens("/* a */ SELECT -- b\n 1 # c\n /*!40101 x */ /*M!100100 y*/ /*!z*/");
         let texts: Vec<&str> = toks.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(texts, ["SELECT", "1", "x", "y", "z"]);
+    }
+
+    #[test]
+    fn offsets_cover_the_whole_token_quotes_included() {
+        let sql = "ALTER /*! TABLE */ `t``x` ADD 'a' @@x";
+        let mut lexer = Lexer::new(sql);
+        let mut cut = Vec::new();
+        loop {
+            let t = lexer.next_token(&mut NoHints);
+            if t.tok == Tok::Eof {
+                assert_eq!((t.start, t.end), (sql.len(), sql.len()));
+                break;
+            }
+            cut.push(&sql[t.start..t.end]);
+        }
+        assert_eq!(cut, ["ALTER", "TABLE", "`t``x`", "ADD", "'a'", "@@x"]);
     }
 
     #[test]

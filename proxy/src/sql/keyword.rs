@@ -14,7 +14,7 @@ macro_rules! keywords {
     ($($variant:ident $text:literal,)*) => {
         /// A word the classifier knows. `None` for every other word.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(super) enum Kw {
+        pub(crate) enum Kw {
             None,
             $($variant,)*
         }
@@ -194,7 +194,7 @@ impl Kw {
     /// non-reserved word such as `data` or `value` as the end of a table list
     /// would drop the tables after it, the dangerous direction for the write
     /// gate and for rules. `RETURNING` is reserved in MariaDB only.
-    pub(super) fn is_reserved(self) -> bool {
+    pub(crate) fn is_reserved(self) -> bool {
         matches!(
             self,
             Kw::Alter
@@ -330,7 +330,7 @@ const fn build_table() -> [u8; SLOTS] {
 }
 
 /// The keyword spelled by `word` in any letter case, or `Kw::None`.
-pub(super) fn keyword(word: &[u8]) -> Kw {
+pub(crate) fn keyword(word: &[u8]) -> Kw {
     if word.len() < 2 || word.len() > LONGEST {
         return Kw::None;
     }
