@@ -17,7 +17,8 @@ use super::stream::{self, BackendStream};
 use super::{BackendError, BackendTarget, ServerInfo};
 use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
 use crate::protocol::framing::{write_packet, PacketReader};
-use crate::protocol::packets::take_nul_str;
+use crate::protocol::command::COM_CHANGE_USER;
+use crate::protocol::packets::{command, take_nul_str};
 
 /// Who to log in as, and how the session wants its responses formatted.
 pub struct Login<'a> {
@@ -149,9 +150,7 @@ impl BackendConn {
             .stage1
             .map(|s1| native_response(&self.nonce, s1).to_vec())
             .unwrap_or_default();
-        let mut payload = Vec::with_capacity(128);
-        payload.push(crate::protocol::command::COM_CHANGE_USER);
-        payload.extend_from_slice(login.user);
+        let mut payload = command(COM_CHANGE_USER, login.user);
         payload.push(0);
         payload.push(scramble.len() as u8);
         payload.extend_from_slice(&scramble);

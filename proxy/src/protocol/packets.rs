@@ -105,6 +105,16 @@ pub fn err_payload_before_greeting(code: u16, message: &str) -> BytesMut {
     out
 }
 
+/// A command packet's payload: the command byte, then its body (the SQL text
+/// of COM_QUERY and COM_STMT_PREPARE, the schema of COM_INIT_DB, ...). Every
+/// command Tern sends on its own behalf is built here.
+pub fn command(command: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + body.len());
+    out.push(command);
+    out.extend_from_slice(body);
+    out
+}
+
 /// Plain OK packet payload (the server's own OK is relayed whenever there is one).
 pub fn ok_payload(affected_rows: u64, last_insert_id: u64, status: u16, warnings: u16) -> BytesMut {
     let mut out = BytesMut::with_capacity(16);
@@ -164,6 +174,13 @@ pub fn parse_err(payload: &[u8]) -> Option<ErrView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_is_its_byte_then_its_body() {
+        use crate::protocol::command::{COM_QUERY, COM_QUIT};
+        assert_eq!(command(COM_QUERY, b"SELECT 1"), b"\x03SELECT 1");
+        assert_eq!(command(COM_QUIT, b""), [COM_QUIT]);
+    }
 
     #[test]
     fn lenenc_round_trip() {

@@ -1,5 +1,6 @@
-//! Client login: greeting, optional TLS upgrade, password check against the
-//! primary's `mysql.user`, and the backend login as the same user.
+//! Client login: greeting, optional TLS upgrade, the password checked against
+//! the account the server would pick (`backend::users`), and the backend login
+//! as the same user.
 //!
 //! Accounts with a mysql_native_password hash are verified: that scramble is
 //! what lets Tern log in to backends as the client's user without knowing the
