@@ -1,12 +1,13 @@
-//! `--http ADDR`: `/metrics` (Prometheus text), `/api/status` and
-//! `/api/migrations` (JSON), `/healthz` (200, or 503 when the primary does not
-//! answer) and the status page at `/`.
+//! `--http ADDR`: `/metrics` (Prometheus text), `/api/status`,
+//! `/api/migrations` and `/api/history` (JSON), `/healthz` (200, or 503 when
+//! the primary does not answer) and the status page at `/`, which draws its
+//! charts itself from `/api/history`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Json};
 use axum::routing::get;
@@ -14,6 +15,7 @@ use axum::Router;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
+use super::history::{sample_forever, History};
 use crate::migrate::Migration;
 use crate::server::Shared;
 
@@ -21,17 +23,53 @@ use crate::server::Shared;
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const STATUS_PAGE: &str = include_str!("status.html");
 
+#[derive(Clone)]
+struct Endpoint {
+    shared: Arc<Shared>,
+    history: Arc<History>,
+}
+
+impl FromRef<Endpoint> for Arc<Shared> {
+    fn from_ref(e: &Endpoint) -> Self {
+        e.shared.clone()
+    }
+}
+
+impl FromRef<Endpoint> for Arc<History> {
+    fn from_ref(e: &Endpoint) -> Self {
+        e.history.clone()
+    }
+}
+
 pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> std::io::Result<()> {
+    let history = Arc::new(History::default());
+    // The sampler lives as long as the endpoint: without `--http` nobody
+    // could read what it keeps.
+    let sampler = tokio::spawn(sample_forever(shared.clone(), history.clone()));
+    let _stop_sampler = AbortOnDrop(sampler);
     let app = Router::new()
         .route("/", get(page))
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
         .route("/api/migrations", get(migrations))
+        .route("/api/history", get(history_json))
         .route("/healthz", get(healthz))
-        .with_state(shared);
+        .with_state(Endpoint { shared, history });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "http endpoint on {addr}");
     axum::serve(listener, app).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn history_json(State(history): State<Arc<History>>) -> Json<Value> {
+    Json(history.to_json())
 }
 
 async fn page() -> Html<&'static str> {

@@ -11,6 +11,8 @@ use prometheus::{
 };
 use tern_rules::StatementKind;
 
+use super::latency::LatencyBuckets;
+
 /// Where a statement ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteLabel {
@@ -46,6 +48,10 @@ pub struct Metrics {
     pub migration_state: IntGaugeVec,
     pub migration_last_hold_ms: IntGaugeVec,
     pub migration_cutover_attempts: IntGaugeVec,
+    /// Latency of data-changing statements (INSERT, UPDATE, DELETE, REPLACE),
+    /// readable per window: the status page's chart, and what clients feel
+    /// while a copy runs.
+    pub writes: LatencyBuckets,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -208,6 +214,7 @@ impl Metrics {
             migration_state,
             migration_last_hold_ms,
             migration_cutover_attempts,
+            writes: LatencyBuckets::new(),
         }
     }
 
@@ -225,11 +232,25 @@ impl Metrics {
             self.queries[r][c].inc();
         }
         self.latency[r].observe(took.as_secs_f64());
+        if matches!(
+            kind,
+            StatementKind::Insert
+                | StatementKind::Update
+                | StatementKind::Delete
+                | StatementKind::Replace
+        ) {
+            self.writes.observe(took);
+        }
         if error_code != 0 {
             self.errors
                 .with_label_values(&[&error_code.to_string()])
                 .inc();
         }
+    }
+
+    /// Statements that ran on `route` since start.
+    pub fn statements_on(&self, route: RouteLabel) -> u64 {
+        self.queries[route as usize].iter().map(|c| c.get()).sum()
     }
 
     pub fn encode(&self) -> String {

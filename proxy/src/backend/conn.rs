@@ -16,8 +16,8 @@ use tokio::io::AsyncWriteExt;
 use super::stream::{self, BackendStream};
 use super::{BackendError, BackendTarget, ServerInfo};
 use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
-use crate::protocol::framing::{write_packet, PacketReader};
 use crate::protocol::command::COM_CHANGE_USER;
+use crate::protocol::framing::{write_packet, PacketReader};
 use crate::protocol::packets::{command, take_nul_str};
 
 /// Who to log in as, and how the session wants its responses formatted.

@@ -1,0 +1,158 @@
+//! Write latency as the clients feel it, in a form that can be read as "the
+//! last few seconds".
+//!
+//! Prometheus histograms are cumulative since start and have coarse buckets,
+//! fine for a scraper that takes differences, useless for "what is p99 right
+//! now". [`LatencyBuckets`] keeps cumulative counts in log-scale buckets of
+//! one eighth of a power of two (every answer within 12.5 % of the truth, from
+//! 1 µs to hours), so any reader can take two snapshots and ask for a quantile
+//! of what happened between them. Recording is one relaxed atomic add: it sits
+//! on the statement path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Sub-buckets per power of two.
+const STEPS: u64 = 8;
+/// Powers of two covered above the first `STEPS` microseconds: 2^40 µs is
+/// about 12 days, so nothing real overflows the last bucket.
+const OCTAVES: usize = 40;
+pub const BUCKETS: usize = STEPS as usize * (OCTAVES + 1);
+
+/// Cumulative counts of latencies by bucket.
+pub struct LatencyBuckets {
+    counts: Box<[AtomicU64; BUCKETS]>,
+}
+
+/// Counts per bucket at one moment; subtract two to get a window.
+#[derive(Clone)]
+pub struct LatencySnapshot(Box<[u64; BUCKETS]>);
+
+fn bucket_of(micros: u64) -> usize {
+    if micros < STEPS {
+        return micros as usize;
+    }
+    let octave = 63 - micros.leading_zeros() as u64; // >= 3
+    let step = (micros >> (octave - 3)) & (STEPS - 1);
+    (((octave - 2) * STEPS + step) as usize).min(BUCKETS - 1)
+}
+
+/// The largest latency a bucket holds, in microseconds.
+fn upper_bound(bucket: usize) -> u64 {
+    let b = bucket as u64;
+    if b < STEPS {
+        return b;
+    }
+    let octave = b / STEPS + 2;
+    let step = b % STEPS;
+    ((STEPS + step + 1) << (octave - 3)) - 1
+}
+
+impl LatencyBuckets {
+    pub fn new() -> Self {
+        LatencyBuckets {
+            counts: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+        }
+    }
+
+    #[inline]
+    pub fn observe(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.counts[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> LatencySnapshot {
+        LatencySnapshot(Box::new(std::array::from_fn(|i| {
+            self.counts[i].load(Ordering::Relaxed)
+        })))
+    }
+}
+
+impl Default for LatencyBuckets {
+    fn default() -> Self {
+        LatencyBuckets::new()
+    }
+}
+
+impl LatencySnapshot {
+    pub fn empty() -> Self {
+        LatencySnapshot(Box::new([0; BUCKETS]))
+    }
+
+    /// What was recorded after `earlier` and up to this snapshot.
+    pub fn since(&self, earlier: &LatencySnapshot) -> LatencySnapshot {
+        LatencySnapshot(Box::new(std::array::from_fn(|i| {
+            self.0[i].saturating_sub(earlier.0[i])
+        })))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// The latency at quantile `q` (0..=1), as the upper edge of its bucket;
+    /// `None` when nothing was recorded.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (bucket, &n) in self.0.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(Duration::from_micros(upper_bound(bucket)));
+            }
+        }
+        None
+    }
+
+    /// The slowest recorded latency (upper edge of the highest bucket used).
+    pub fn max(&self) -> Option<Duration> {
+        let bucket = self.0.iter().rposition(|&n| n > 0)?;
+        Some(Duration::from_micros(upper_bound(bucket)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_latency_lands_in_a_bucket_whose_bounds_hold_it() {
+        let mut lower = 0;
+        for bucket in 0..BUCKETS - 1 {
+            let upper = upper_bound(bucket);
+            assert!(upper >= lower, "bucket {bucket}: {lower}..={upper}");
+            assert_eq!(bucket_of(lower), bucket, "lower edge of {bucket}");
+            assert_eq!(bucket_of(upper), bucket, "upper edge of {bucket}");
+            // Within 12.5 % of the truth above the first exact buckets.
+            if lower >= STEPS {
+                assert!((upper - lower) as f64 <= lower as f64 / 8.0 + 1.0);
+            }
+            lower = upper + 1;
+        }
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn quantiles_of_a_window_ignore_what_came_before() {
+        let l = LatencyBuckets::new();
+        for _ in 0..1000 {
+            l.observe(Duration::from_millis(200));
+        }
+        let before = l.snapshot();
+        for i in 0..100u64 {
+            l.observe(Duration::from_micros(1000 + i));
+        }
+        l.observe(Duration::from_millis(40));
+        let window = l.snapshot().since(&before);
+        assert_eq!(window.count(), 101);
+        let p50 = window.quantile(0.5).unwrap_or_default();
+        assert!(p50 >= Duration::from_micros(1000) && p50 < Duration::from_micros(1200));
+        let max = window.max().unwrap_or_default();
+        assert!(max >= Duration::from_millis(40) && max < Duration::from_millis(46));
+        assert_eq!(LatencySnapshot::empty().quantile(0.99), None);
+    }
+}
