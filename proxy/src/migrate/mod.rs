@@ -23,6 +23,7 @@ pub mod cutover;
 pub mod fetch;
 pub mod gate;
 pub mod mapping;
+pub mod pace;
 pub mod plan;
 pub mod runner;
 pub mod store;

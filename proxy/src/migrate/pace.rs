@@ -1,0 +1,344 @@
+//! The copy's pace: which share of the time the copier may spend copying,
+//! set by what the clients feel and what the server says about itself.
+//!
+//! Signals, each compared with its limit at every look:
+//! - the p99 of writes through Tern since the last look, against the p99 the
+//!   same instance saw before the migration started (its baseline);
+//! - the slowest single write through Tern since the last look;
+//! - InnoDB's checkpoint age as a share of its capacity (redo log pressure:
+//!   when the age nears the capacity, every writer waits on flushing);
+//! - InnoDB's history list length (purge falling behind).
+//!
+//! Replica lag and `Threads_running` stay with the throttle (`throttle`),
+//! which stops the copier outright; this module only slows it.
+//!
+//! Invariants:
+//! - At pace `p` the copier, after a chunk that took `t`, waits
+//!   `t * (1/p - 1)`: it copies a share `p` of the time. Pace 1 is back to back.
+//! - Any signal over its limit halves the pace, down to [`MIN_PACE`]; a look
+//!   with every signal within its limit raises it by [`PACE_STEP`], up to 1.
+//!   The application's latency wins over the copy's speed: slowing is fast,
+//!   speeding up is gradual.
+//! - Latency windows shorter than [`MIN_WINDOW`] are not judged (too few
+//!   writes to say anything); the pace then stays as it is.
+//! - The baseline is fixed when the copy starts: the copy's own effect never
+//!   becomes the new normal.
+
+use std::time::Duration;
+
+use crate::admin::latency::LatencySnapshot;
+
+/// The slowest the copier goes: copying a twentieth of the time still
+/// finishes, and never stopping keeps the change capture's backlog bounded.
+pub const MIN_PACE: f64 = 0.05;
+pub const PACE_STEP: f64 = 0.1;
+pub const MIN_WINDOW: Duration = Duration::from_millis(500);
+
+/// The limits the signals are held to; `--migration-*` settings, reloadable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaceLimits {
+    /// Write p99 may grow to this multiple of its baseline...
+    pub latency_factor: f64,
+    /// ...and always by this much (a 0.3 ms baseline doubling is noise).
+    pub latency_slack: Duration,
+    /// No single write through Tern should take longer than this.
+    pub max_write: Duration,
+    /// Checkpoint age, percent of InnoDB's capacity.
+    pub max_checkpoint_age_pct: f64,
+    pub max_history_length: u64,
+}
+
+impl Default for PaceLimits {
+    fn default() -> Self {
+        PaceLimits {
+            latency_factor: 2.0,
+            latency_slack: Duration::from_millis(5),
+            max_write: Duration::from_millis(50),
+            // InnoDB starts flushing hard at about 7/8 of its capacity; staying
+            // under half keeps writers clear of it with room for a burst.
+            max_checkpoint_age_pct: 50.0,
+            max_history_length: 1_000_000,
+        }
+    }
+}
+
+/// One signal at one look: its value, its limit, whether it is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub signal: &'static str,
+    pub value: f64,
+    pub limit: f64,
+    pub unit: &'static str,
+}
+
+impl Reading {
+    pub fn over(&self) -> bool {
+        self.value > self.limit
+    }
+}
+
+impl std::fmt::Display for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}{}/{}{}{}",
+            self.signal,
+            round(self.value),
+            self.unit,
+            round(self.limit),
+            self.unit,
+            if self.over() { " OVER" } else { "" }
+        )
+    }
+}
+
+fn round(v: f64) -> f64 {
+    if v.abs() >= 100.0 {
+        v.round()
+    } else {
+        (v * 10.0).round() / 10.0
+    }
+}
+
+/// What the server said about itself at one look (from `SHOW GLOBAL STATUS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerPressure {
+    pub checkpoint_age: u64,
+    pub checkpoint_max_age: u64,
+    pub history_length: u64,
+}
+
+/// Client write latency over one window.
+pub struct ClientLatency<'a> {
+    pub window: Duration,
+    pub writes: &'a LatencySnapshot,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The pace of one migration's copy.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    level: f64,
+    baseline_p99: Option<Duration>,
+    readings: Vec<Reading>,
+}
+
+impl Pace {
+    /// Starts at full pace; `baseline_p99` is the write p99 before the
+    /// migration (`None`: no writes were seen, so only absolute limits apply).
+    pub fn new(baseline_p99: Option<Duration>) -> Pace {
+        Pace {
+            level: 1.0,
+            baseline_p99,
+            readings: Vec::new(),
+        }
+    }
+
+    pub fn level(&self) -> f64 {
+        self.level
+    }
+
+    pub fn baseline_p99(&self) -> Option<Duration> {
+        self.baseline_p99
+    }
+
+    /// The signals as last read, for display.
+    pub fn readings(&self) -> &[Reading] {
+        &self.readings
+    }
+
+    /// The signals over their limit at the last look, as one line (the
+    /// throttle reason shown to people), or `None`.
+    pub fn reason(&self) -> Option<String> {
+        let over: Vec<String> = self
+            .readings
+            .iter()
+            .filter(|r| r.over())
+            .map(|r| r.to_string())
+            .collect();
+        (!over.is_empty()).then(|| over.join(", "))
+    }
+
+    /// Reads the signals and moves the pace; returns the new level.
+    pub fn look(
+        &mut self,
+        limits: &PaceLimits,
+        clients: Option<ClientLatency<'_>>,
+        server: Option<ServerPressure>,
+    ) -> f64 {
+        let mut readings = Vec::with_capacity(4);
+        let mut judged = false;
+        if let Some(c) = clients.filter(|c| c.window >= MIN_WINDOW) {
+            judged = true;
+            if let Some(p99) = c.writes.quantile(0.99) {
+                let limit = match self.baseline_p99 {
+                    Some(base) => {
+                        (ms(base) * limits.latency_factor).max(ms(base) + ms(limits.latency_slack))
+                    }
+                    None => ms(limits.max_write),
+                };
+                readings.push(Reading {
+                    signal: "write_p99",
+                    value: ms(p99),
+                    limit,
+                    unit: "ms",
+                });
+            }
+            if let Some(worst) = c.writes.max() {
+                readings.push(Reading {
+                    signal: "worst_write",
+                    value: ms(worst),
+                    limit: ms(limits.max_write),
+                    unit: "ms",
+                });
+            }
+        }
+        if let Some(s) = server {
+            judged = true;
+            if s.checkpoint_max_age > 0 {
+                readings.push(Reading {
+                    signal: "checkpoint_age",
+                    value: s.checkpoint_age as f64 * 100.0 / s.checkpoint_max_age as f64,
+                    limit: limits.max_checkpoint_age_pct,
+                    unit: "%",
+                });
+            }
+            readings.push(Reading {
+                signal: "history_length",
+                value: s.history_length as f64,
+                limit: limits.max_history_length as f64,
+                unit: "",
+            });
+        }
+        if !judged {
+            return self.level;
+        }
+        let level = if readings.iter().any(Reading::over) {
+            (self.level / 2.0).max(MIN_PACE)
+        } else {
+            (self.level + PACE_STEP).min(1.0)
+        };
+        self.level = level;
+        self.readings = readings;
+        level
+    }
+
+    /// How long the copier waits after a chunk that took `chunk`.
+    pub fn wait_after(&self, chunk: Duration) -> Duration {
+        if self.level >= 1.0 {
+            return Duration::ZERO;
+        }
+        chunk.mul_f64(1.0 / self.level.max(MIN_PACE) - 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::latency::LatencyBuckets;
+
+    fn window(latencies_ms: &[u64]) -> LatencySnapshot {
+        let l = LatencyBuckets::new();
+        for &ms in latencies_ms {
+            l.observe(Duration::from_millis(ms));
+        }
+        l.snapshot()
+    }
+
+    fn look(pace: &mut Pace, writes: &LatencySnapshot, server: Option<ServerPressure>) -> f64 {
+        pace.look(
+            &PaceLimits::default(),
+            Some(ClientLatency {
+                window: Duration::from_secs(1),
+                writes,
+            }),
+            server,
+        )
+    }
+
+    #[test]
+    fn latency_over_twice_the_baseline_halves_the_pace_and_calm_brings_it_back() {
+        let mut pace = Pace::new(Some(Duration::from_millis(10)));
+        let calm = window(&[3; 200]);
+        let slow = window(&[25; 200]);
+        assert_eq!(look(&mut pace, &calm, None), 1.0);
+        assert_eq!(look(&mut pace, &slow, None), 0.5);
+        assert!(pace.reason().is_some_and(|r| r.contains("write_p99")));
+        assert_eq!(look(&mut pace, &slow, None), 0.25);
+        for _ in 0..10 {
+            look(&mut pace, &slow, None);
+        }
+        assert_eq!(pace.level(), MIN_PACE);
+        let mut looks = 0;
+        while look(&mut pace, &calm, None) < 1.0 {
+            looks += 1;
+        }
+        assert_eq!(looks, 9, "back to full pace in steps of {PACE_STEP}");
+        assert_eq!(pace.reason(), None);
+    }
+
+    #[test]
+    fn one_slow_write_is_enough_to_slow_down() {
+        let mut pace = Pace::new(Some(Duration::from_millis(2)));
+        let mut latencies = vec![1; 1000];
+        latencies.push(80);
+        assert_eq!(look(&mut pace, &window(&latencies), None), 0.5);
+        assert!(pace.reason().is_some_and(|r| r.contains("worst_write")));
+    }
+
+    #[test]
+    fn a_tiny_baseline_gets_the_slack_not_a_hair_trigger() {
+        let mut pace = Pace::new(Some(Duration::from_micros(300)));
+        // 2 ms is more than twice 0.3 ms but within the 5 ms slack.
+        assert_eq!(look(&mut pace, &window(&[2; 500]), None), 1.0);
+    }
+
+    #[test]
+    fn redo_log_pressure_and_purge_lag_slow_the_copy() {
+        let calm = window(&[1; 100]);
+        let mut pace = Pace::new(None);
+        let pressed = ServerPressure {
+            checkpoint_age: 60,
+            checkpoint_max_age: 100,
+            history_length: 10,
+        };
+        assert_eq!(look(&mut pace, &calm, Some(pressed)), 0.5);
+        assert!(pace
+            .reason()
+            .is_some_and(|r| r.starts_with("checkpoint_age 60%/50%")));
+        let purge = ServerPressure {
+            checkpoint_age: 10,
+            checkpoint_max_age: 100,
+            history_length: 2_000_000,
+        };
+        assert_eq!(look(&mut pace, &calm, Some(purge)), 0.25);
+        assert!(pace.reason().is_some_and(|r| r.contains("history_length")));
+    }
+
+    #[test]
+    fn short_windows_and_no_signals_leave_the_pace_alone() {
+        let mut pace = Pace::new(Some(Duration::from_millis(1)));
+        let slow = window(&[100; 10]);
+        let short = ClientLatency {
+            window: Duration::from_millis(100),
+            writes: &slow,
+        };
+        assert_eq!(pace.look(&PaceLimits::default(), Some(short), None), 1.0);
+        assert_eq!(pace.look(&PaceLimits::default(), None, None), 1.0);
+        assert!(pace.readings().is_empty());
+    }
+
+    #[test]
+    fn the_wait_after_a_chunk_makes_the_copy_share_equal_the_pace() {
+        let mut pace = Pace::new(None);
+        assert_eq!(pace.wait_after(Duration::from_millis(100)), Duration::ZERO);
+        pace.level = 0.25;
+        assert_eq!(
+            pace.wait_after(Duration::from_millis(100)),
+            Duration::from_millis(300)
+        );
+    }
+}
