@@ -31,18 +31,21 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::migrate::fetch::Fetch;
 use mysql_async::{Conn, Opts};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::apply::apply;
 use super::binlog::Changes;
+use super::conn::engine_conn;
 use super::copy::HighWater;
+use super::fetch::Fetch;
 use super::gate::{GateGuard, WriteGate};
 use super::mapping::Mapping;
 use super::table::{qualified, Table};
 use super::MigrateError;
 use crate::gtid::GtidSet;
+use crate::protocol::errcode::ER_LOCK_WAIT_TIMEOUT;
 
 /// Comment that marks a sentry table, so that only a sentry is ever dropped as one.
 pub const SENTRY_COMMENT: &str = "tern cut-over sentry";
@@ -139,7 +142,7 @@ async fn run_until(
     });
     match tokio::time::timeout_at(deadline, &mut task).await {
         Ok(Ok((conn, Ok(())))) => (Some(conn), Ok(true)),
-        Ok(Ok((conn, Err(mysql_async::Error::Server(e))))) if e.code == 1205 => {
+        Ok(Ok((conn, Err(mysql_async::Error::Server(e))))) if e.code == ER_LOCK_WAIT_TIMEOUT => {
             (Some(conn), Ok(false))
         }
         Ok(Ok((_, Err(e)))) => (None, Err(e.into())),
@@ -157,7 +160,7 @@ pub async fn session_for_locks(
     sql_mode: &str,
     bound: Duration,
 ) -> Result<Conn, MigrateError> {
-    let mut conn = super::engine_conn(opts, sql_mode).await?;
+    let mut conn = engine_conn(opts, sql_mode).await?;
     conn.query_drop(format!(
         "SET SESSION lock_wait_timeout = {}",
         lock_wait_secs(bound)
@@ -303,7 +306,7 @@ pub async fn swap(
         "CREATE TABLE {sentry} (tern_sentry INT) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
     ))
     .await?;
-    let mut rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
+    let rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
     let rename_id = rename.id();
     carry_auto_increment(work, cx.mapping).await?;
     let frozen = freeze(
@@ -328,51 +331,18 @@ pub async fn swap(
         shadow.qualified(),
         source.qualified()
     );
-    let mut renaming = tokio::spawn(async move {
-        let r = rename.query_drop(rename_sql).await;
-        let gtid = match r {
-            Ok(()) => rename
-                .query_first::<String, _>("SELECT @@last_gtid")
-                .await
-                .map(Option::unwrap_or_default),
-            Err(e) => Err(e),
-        };
-        let _ = rename.disconnect().await;
-        gtid
-    });
-    // Step 4 needs the RENAME queued behind our lock, not merely sent.
-    let mut queued = false;
-    while Instant::now() < frozen.deadline && !renaming.is_finished() {
-        let state: Option<Option<String>> = work
-            .exec_first_as(
-                "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
-                (rename_id,),
-            )
-            .await?;
-        if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
-            queued = true;
-            frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
-            break;
-        }
-        tokio::time::sleep(PROCESSLIST_POLL).await;
-    }
-    if !queued {
-        kill_query(cx.opts, rename_id).await;
-        let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
-        let held = frozen.release().await;
-        drop_sentry(work, &source.schema, old_name).await?;
-        let reason = match finished {
-            Ok(Ok(Err(e))) => format!("RENAME failed: {e}"),
-            _ => "RENAME not queued within the bound".into(),
+    let mut renaming = spawn_rename(rename, rename_sql);
+    if !wait_until_queued(work, rename_id, &mut frozen, &renaming).await? {
+        let (held, failed) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
+        let reason = match failed {
+            Some(e) => format!("RENAME failed: {e}"),
+            None => "RENAME not queued within the bound".into(),
         };
         return Ok(SwapOutcome::BackedOut { held, reason });
     }
     let dropped = frozen.lock.query_drop(format!("DROP TABLE {sentry}")).await;
     if let Err(e) = dropped {
-        kill_query(cx.opts, rename_id).await;
-        let _ = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
-        let held = frozen.release().await;
-        drop_sentry(work, &source.schema, old_name).await?;
+        let (held, _) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
         return Ok(SwapOutcome::BackedOut {
             held,
             reason: format!("cannot drop the sentry: {e}"),
@@ -386,22 +356,103 @@ pub async fn swap(
     match result {
         Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
         other => {
-            // The RENAME's answer was lost: read the outcome from the tables.
-            let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
-                && table_exists(work, &source.schema, old_name).await?;
-            if swapped {
-                let gtid: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
-                return Ok(SwapOutcome::Swapped {
-                    held,
-                    gtid: gtid.unwrap_or_default(),
-                    steps,
-                });
-            }
-            drop_sentry(work, &source.schema, old_name).await?;
-            Ok(SwapOutcome::BackedOut {
-                held,
-                reason: format!("RENAME did not complete: {other:?}"),
-            })
+            let lost = format!("{other:?}");
+            read_back_rename(cx, work, old_name, held, steps, lost).await
         }
     }
+}
+
+/// The RENAME on its own connection, answering the GTID it was written with.
+type Renaming = JoinHandle<Result<String, mysql_async::Error>>;
+
+fn spawn_rename(mut rename: Conn, rename_sql: String) -> Renaming {
+    tokio::spawn(async move {
+        let r = rename.query_drop(rename_sql).await;
+        let gtid = match r {
+            Ok(()) => rename
+                .query_first::<String, _>("SELECT @@last_gtid")
+                .await
+                .map(Option::unwrap_or_default),
+            Err(e) => Err(e),
+        };
+        let _ = rename.disconnect().await;
+        gtid
+    })
+}
+
+/// Step 4 needs the RENAME queued behind our lock, not merely sent: polls the
+/// processlist until it waits on the metadata lock, it ended, or the hold
+/// bound passed. Whether it was seen queued.
+async fn wait_until_queued(
+    work: &mut Conn,
+    rename_id: u32,
+    frozen: &mut Frozen,
+    renaming: &Renaming,
+) -> Result<bool, MigrateError> {
+    while Instant::now() < frozen.deadline && !renaming.is_finished() {
+        let state: Option<Option<String>> = work
+            .exec_first_as(
+                "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
+                (rename_id,),
+            )
+            .await?;
+        if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
+            frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
+            return Ok(true);
+        }
+        tokio::time::sleep(PROCESSLIST_POLL).await;
+    }
+    Ok(false)
+}
+
+/// Backs out while the sentry still exists (so the RENAME cannot have run):
+/// kills the RENAME, gives it a moment to answer, unlocks, opens the gate and
+/// drops the sentry. Returns how long writes were held and the RENAME's own
+/// error, if it answered with one.
+async fn abort_rename(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+    old_name: &str,
+    rename_id: u32,
+    mut renaming: Renaming,
+    frozen: Frozen,
+) -> Result<(Duration, Option<mysql_async::Error>), MigrateError> {
+    kill_query(cx.opts, rename_id).await;
+    let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+    let held = frozen.release().await;
+    drop_sentry(work, &cx.mapping.source.schema, old_name).await?;
+    let failed = match finished {
+        Ok(Ok(Err(e))) => Some(e),
+        _ => None,
+    };
+    Ok((held, failed))
+}
+
+/// The RENAME's answer was lost (`lost` says how): whether it happened is
+/// read from the tables themselves.
+async fn read_back_rename(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+    old_name: &str,
+    held: Duration,
+    steps: HoldSteps,
+    lost: String,
+) -> Result<SwapOutcome, MigrateError> {
+    let source = &cx.mapping.source;
+    let shadow = &cx.mapping.shadow;
+    let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
+        && table_exists(work, &source.schema, old_name).await?;
+    if swapped {
+        let gtid: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
+        return Ok(SwapOutcome::Swapped {
+            held,
+            gtid: gtid.unwrap_or_default(),
+            steps,
+        });
+    }
+    drop_sentry(work, &source.schema, old_name).await?;
+    Ok(SwapOutcome::BackedOut {
+        held,
+        reason: format!("RENAME did not complete: {lost}"),
+    })
 }
