@@ -86,3 +86,34 @@ impl MigrateError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers on the wire, as the server sends them for the same events.
+    #[test]
+    fn engine_errors_keep_their_server_codes() {
+        let code = |e: MigrateError| {
+            let (code, state, _) = e.client_error();
+            (code, state)
+        };
+        assert_eq!(code(MigrateError::Cancelled), (1317, "70100".into()));
+        assert_eq!(code(MigrateError::Stopping), (1053, "08S01".into()));
+        assert_eq!(code(MigrateError::Busy("t".into())), (1205, "HY000".into()));
+        assert_eq!(
+            code(MigrateError::Refused("r".into())),
+            (1846, "0A000".into())
+        );
+        assert_eq!(
+            code(MigrateError::Internal("i".into())),
+            (1105, "HY000".into())
+        );
+        let throttled = MigrateError::Throttled {
+            waited_secs: 1,
+            bound_secs: 1,
+            reason: "r".into(),
+        };
+        assert_eq!(code(throttled), (1105, "HY000".into()));
+    }
+}

@@ -195,3 +195,50 @@ impl Migration {
         self.postponed.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migration(stopping: &CancellationToken) -> Migration {
+        let progress = Progress::new(State::Copying, 0, 0, false);
+        Migration::new(
+            1,
+            "s",
+            "t",
+            "ALTER TABLE t FORCE",
+            progress,
+            stopping.clone(),
+        )
+    }
+
+    #[test]
+    fn cancel_wins_over_shutdown() {
+        let stopping = CancellationToken::new();
+        let m = migration(&stopping);
+        assert!(m.interrupted().is_ok());
+        stopping.cancel();
+        assert!(matches!(m.interrupted(), Err(MigrateError::Stopping)));
+        m.cancel.cancel();
+        assert!(matches!(m.interrupted(), Err(MigrateError::Cancelled)));
+    }
+
+    #[tokio::test]
+    async fn idle_ends_at_once_on_cancel_and_on_shutdown() {
+        const LONG: Duration = Duration::from_secs(600);
+        const PROMPT: Duration = Duration::from_secs(5);
+        let stopping = CancellationToken::new();
+        let m = migration(&stopping);
+        let cancel_soon = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            m.cancel.cancel();
+        };
+        let (idled, ()) = tokio::join!(tokio::time::timeout(PROMPT, m.idle(LONG)), cancel_soon);
+        assert!(idled.is_ok(), "a cancel did not end the wait");
+
+        let other = migration(&stopping);
+        stopping.cancel();
+        let idled = tokio::time::timeout(PROMPT, other.idle(LONG)).await;
+        assert!(idled.is_ok(), "a shutdown did not end the wait");
+    }
+}

@@ -7,40 +7,41 @@
 //! over with the write gate and the sentry-table swap. Each concept lives in
 //! its own file, with the invariants it keeps at its top:
 //!
-//! - [`engine`]: registry of running migrations; each runs as its own task, shutdown bounded
-//! - [`migration`]: one migration's progress and switches; stops only for cancel or shutdown
+//! - [`engine`]: the registry of running migrations; each runs as its own task, shutdown is bounded
+//! - [`migration`]: one migration's progress and switches; it stops early only for cancel or shutdown
 //! - [`control`]: operator commands; never applied to a migration that has ended
-//! - [`remote`]: other instances' migrations; the control table is the only channel
-//! - [`start`]: prepare or resume; nothing created before the checks pass, nothing left on failure
-//! - [`runner`]: copy, verify, postpone, cut over, in order; every early end abandoned in one place
+//! - [`remote`]: other instances' migrations; the control table is the only channel between them
+//! - [`start`]: prepare or resume; nothing is created before the checks pass, nothing left on failure
+//! - [`runner`]: copy, verify, postpone, cut over, in order; every early end is abandoned in one place
 //! - [`plan`]: ALTER text → table, specs, renames
-//! - [`check`]: refusals, one rule per file, all before anything is created
-//! - [`table`], [`mapping`]: key literals compare as stored bytes; shadow columns fed by name or rename
-//! - [`copy`]: chunks take no locks on the original; rows above the high-water mark not yet copied
+//! - [`check`]: the refusals, one rule per file; a refusal leaves nothing behind
+//! - [`table`]: columns and key; key literals compare as the stored bytes
+//! - [`mapping`]: each shadow column is fed by the original column of its name or renamed to it
+//! - [`copy`]: chunks take no locks on the original; rows above the high-water mark are not copied yet
 //! - [`binlog`]: change capture keeps keys only; its position never splits a transaction
-//! - [`apply`]: replay re-reads current rows, so it is idempotent and order-free
+//! - [`apply`]: replay re-reads the current rows, so it is idempotent and order-free
 //! - [`verify`]: both checksums read the same frozen moment
-//! - [`cutover`]: freeze and sentry swap; clients held no longer than the hold bound
+//! - [`cutover`]: freeze and sentry swap; clients are held no longer than the hold bound
 //! - [`gate`]: Tern-side write hold during a freeze; a closed gate always opens
-//! - [`throttle`]: copy waits on lag and load; a stopped replica leaves after its grace
-//! - [`store`]: control table; a checkpoint never claims an unapplied change; one owner per table
+//! - [`throttle`]: the copy waits on lag and load; a replica that stopped applying leaves after its grace
+//! - [`store`]: the control table; a checkpoint never claims an unapplied change; one owner per table
 //! - [`sweeper`]: drops only recorded old tables past their keep time
-//! - [`conn`]: every row-moving connection converts values the same way
+//! - [`conn`]: every connection that moves rows converts values the same way
 //! - [`fetch`]: typed reads that return an error where mysql_async would panic
 //! - [`error`]: one error type; its mapping to MySQL codes lives in one place
 //! - [`report`]: the client is told what the native ALTER would have told it
-//! - [`settings`]: read afresh at every step, so SIGHUP applies to running migrations
+//! - [`settings`]: read afresh at every step, so a SIGHUP reaches running migrations
 //!
-//! **Own crate?** Not now. The engine needs little of the proxy: `gtid` and
-//! `logsafe` (standard library only), `backend::monitor` (replica lag for the
-//! throttle; itself only `gtid` and mysql_async), `protocol::errcode`
-//! (constants) and the ALTER planner (`plan`, moving to `sql::alter`); but the
-//! proxy needs it on its hot path (the write gate, `SHOW TERN MIGRATIONS`,
-//! config), and `tern alter` builds the whole `server::Shared` to get its
-//! engine and monitors. A `tern-migrate` crate would mean moving `gtid`, the
-//! monitor and the planner out with it for no consumer outside this binary;
-//! worth doing once `tern alter` builds an `Engine` alone, or a second user
-//! of the engine appears.
+//! **Own crate?** Not now. What the engine takes from the rest of Tern is
+//! small: `gtid` and `logsafe` (standard library only), `backend::monitor`
+//! (replica lag for the throttle; itself only `gtid` and mysql_async),
+//! `protocol::errcode` (constants) and the ALTER planner (`plan`, moving to
+//! `sql::alter`, which the sessions use too). A `tern-migrate` crate would
+//! have to take `gtid`, the monitor and the planner with it (or sit on a base
+//! crate holding them), while its one other user, `tern alter`, lives in the
+//! same binary and builds the whole `server::Shared` to get its engine and
+//! monitors. Worth doing once a user outside this binary appears, or once
+//! `tern alter` builds an `Engine` on its own.
 
 pub mod apply;
 pub mod binlog;

@@ -114,8 +114,8 @@ async fn record_done(conn: Option<&mut Conn>, m: &Migration, finished: &Finished
 /// and the sentry (`(schema, name)`) if one is given and still there, records
 /// the end in the control table (cancelled after `TERN CANCEL`, failed
 /// otherwise) and logs it. Best effort: with no connection, or when a
-/// statement fails, the next start finds the record unfinished and settles
-/// it. Returns the state recorded and the message for the client.
+/// statement fails, the record stays unfinished and the next start looks at
+/// it again (`start::resume`). Returns the state and the client's message.
 pub(super) async fn abandon(
     conn: Option<&mut Conn>,
     id: u64,
