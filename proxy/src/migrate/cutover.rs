@@ -292,7 +292,8 @@ async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), Migrat
     Ok(())
 }
 
-/// One cut-over attempt.
+/// One cut-over attempt: the sentry protocol of the module doc, its steps
+/// numbered as there.
 pub async fn swap(
     cx: &FreezeContext<'_>,
     work: &mut Conn,
@@ -301,6 +302,7 @@ pub async fn swap(
     let source = &cx.mapping.source;
     let shadow = &cx.mapping.shadow;
     let sentry = qualified(&source.schema, old_name);
+    // 1. The sentry, named as the original will be renamed to.
     drop_sentry(work, &source.schema, old_name).await?;
     work.query_drop(format!(
         "CREATE TABLE {sentry} (tern_sentry INT) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
@@ -309,6 +311,7 @@ pub async fn swap(
     let rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
     let rename_id = rename.id();
     carry_auto_increment(work, cx.mapping).await?;
+    // 2. Freeze, the sentry locked with the tables.
     let frozen = freeze(
         cx,
         format!(
@@ -325,6 +328,7 @@ pub async fn swap(
             reason: "table lock or catch-up not within the bound".into(),
         });
     };
+    // 3. The RENAME on its own connection.
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {} TO {}",
         source.qualified(),
@@ -332,6 +336,7 @@ pub async fn swap(
         source.qualified()
     );
     let mut renaming = spawn_rename(rename, rename_sql);
+    // 4. Seen queued behind the lock: drop the sentry and unlock.
     if !wait_until_queued(work, rename_id, &mut frozen, &renaming).await? {
         let (held, failed) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
         let reason = match failed {
@@ -351,6 +356,7 @@ pub async fn swap(
     let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
     frozen.steps.unlocked = frozen.guard.closed_at.elapsed();
     let steps = frozen.steps;
+    // 5. The RENAME's answer.
     let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
     let held = frozen.release().await;
     match result {
