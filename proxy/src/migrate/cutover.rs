@@ -31,18 +31,21 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::migrate::fetch::Fetch;
 use mysql_async::{Conn, Opts};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::apply::apply;
 use super::binlog::Changes;
+use super::conn::engine_conn;
 use super::copy::HighWater;
+use super::fetch::Fetch;
 use super::gate::{GateGuard, WriteGate};
 use super::mapping::Mapping;
 use super::table::{qualified, Table};
 use super::MigrateError;
 use crate::gtid::GtidSet;
+use crate::protocol::errcode::ER_LOCK_WAIT_TIMEOUT;
 
 /// Comment that marks a sentry table, so that only a sentry is ever dropped as one.
 pub const SENTRY_COMMENT: &str = "tern cut-over sentry";
@@ -139,7 +142,7 @@ async fn run_until(
     });
     match tokio::time::timeout_at(deadline, &mut task).await {
         Ok(Ok((conn, Ok(())))) => (Some(conn), Ok(true)),
-        Ok(Ok((conn, Err(mysql_async::Error::Server(e))))) if e.code == 1205 => {
+        Ok(Ok((conn, Err(mysql_async::Error::Server(e))))) if e.code == ER_LOCK_WAIT_TIMEOUT => {
             (Some(conn), Ok(false))
         }
         Ok(Ok((_, Err(e)))) => (None, Err(e.into())),
@@ -157,7 +160,7 @@ pub async fn session_for_locks(
     sql_mode: &str,
     bound: Duration,
 ) -> Result<Conn, MigrateError> {
-    let mut conn = super::engine_conn(opts, sql_mode).await?;
+    let mut conn = engine_conn(opts, sql_mode).await?;
     conn.query_drop(format!(
         "SET SESSION lock_wait_timeout = {}",
         lock_wait_secs(bound)
@@ -289,7 +292,8 @@ async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), Migrat
     Ok(())
 }
 
-/// One cut-over attempt.
+/// One cut-over attempt: the sentry protocol of the module doc, its steps
+/// numbered as there.
 pub async fn swap(
     cx: &FreezeContext<'_>,
     work: &mut Conn,
@@ -298,14 +302,16 @@ pub async fn swap(
     let source = &cx.mapping.source;
     let shadow = &cx.mapping.shadow;
     let sentry = qualified(&source.schema, old_name);
+    // 1. The sentry, named as the original will be renamed to.
     drop_sentry(work, &source.schema, old_name).await?;
     work.query_drop(format!(
         "CREATE TABLE {sentry} (tern_sentry INT) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
     ))
     .await?;
-    let mut rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
+    let rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
     let rename_id = rename.id();
     carry_auto_increment(work, cx.mapping).await?;
+    // 2. Freeze, the sentry locked with the tables.
     let frozen = freeze(
         cx,
         format!(
@@ -322,13 +328,51 @@ pub async fn swap(
             reason: "table lock or catch-up not within the bound".into(),
         });
     };
+    // 3. The RENAME on its own connection.
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {} TO {}",
         source.qualified(),
         shadow.qualified(),
         source.qualified()
     );
-    let mut renaming = tokio::spawn(async move {
+    let mut renaming = spawn_rename(rename, rename_sql);
+    // 4. Seen queued behind the lock: drop the sentry and unlock.
+    if !wait_until_queued(work, rename_id, &mut frozen, &renaming).await? {
+        let (held, failed) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
+        let reason = match failed {
+            Some(e) => format!("RENAME failed: {e}"),
+            None => "RENAME not queued within the bound".into(),
+        };
+        return Ok(SwapOutcome::BackedOut { held, reason });
+    }
+    let dropped = frozen.lock.query_drop(format!("DROP TABLE {sentry}")).await;
+    if let Err(e) = dropped {
+        let (held, _) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
+        return Ok(SwapOutcome::BackedOut {
+            held,
+            reason: format!("cannot drop the sentry: {e}"),
+        });
+    }
+    let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
+    frozen.steps.unlocked = frozen.guard.closed_at.elapsed();
+    let steps = frozen.steps;
+    // 5. The RENAME's answer.
+    let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
+    let held = frozen.release().await;
+    match result {
+        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
+        other => {
+            let lost = format!("{other:?}");
+            read_back_rename(cx, work, old_name, held, steps, lost).await
+        }
+    }
+}
+
+/// The RENAME on its own connection, answering the GTID it was written with.
+type Renaming = JoinHandle<Result<String, mysql_async::Error>>;
+
+fn spawn_rename(mut rename: Conn, rename_sql: String) -> Renaming {
+    tokio::spawn(async move {
         let r = rename.query_drop(rename_sql).await;
         let gtid = match r {
             Ok(()) => rename
@@ -339,9 +383,18 @@ pub async fn swap(
         };
         let _ = rename.disconnect().await;
         gtid
-    });
-    // Step 4 needs the RENAME queued behind our lock, not merely sent.
-    let mut queued = false;
+    })
+}
+
+/// Step 4 needs the RENAME queued behind our lock, not merely sent: polls the
+/// processlist until it waits on the metadata lock, it ended, or the hold
+/// bound passed. Whether it was seen queued.
+async fn wait_until_queued(
+    work: &mut Conn,
+    rename_id: u32,
+    frozen: &mut Frozen,
+    renaming: &Renaming,
+) -> Result<bool, MigrateError> {
     while Instant::now() < frozen.deadline && !renaming.is_finished() {
         let state: Option<Option<String>> = work
             .exec_first_as(
@@ -350,58 +403,62 @@ pub async fn swap(
             )
             .await?;
         if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
-            queued = true;
             frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
-            break;
+            return Ok(true);
         }
         tokio::time::sleep(PROCESSLIST_POLL).await;
     }
-    if !queued {
-        kill_query(cx.opts, rename_id).await;
-        let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
-        let held = frozen.release().await;
-        drop_sentry(work, &source.schema, old_name).await?;
-        let reason = match finished {
-            Ok(Ok(Err(e))) => format!("RENAME failed: {e}"),
-            _ => "RENAME not queued within the bound".into(),
-        };
-        return Ok(SwapOutcome::BackedOut { held, reason });
-    }
-    let dropped = frozen.lock.query_drop(format!("DROP TABLE {sentry}")).await;
-    if let Err(e) = dropped {
-        kill_query(cx.opts, rename_id).await;
-        let _ = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
-        let held = frozen.release().await;
-        drop_sentry(work, &source.schema, old_name).await?;
-        return Ok(SwapOutcome::BackedOut {
+    Ok(false)
+}
+
+/// Backs out while the sentry still exists (so the RENAME cannot have run):
+/// kills the RENAME, gives it a moment to answer, unlocks, opens the gate and
+/// drops the sentry. Returns how long writes were held and the RENAME's own
+/// error, if it answered with one.
+async fn abort_rename(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+    old_name: &str,
+    rename_id: u32,
+    mut renaming: Renaming,
+    frozen: Frozen,
+) -> Result<(Duration, Option<mysql_async::Error>), MigrateError> {
+    kill_query(cx.opts, rename_id).await;
+    let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+    let held = frozen.release().await;
+    drop_sentry(work, &cx.mapping.source.schema, old_name).await?;
+    let failed = match finished {
+        Ok(Ok(Err(e))) => Some(e),
+        _ => None,
+    };
+    Ok((held, failed))
+}
+
+/// The RENAME's answer was lost (`lost` says how): whether it happened is
+/// read from the tables themselves.
+async fn read_back_rename(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+    old_name: &str,
+    held: Duration,
+    steps: HoldSteps,
+    lost: String,
+) -> Result<SwapOutcome, MigrateError> {
+    let source = &cx.mapping.source;
+    let shadow = &cx.mapping.shadow;
+    let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
+        && table_exists(work, &source.schema, old_name).await?;
+    if swapped {
+        let gtid: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
+        return Ok(SwapOutcome::Swapped {
             held,
-            reason: format!("cannot drop the sentry: {e}"),
+            gtid: gtid.unwrap_or_default(),
+            steps,
         });
     }
-    let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
-    frozen.steps.unlocked = frozen.guard.closed_at.elapsed();
-    let steps = frozen.steps;
-    let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
-    let held = frozen.release().await;
-    match result {
-        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
-        other => {
-            // The RENAME's answer was lost: read the outcome from the tables.
-            let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
-                && table_exists(work, &source.schema, old_name).await?;
-            if swapped {
-                let gtid: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
-                return Ok(SwapOutcome::Swapped {
-                    held,
-                    gtid: gtid.unwrap_or_default(),
-                    steps,
-                });
-            }
-            drop_sentry(work, &source.schema, old_name).await?;
-            Ok(SwapOutcome::BackedOut {
-                held,
-                reason: format!("RENAME did not complete: {other:?}"),
-            })
-        }
-    }
+    drop_sentry(work, &source.schema, old_name).await?;
+    Ok(SwapOutcome::BackedOut {
+        held,
+        reason: format!("RENAME did not complete: {lost}"),
+    })
 }

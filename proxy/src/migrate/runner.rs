@@ -1,26 +1,37 @@
-//! One migration's life, in order: prepare (checks, shadow, start position),
-//! copy with catch-up, verify, wait while postponed, cut over with retries,
-//! finish. Resume re-enters the same life from the checkpoint.
+//! One migration's life, in order: copy with catch-up, verify, wait while
+//! postponed, cut over with retries, and record how it ended. Each step is a
+//! function of its own, and [`drive`] reads as the list of them; a resumed
+//! migration enters the same life at its checkpoint (see `start`).
+//!
+//! Invariants:
+//! - Between steps, never inside one, the runner asks whether it was
+//!   cancelled or Tern is stopping (`Migration::interrupted`); a cut-over
+//!   attempt under way always finishes or backs out first.
+//! - Stopping checkpoints and keeps the shadow for the next start; every
+//!   other early end goes through [`abandon`], which drops the shadow and
+//!   records the failure before anyone is told.
+//! - Captured changes are applied whenever the copy waits (pause, throttle,
+//!   backoff, postponement), so the final catch-up under the lock stays short.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-
-use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::apply::apply;
 use super::binlog::{Capture, Changes};
-use super::check;
-use super::copy::{Copier, HighWater};
-use super::cutover::{self, FreezeContext, SwapOutcome};
+use super::conn::{connect, engine_conn};
+use super::cutover::{self, FreezeContext, HoldSteps, SwapOutcome};
+use super::engine::Engine;
 use super::mapping::Mapping;
-use super::plan::{self, OnlineAlter};
+use super::migration::{Finished, Migration};
+use super::settings::MigrateSettings;
+use super::start::Started;
 use super::store::{self, State};
 use super::table::{qualified, Table};
 use super::verify;
-use super::{engine_conn, AlterRequest, Engine, Finished, MigrateError, Migration, Progress};
+use super::MigrateError;
 use crate::gtid::GtidSet;
 
 /// A checkpoint at most this often: each is one UPDATE on the primary.
@@ -29,334 +40,17 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const LOG_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How long the copier sleeps while throttled or paused before looking again.
 const IDLE_STEP: Duration = Duration::from_millis(100);
+/// How long a postponed migration sleeps between catch-ups: COMPLETE ends the
+/// wait at once, so the step only paces how often captured changes are applied.
+const POSTPONED_STEP: Duration = Duration::from_millis(200);
 /// Verify rounds (checksum, recopy what differs) before giving up.
 const MAX_VERIFY_ROUNDS: u32 = 3;
 /// Backoff between cut-over attempts, doubling up to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
-/// A migration ready to run: its connections and where it stands.
-pub struct Started {
-    pub migration: Arc<Migration>,
-    /// Holds the ownership lock for the migration's whole life.
-    owner: Conn,
-    work: Conn,
-    mapping: Mapping,
-    shadow_key: Table,
-    copier: Copier,
-    position: GtidSet,
-    old_name: String,
-    sql_mode: String,
-    /// Whether the server's own ALTER would copy the rows (ALGORITHM=COPY)
-    /// rather than work in place: it decides what the client is told.
-    native_copies: bool,
-}
-
-fn refused(r: check::Refusal) -> MigrateError {
-    MigrateError::Refused(r.0)
-}
-
-async fn primary_position(conn: &mut Conn) -> Result<GtidSet, MigrateError> {
-    let pos: Option<String> = conn.first_as("SELECT @@gtid_binlog_pos").await?;
-    GtidSet::parse(pos.as_deref().unwrap_or("")).map_err(|e| MigrateError::Internal(e.to_string()))
-}
-
-fn progress(state: State, rows_copied: u64, rows_total: u64, postponed: bool) -> Progress {
-    Progress {
-        state,
-        rows_copied,
-        rows_total,
-        started: Instant::now(),
-        copy_started: None,
-        throttled: None,
-        ignored_replicas: Vec::new(),
-        lag_ms: 0,
-        cutover_attempts: 0,
-        last_hold: None,
-        paused: false,
-        postponed,
-        error: None,
-    }
-}
-
-/// Checks the request and creates the shadow table.
-pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, MigrateError> {
-    let alter = &req.alter;
-    let mut work = engine_conn(&engine.opts, &req.sql_mode).await?;
-    store::ensure_control_table(&mut work).await?;
-    check::binlog_is_row_based(&mut work)
-        .await?
-        .map_err(refused)?;
-    let source = Table::load(&mut work, &req.schema, &alter.table.name)
-        .await?
-        .ok_or(MigrateError::NoSuchTable)?;
-    check::has_usable_key(&source).map_err(refused)?;
-    check::is_transactional(&source).map_err(refused)?;
-    check::name_leaves_room(&source).map_err(refused)?;
-    check::no_triggers(&mut work, &source.schema, &source.name)
-        .await?
-        .map_err(refused)?;
-    check::no_foreign_keys(&mut work, &source.schema, &source.name)
-        .await?
-        .map_err(refused)?;
-    if alter.adds_foreign_key {
-        return Err(MigrateError::Refused(
-            "the change adds a foreign key".into(),
-        ));
-    }
-    let mut owner = super::connect(&engine.opts).await?;
-    if !store::take_ownership(&mut owner, &source.schema, &source.name).await? {
-        return Err(MigrateError::Busy(source.qualified()));
-    }
-    let (id, shadow_name, old_name) = store::insert(
-        &mut work,
-        &store::NewRecord {
-            schema: &source.schema,
-            table: &source.name,
-            statement: &req.statement,
-            specs: &alter.specs,
-            sql_mode: &req.sql_mode,
-            postponed: req.postponed,
-            rows_total: source.rows_estimate,
-        },
-    )
-    .await?;
-    let span = tracing::info_span!("migration", id, table = %crate::logsafe::untrusted(source.qualified()));
-    let _enter = span.enter();
-    let shadow_q = qualified(&source.schema, &shadow_name);
-    let created = async {
-        work.query_drop(format!(
-            "CREATE TABLE {shadow_q} LIKE {}",
-            source.qualified()
-        ))
-        .await?;
-        let native_copies = build_shadow(&mut work, &shadow_q, &alter.specs).await?;
-        let shadow = Table::load(&mut work, &source.schema, &shadow_name)
-            .await?
-            .ok_or_else(|| MigrateError::Internal("the shadow table vanished".into()))?;
-        check::is_transactional(&shadow).map_err(refused)?;
-        let mapping = Mapping::new(source.clone(), shadow, alter);
-        check::keeps_key_columns(&mapping).map_err(refused)?;
-        let position = primary_position(&mut work).await?;
-        store::checkpoint(&mut work, id, None, false, &position.to_string(), 0).await?;
-        // The copy keeps as many of its warnings as the client's session would.
-        work.query_drop(format!(
-            "SET SESSION max_error_count = {}",
-            req.max_error_count.min(65_535)
-        ))
-        .await?;
-        Ok::<_, MigrateError>((mapping, position, native_copies))
-    }
-    .await;
-    let (mapping, position, native_copies) = match created {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = work
-                .query_drop(format!("DROP TABLE IF EXISTS {shadow_q}"))
-                .await;
-            let (code, _, message) = e.client_error();
-            let _ = store::finish(&mut work, id, State::Failed, None, Some((code, &message))).await;
-            return Err(e);
-        }
-    };
-    let shadow_key = mapping
-        .shadow_key()
-        .ok_or_else(|| MigrateError::Internal("shadow key".into()))?;
-    tracing::info!(
-        statement = %crate::logsafe::untrusted(&req.statement),
-        shadow = %shadow_name,
-        key = ?source.key_name,
-        columns = mapping.pairs.len(),
-        rows_estimate = source.rows_estimate,
-        start = %position,
-        "migration planned"
-    );
-    let migration = Arc::new(Migration::new(
-        id,
-        &source.schema,
-        &source.name,
-        &req.statement,
-        progress(State::Copying, 0, source.rows_estimate, req.postponed),
-    ));
-    Ok(Started {
-        migration,
-        owner,
-        work,
-        mapping,
-        shadow_key,
-        copier: {
-            let mut c = Copier::new(HighWater::Start, 0, engine.settings().chunk_target);
-            c.keep_warnings(req.max_error_count);
-            c
-        },
-        position,
-        old_name,
-        sql_mode: req.sql_mode,
-        native_copies,
-    })
-}
-
-/// Gives the empty shadow its new shape, and finds out on it (where it costs
-/// nothing) which algorithm the server would pick for the client's table:
-/// the change works in place unless ALGORITHM=INPLACE is refused. Returns
-/// whether the server's own ALTER would copy the rows.
-async fn build_shadow(work: &mut Conn, shadow_q: &str, specs: &str) -> Result<bool, MigrateError> {
-    let in_place = work
-        .query_drop(format!(
-            "SET STATEMENT alter_algorithm='INPLACE' FOR ALTER TABLE {shadow_q} {specs}"
-        ))
-        .await;
-    match in_place {
-        Ok(()) => Ok(false),
-        Err(e) => {
-            // Any other refusal is the plain ALTER's to give, with its own error.
-            tracing::debug!(error = %e, "the change does not work in place");
-            work.query_drop(format!("ALTER TABLE {shadow_q} {specs}"))
-                .await?;
-            Ok(true)
-        }
-    }
-}
-
-/// Picks up a migration from its control-table record. `None` when another
-/// Tern owns it or it turned out to be finished.
-pub async fn resume(
-    engine: &Engine,
-    record: store::Record,
-) -> Result<Option<Started>, MigrateError> {
-    let mut owner = super::connect(&engine.opts).await?;
-    if !store::take_ownership(&mut owner, &record.schema, &record.table).await? {
-        tracing::info!(
-            migration = record.id,
-            "migration is run by another Tern instance"
-        );
-        return Ok(None);
-    }
-    let mut work = engine_conn(&engine.opts, &record.sql_mode).await?;
-    let fail = |why: String| MigrateError::Internal(why);
-    let shadow_exists =
-        cutover::table_exists(&mut work, &record.schema, &record.shadow_table).await?;
-    if !shadow_exists {
-        let swapped = cutover::table_exists(&mut work, &record.schema, &record.old_table).await?;
-        let (state, error) = if swapped {
-            (State::Done, None)
-        } else {
-            (State::Failed, Some((1105u16, "the shadow table is gone")))
-        };
-        store::finish(&mut work, record.id, state, None, error).await?;
-        tracing::info!(
-            migration = record.id,
-            state = state.name(),
-            "migration found finished at resume"
-        );
-        return Ok(None);
-    }
-    let result = async {
-        let alter: OnlineAlter = match plan::plan(&record.statement) {
-            plan::AlterPlan::Online(a) => a,
-            plan::AlterPlan::Native(why) => {
-                return Err(fail(format!("statement no longer plans online: {why}")))
-            }
-            plan::AlterPlan::NotTableChange => {
-                return Err(fail("statement no longer plans online".into()))
-            }
-        };
-        let source = Table::load(&mut work, &record.schema, &record.table)
-            .await?
-            .ok_or_else(|| fail("the original table is gone".into()))?;
-        let shadow = Table::load(&mut work, &record.schema, &record.shadow_table)
-            .await?
-            .ok_or_else(|| fail("the shadow table is gone".into()))?;
-        let mapping = Mapping::new(source, shadow, &alter);
-        let shadow_key = mapping
-            .shadow_key()
-            .ok_or_else(|| fail("the shadow lost the key columns".into()))?;
-        cutover::drop_sentry(&mut work, &record.schema, &record.old_table).await?;
-        let high_water = if record.copy_done {
-            HighWater::All
-        } else {
-            match &record.copied_key {
-                Some(k) => HighWater::Key(k.clone()),
-                None => HighWater::Start,
-            }
-        };
-        // A chunk that committed after the last checkpoint is copied again.
-        match &high_water {
-            HighWater::Start => {
-                work.query_drop(format!("DELETE FROM {}", mapping.shadow.qualified()))
-                    .await?
-            }
-            HighWater::Key(k) => {
-                work.query_drop(format!(
-                    "DELETE FROM {} WHERE {}",
-                    mapping.shadow.qualified(),
-                    shadow_key.key_after(k)
-                ))
-                .await?
-            }
-            HighWater::All => {}
-        }
-        let position = GtidSet::parse(&record.binlog_pos).map_err(|e| fail(e.to_string()))?;
-        Ok((mapping, shadow_key, high_water, position))
-    }
-    .await;
-    let (mapping, shadow_key, high_water, position) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let (code, _, message) = e.client_error();
-            let _ = work
-                .query_drop(format!(
-                    "DROP TABLE IF EXISTS {}",
-                    qualified(&record.schema, &record.shadow_table)
-                ))
-                .await;
-            let _ = store::finish(
-                &mut work,
-                record.id,
-                State::Failed,
-                None,
-                Some((code, &message)),
-            )
-            .await;
-            return Err(e);
-        }
-    };
-    let rows_total = mapping.source.rows_estimate;
-    let migration = Arc::new(Migration::new(
-        record.id,
-        &record.schema,
-        &record.table,
-        &record.statement,
-        progress(
-            record.state,
-            record.rows_copied,
-            rows_total,
-            record.postponed,
-        ),
-    ));
-    tracing::info!(
-        migration = record.id,
-        copied_key = ?high_water,
-        position = %position,
-        "resuming from checkpoint"
-    );
-    Ok(Some(Started {
-        migration,
-        owner,
-        work,
-        mapping,
-        shadow_key,
-        copier: Copier::new(
-            high_water,
-            record.rows_copied,
-            engine.settings().chunk_target,
-        ),
-        position,
-        old_name: record.old_table,
-        sql_mode: record.sql_mode,
-        // Nobody waits for a resumed migration's answer.
-        native_copies: true,
-    }))
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).min(MAX_RETRY)
 }
 
 /// Runs the migration to its end and records the outcome.
@@ -365,7 +59,7 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
     let span = tracing::info_span!("migration", id = m.id, table = %crate::logsafe::untrusted(qualified(&m.schema, &m.table)));
     let result = tracing::Instrument::instrument(drive(&engine, &mut s), span.clone()).await;
     let _e = span.enter();
-    let mut conn = match super::connect(&engine.opts).await {
+    let mut conn = match connect(&engine.opts).await {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!(error = %e, "cannot record the migration's end");
@@ -382,45 +76,15 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
                 "migration checkpointed for shutdown"
             );
         }
-        Ok(finished) => {
-            if let Some(c) = conn.as_mut() {
-                let _ = store::finish(
-                    c,
-                    m.id,
-                    State::Done,
-                    Some(finished.held.as_millis() as u64),
-                    None,
-                )
-                .await;
-            }
-            m.update(|p| {
-                p.state = State::Done;
-                p.last_hold = Some(finished.held);
-            });
-            tracing::info!(
-                held_ms = finished.held.as_millis() as u64,
-                old_table = %s.old_name,
-                "migration done"
-            );
-        }
+        Ok(finished) => record_done(conn.as_mut(), &m, finished, &s.old_name).await,
         Err(e) => {
-            let state = if matches!(e, MigrateError::Cancelled) {
-                State::Cancelled
-            } else {
-                State::Failed
-            };
-            let (code, _, message) = e.client_error();
-            if let Some(c) = conn.as_mut() {
-                let shadow = s.mapping.shadow.qualified();
-                let _ = c.query_drop(format!("DROP TABLE IF EXISTS {shadow}")).await;
-                let _ = cutover::drop_sentry(c, &s.mapping.source.schema, &s.old_name).await;
-                let _ = store::finish(c, m.id, state, None, Some((code, &message))).await;
-            }
+            let sentry = (s.mapping.source.schema.as_str(), s.old_name.as_str());
+            let shadow = s.mapping.shadow.qualified();
+            let (state, message) = abandon(conn.as_mut(), m.id, &shadow, Some(sentry), e).await;
             m.update(|p| {
                 p.state = state;
-                p.error = Some(message.clone());
+                p.error = Some(message);
             });
-            tracing::warn!(state = state.name(), code, error = %crate::logsafe::untrusted(&message), "migration ended without a cut-over");
         }
     }
     if let Some(c) = conn {
@@ -428,6 +92,379 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
     }
     let _ = s.owner.query_drop("DO RELEASE_ALL_LOCKS()").await;
     m.finish(result);
+}
+
+async fn record_done(conn: Option<&mut Conn>, m: &Migration, finished: &Finished, old_name: &str) {
+    if let Some(c) = conn {
+        let held_ms = Some(finished.held.as_millis() as u64);
+        let _ = store::finish(c, m.id, State::Done, held_ms, None).await;
+    }
+    m.update(|p| {
+        p.state = State::Done;
+        p.last_hold = Some(finished.held);
+    });
+    tracing::info!(
+        held_ms = finished.held.as_millis() as u64,
+        old_table = %old_name,
+        "migration done"
+    );
+}
+
+/// Ends a migration without a cut-over: drops the shadow (`shadow`, qualified)
+/// and the sentry (`(schema, name)`) if one is given and still there, records
+/// the end in the control table (cancelled after `TERN CANCEL`, failed
+/// otherwise) and logs it. Best effort: with no connection, or when a
+/// statement fails, the record stays unfinished and the next start looks at
+/// it again (`start::resume`). Returns the state and the client's message.
+pub(super) async fn abandon(
+    conn: Option<&mut Conn>,
+    id: u64,
+    shadow: &str,
+    sentry: Option<(&str, &str)>,
+    error: &MigrateError,
+) -> (State, String) {
+    let state = if matches!(error, MigrateError::Cancelled) {
+        State::Cancelled
+    } else {
+        State::Failed
+    };
+    let (code, _, message) = error.client_error();
+    if let Some(c) = conn {
+        let _ = c.query_drop(format!("DROP TABLE IF EXISTS {shadow}")).await;
+        if let Some((schema, name)) = sentry {
+            let _ = cutover::drop_sentry(c, schema, name).await;
+        }
+        let _ = store::finish(c, id, state, None, Some((code, &message))).await;
+    }
+    tracing::warn!(state = state.name(), code, error = %crate::logsafe::untrusted(&message), "migration ended without a cut-over");
+    (state, message)
+}
+
+/// The migration's steps, in order. Change capture runs from the start
+/// position (or the checkpoint's) until the cut-over is done or given up.
+async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, MigrateError> {
+    let capture =
+        Capture::start(engine.opts.clone(), &s.mapping.source, s.position.clone()).await?;
+    let changes = &capture.changes;
+    copy_phase(engine, s, changes).await?;
+    verify_phase(engine, s, changes).await?;
+    wait_while_postponed(s, changes).await?;
+    // Fresh statistics, as a native rebuild leaves them, measured before the
+    // write hold so the swap does not wait for them. InnoDB keeps them across
+    // the RENAME.
+    analyze(&mut s.work, &s.mapping.shadow.qualified()).await;
+    cut_over(engine, s, changes).await
+}
+
+/// When the copy last checkpointed, logged, and since when it is throttled.
+struct CopyClock {
+    last_checkpoint: Instant,
+    last_log: Instant,
+    throttled_since: Option<Instant>,
+}
+
+/// Copies every row in key chunks, applying captured changes between chunks,
+/// until the copier has reached the end of the key. Pauses and throttles wait
+/// here; a shutdown checkpoints first.
+async fn copy_phase(
+    engine: &Engine,
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<(), MigrateError> {
+    let m = s.migration.clone();
+    store::set_state(&mut s.work, m.id, State::Copying).await?;
+    m.update(|p| {
+        p.state = State::Copying;
+        p.copy_started = Some(Instant::now());
+    });
+    let mut clock = CopyClock {
+        last_checkpoint: Instant::now(),
+        last_log: Instant::now(),
+        throttled_since: None,
+    };
+    while !s.copier.done() {
+        if let Err(e) = m.interrupted() {
+            if matches!(e, MigrateError::Stopping) {
+                let position = apply_pending(s, changes).await?;
+                checkpoint(s, &position).await?;
+            }
+            return Err(e);
+        }
+        if m.is_paused() {
+            // A pause is the operator's wait, not a throttle: it does not count
+            // towards the throttle bound, which starts again after RESUME.
+            if clock.throttled_since.take().is_some() {
+                m.update(|p| p.throttled = None);
+            }
+            apply_pending(s, changes).await?;
+            m.idle(IDLE_STEP).await;
+            continue;
+        }
+        // Settings may change under a running migration (SIGHUP).
+        let settings = engine.settings();
+        s.copier.set_target(settings.chunk_target);
+        let Some(lag_ms) = wait_if_throttled(engine, &settings, s, changes, &mut clock).await?
+        else {
+            continue;
+        };
+        copy_chunk(s, changes, &mut clock, lag_ms).await?;
+    }
+    let position = apply_pending(s, changes).await?;
+    checkpoint(s, &position).await?;
+    tracing::info!(rows_copied = s.copier.rows_copied, "copy done");
+    Ok(())
+}
+
+/// Asks the throttle. While it says wait, applies changes and idles one step
+/// and returns `None`; past `max_throttle` without a chunk, fails. Otherwise
+/// returns the replica lag for the progress log.
+async fn wait_if_throttled(
+    engine: &Engine,
+    settings: &MigrateSettings,
+    s: &mut Started,
+    changes: &Changes,
+    clock: &mut CopyClock,
+) -> Result<Option<u64>, MigrateError> {
+    let m = s.migration.clone();
+    let verdict = engine.throttle().check(&mut s.work).await?;
+    let lag = verdict.lag_ms;
+    m.update(|p| {
+        p.ignored_replicas = verdict.ignored;
+        p.lag_ms = lag;
+    });
+    let Some(reason) = verdict.reason else {
+        if let Some(since) = clock.throttled_since.take() {
+            tracing::info!(
+                throttled_ms = since.elapsed().as_millis() as u64,
+                "copy resumed"
+            );
+        }
+        return Ok(Some(lag));
+    };
+    let since = *clock.throttled_since.get_or_insert_with(|| {
+        tracing::info!(reason = %crate::logsafe::untrusted(&reason), "copy throttled");
+        Instant::now()
+    });
+    let bound = settings.max_throttle;
+    if !bound.is_zero() && since.elapsed() >= bound {
+        return Err(MigrateError::Throttled {
+            waited_secs: since.elapsed().as_secs(),
+            bound_secs: bound.as_secs(),
+            reason,
+        });
+    }
+    m.update(|p| p.throttled = Some(reason));
+    apply_pending(s, changes).await?;
+    m.idle(IDLE_STEP).await;
+    Ok(None)
+}
+
+/// Copies one chunk, applies what capture read meanwhile, and checkpoints and
+/// logs progress when they are due.
+async fn copy_chunk(
+    s: &mut Started,
+    changes: &Changes,
+    clock: &mut CopyClock,
+    lag_ms: u64,
+) -> Result<(), MigrateError> {
+    let m = s.migration.clone();
+    s.copier.copy_chunk(&mut s.work, &s.mapping).await?;
+    let position = apply_pending(s, changes).await?;
+    if clock.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+        checkpoint(s, &position).await?;
+        clock.last_checkpoint = Instant::now();
+    }
+    let rows = s.copier.rows_copied;
+    m.update(|p| {
+        p.rows_copied = rows;
+        p.rows_total = p.rows_total.max(rows);
+        p.throttled = None;
+    });
+    if clock.last_log.elapsed() >= LOG_PROGRESS_EVERY {
+        let p = m.progress();
+        tracing::info!(
+            rows_copied = p.rows_copied,
+            rows_total = p.rows_total,
+            chunk_rows = s.copier.chunk_rows,
+            pending_changes = changes.pending_keys(),
+            replica_lag_ms = lag_ms,
+            "copy progress"
+        );
+        clock.last_log = Instant::now();
+    }
+    Ok(())
+}
+
+/// Compares the shadow with the original in one snapshot and copies again
+/// what differs, up to `MAX_VERIFY_ROUNDS` checksums; a snapshot that could
+/// not be taken within the hold bound is retried with backoff.
+async fn verify_phase(
+    engine: &Engine,
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<(), MigrateError> {
+    let m = s.migration.clone();
+    store::set_state(&mut s.work, m.id, State::Verifying).await?;
+    m.update(|p| p.state = State::Verifying);
+    let mut backoff = FIRST_RETRY;
+    let mut round = 0;
+    while round < MAX_VERIFY_ROUNDS {
+        m.interrupted()?;
+        let Some(differ) = checksum_round(engine, s, changes).await? else {
+            tracing::info!(
+                retry_in_ms = backoff.as_millis() as u64,
+                "verify snapshot backed out"
+            );
+            apply_pending(s, changes).await?;
+            m.idle(backoff).await;
+            backoff = next_backoff(backoff);
+            continue;
+        };
+        round += 1;
+        if differ.is_empty() {
+            tracing::info!("checksum matches");
+            return Ok(());
+        }
+        tracing::warn!(
+            ranges = differ.len(),
+            round,
+            "checksum found differences; copying those ranges again"
+        );
+        for range in &differ {
+            verify::recopy(&mut s.work, &s.mapping, &s.shadow_key, range).await?;
+        }
+        apply_pending(s, changes).await?;
+    }
+    Err(MigrateError::Internal(format!(
+        "the shadow table still differs from the original after {MAX_VERIFY_ROUNDS} checksum rounds"
+    )))
+}
+
+/// One checksum of both tables, read in two snapshots of the same frozen
+/// moment side by side. The key ranges that differ, or `None` when the freeze
+/// backed out.
+async fn checksum_round(
+    engine: &Engine,
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<Option<Vec<verify::Range>>, MigrateError> {
+    let mut snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
+    let mut shadow_snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
+    for c in [&mut snapshot, &mut shadow_snapshot] {
+        c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+    }
+    let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, changes);
+    let lock_sql = format!(
+        "LOCK TABLES {} READ, {} WRITE",
+        s.mapping.source.qualified(),
+        s.mapping.shadow.qualified()
+    );
+    let Some(frozen) = cutover::freeze(&cx, lock_sql).await? else {
+        return Ok(None);
+    };
+    for c in [&mut snapshot, &mut shadow_snapshot] {
+        c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            .await?;
+    }
+    let held = frozen.release().await;
+    tracing::info!(held_ms = held.as_millis() as u64, "verify snapshot taken");
+    // Bigger ranges than copy chunks: a checksum only reads.
+    let chunk = (s.copier.chunk_rows * 4).max(10_000);
+    let differ = verify::differing_ranges(
+        &mut snapshot,
+        &mut shadow_snapshot,
+        &s.mapping,
+        &s.shadow_key,
+        chunk,
+    )
+    .await?;
+    for mut c in [snapshot, shadow_snapshot] {
+        let _ = c.query_drop("COMMIT").await;
+        let _ = c.disconnect().await;
+    }
+    Ok(Some(differ))
+}
+
+/// Postponed: keeps up with the binlog until an operator says COMPLETE.
+async fn wait_while_postponed(s: &mut Started, changes: &Changes) -> Result<(), MigrateError> {
+    let m = s.migration.clone();
+    if !m.is_postponed() {
+        return Ok(());
+    }
+    store::set_state(&mut s.work, m.id, State::Postponed).await?;
+    m.update(|p| p.state = State::Postponed);
+    tracing::info!("cut-over postponed until TERN COMPLETE");
+    while m.is_postponed() {
+        m.interrupted()?;
+        apply_pending(s, changes).await?;
+        m.idle(POSTPONED_STEP).await;
+    }
+    Ok(())
+}
+
+/// Cuts over, backing off while the lock is not granted within the bound. A
+/// POSTPONE that arrives between attempts is honoured here too.
+async fn cut_over(
+    engine: &Engine,
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<Finished, MigrateError> {
+    let m = s.migration.clone();
+    store::set_state(&mut s.work, m.id, State::CuttingOver).await?;
+    m.update(|p| p.state = State::CuttingOver);
+    let mut attempts = m.progress().cutover_attempts;
+    let mut backoff = FIRST_RETRY;
+    loop {
+        m.interrupted()?;
+        if m.is_postponed() {
+            apply_pending(s, changes).await?;
+            m.idle(POSTPONED_STEP).await;
+            continue;
+        }
+        apply_pending(s, changes).await?;
+        attempts += 1;
+        store::note_attempt(&mut s.work, m.id, attempts).await?;
+        m.update(|p| p.cutover_attempts = attempts);
+        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, changes);
+        match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
+            SwapOutcome::Swapped { held, gtid, steps } => {
+                log_swapped(attempts, held, &gtid, &steps);
+                m.update(|p| p.last_hold = Some(held));
+                return Ok(Finished {
+                    gtid,
+                    held,
+                    report: s.copier.report(s.native_copies),
+                });
+            }
+            SwapOutcome::BackedOut { held, reason } => {
+                tracing::info!(
+                    attempt = attempts,
+                    held_ms = held.as_millis() as u64,
+                    reason = %reason,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "cut-over backed out"
+                );
+                m.update(|p| p.last_hold = Some(held));
+                m.idle(backoff).await;
+                backoff = next_backoff(backoff);
+            }
+        }
+    }
+}
+
+fn log_swapped(attempt: u32, held: Duration, gtid: &str, steps: &HoldSteps) {
+    let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
+    tracing::info!(
+        attempt,
+        held_ms = held.as_millis() as u64,
+        locked_ms,
+        caught_up_ms,
+        rename_queued_ms,
+        unlocked_ms,
+        gtid = %gtid,
+        "cut-over done"
+    );
 }
 
 async fn apply_pending(s: &mut Started, changes: &Changes) -> Result<GtidSet, MigrateError> {
@@ -487,265 +524,5 @@ async fn analyze(work: &mut Conn, table: &str) {
             "shadow table analyzed"
         ),
         Err(e) => tracing::warn!(error = %e, "cannot analyze the shadow table"),
-    }
-}
-
-/// Sleeps `step`, or less when an operator command arrives.
-async fn idle(m: &Migration, step: Duration) {
-    let _ = tokio::time::timeout(step, m.wake.notified()).await;
-}
-
-async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, MigrateError> {
-    let m = s.migration.clone();
-    let capture =
-        Capture::start(engine.opts.clone(), &s.mapping.source, s.position.clone()).await?;
-    let changes = capture.changes.clone();
-
-    // Copy, applying changes between chunks.
-    store::set_state(&mut s.work, m.id, State::Copying).await?;
-    m.update(|p| {
-        p.state = State::Copying;
-        p.copy_started = Some(Instant::now());
-    });
-    let mut last_checkpoint = Instant::now();
-    let mut last_log = Instant::now();
-    let mut throttled_since: Option<Instant> = None;
-    while !s.copier.done() {
-        if m.is_cancelled() {
-            return Err(MigrateError::Cancelled);
-        }
-        if engine.is_stopping() {
-            let position = apply_pending(s, &changes).await?;
-            checkpoint(s, &position).await?;
-            return Err(MigrateError::Stopping);
-        }
-        if m.is_paused() {
-            // A pause is the operator's wait, not a throttle: it does not count
-            // towards the throttle bound, which starts again after RESUME.
-            if throttled_since.take().is_some() {
-                m.update(|p| p.throttled = None);
-            }
-            apply_pending(s, &changes).await?;
-            idle(&m, IDLE_STEP).await;
-            continue;
-        }
-        // Settings may change under a running migration (SIGHUP).
-        let settings = engine.settings();
-        s.copier.set_target(settings.chunk_target);
-        let verdict = engine.throttle().check(&mut s.work).await?;
-        let lag = verdict.lag_ms;
-        m.update(|p| {
-            p.ignored_replicas = verdict.ignored;
-            p.lag_ms = lag;
-        });
-        if let Some(reason) = verdict.reason {
-            let since = *throttled_since.get_or_insert_with(|| {
-                tracing::info!(reason = %crate::logsafe::untrusted(&reason), "copy throttled");
-                Instant::now()
-            });
-            let bound = settings.max_throttle;
-            if !bound.is_zero() && since.elapsed() >= bound {
-                return Err(MigrateError::Throttled {
-                    waited_secs: since.elapsed().as_secs(),
-                    bound_secs: bound.as_secs(),
-                    reason,
-                });
-            }
-            m.update(|p| p.throttled = Some(reason));
-            apply_pending(s, &changes).await?;
-            idle(&m, IDLE_STEP).await;
-            continue;
-        }
-        if let Some(since) = throttled_since.take() {
-            tracing::info!(
-                throttled_ms = since.elapsed().as_millis() as u64,
-                "copy resumed"
-            );
-        }
-        s.copier.copy_chunk(&mut s.work, &s.mapping).await?;
-        let position = apply_pending(s, &changes).await?;
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            checkpoint(s, &position).await?;
-            last_checkpoint = Instant::now();
-        }
-        let rows = s.copier.rows_copied;
-        m.update(|p| {
-            p.rows_copied = rows;
-            p.rows_total = p.rows_total.max(rows);
-            p.throttled = None;
-        });
-        if last_log.elapsed() >= LOG_PROGRESS_EVERY {
-            let p = m.progress();
-            tracing::info!(
-                rows_copied = p.rows_copied,
-                rows_total = p.rows_total,
-                chunk_rows = s.copier.chunk_rows,
-                pending_changes = changes.pending_keys(),
-                replica_lag_ms = lag,
-                "copy progress"
-            );
-            last_log = Instant::now();
-        }
-    }
-    let position = apply_pending(s, &changes).await?;
-    checkpoint(s, &position).await?;
-    tracing::info!(rows_copied = s.copier.rows_copied, "copy done");
-
-    // Verify in one snapshot; recopy what differs.
-    store::set_state(&mut s.work, m.id, State::Verifying).await?;
-    m.update(|p| p.state = State::Verifying);
-    let mut verified = false;
-    let mut backoff = FIRST_RETRY;
-    let mut round = 0;
-    while round < MAX_VERIFY_ROUNDS {
-        if m.is_cancelled() {
-            return Err(MigrateError::Cancelled);
-        }
-        if engine.is_stopping() {
-            return Err(MigrateError::Stopping);
-        }
-        // Two snapshots of the same frozen moment: the checksums of the
-        // original and of the shadow run side by side.
-        let mut snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
-        let mut shadow_snapshot = engine_conn(&engine.opts, &s.sql_mode).await?;
-        for c in [&mut snapshot, &mut shadow_snapshot] {
-            c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .await?;
-        }
-        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, &changes);
-        let lock_sql = format!(
-            "LOCK TABLES {} READ, {} WRITE",
-            s.mapping.source.qualified(),
-            s.mapping.shadow.qualified()
-        );
-        let Some(frozen) = cutover::freeze(&cx, lock_sql).await? else {
-            tracing::info!(
-                retry_in_ms = backoff.as_millis() as u64,
-                "verify snapshot backed out"
-            );
-            apply_pending(s, &changes).await?;
-            idle(&m, backoff).await;
-            backoff = (backoff * 2).min(MAX_RETRY);
-            continue;
-        };
-        for c in [&mut snapshot, &mut shadow_snapshot] {
-            c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                .await?;
-        }
-        let held = frozen.release().await;
-        tracing::info!(held_ms = held.as_millis() as u64, "verify snapshot taken");
-        // Bigger ranges than copy chunks: a checksum only reads.
-        let chunk = (s.copier.chunk_rows * 4).max(10_000);
-        let differ = verify::differing_ranges(
-            &mut snapshot,
-            &mut shadow_snapshot,
-            &s.mapping,
-            &s.shadow_key,
-            chunk,
-        )
-        .await?;
-        for mut c in [snapshot, shadow_snapshot] {
-            let _ = c.query_drop("COMMIT").await;
-            let _ = c.disconnect().await;
-        }
-        round += 1;
-        if differ.is_empty() {
-            verified = true;
-            break;
-        }
-        tracing::warn!(
-            ranges = differ.len(),
-            round,
-            "checksum found differences; copying those ranges again"
-        );
-        for range in &differ {
-            verify::recopy(&mut s.work, &s.mapping, &s.shadow_key, range).await?;
-        }
-        apply_pending(s, &changes).await?;
-    }
-    if !verified {
-        return Err(MigrateError::Internal(format!(
-            "the shadow table still differs from the original after {MAX_VERIFY_ROUNDS} checksum rounds"
-        )));
-    }
-    tracing::info!("checksum matches");
-
-    // Postponed: keep up with the binlog until an operator says COMPLETE.
-    if m.is_postponed() {
-        store::set_state(&mut s.work, m.id, State::Postponed).await?;
-        m.update(|p| p.state = State::Postponed);
-        tracing::info!("cut-over postponed until TERN COMPLETE");
-        while m.is_postponed() {
-            if m.is_cancelled() {
-                return Err(MigrateError::Cancelled);
-            }
-            if engine.is_stopping() {
-                return Err(MigrateError::Stopping);
-            }
-            apply_pending(s, &changes).await?;
-            idle(&m, IDLE_STEP * 2).await;
-        }
-    }
-
-    // Fresh statistics, as a native rebuild leaves them, measured before the
-    // write hold so the swap does not wait for them. InnoDB keeps them across
-    // the RENAME.
-    analyze(&mut s.work, &s.mapping.shadow.qualified()).await;
-
-    // Cut over, backing off while the lock is not granted within the bound.
-    store::set_state(&mut s.work, m.id, State::CuttingOver).await?;
-    m.update(|p| p.state = State::CuttingOver);
-    let mut attempts = m.progress().cutover_attempts;
-    let mut backoff = FIRST_RETRY;
-    loop {
-        if m.is_cancelled() {
-            return Err(MigrateError::Cancelled);
-        }
-        if engine.is_stopping() {
-            return Err(MigrateError::Stopping);
-        }
-        if m.is_postponed() {
-            apply_pending(s, &changes).await?;
-            idle(&m, IDLE_STEP * 2).await;
-            continue;
-        }
-        apply_pending(s, &changes).await?;
-        attempts += 1;
-        store::note_attempt(&mut s.work, m.id, attempts).await?;
-        m.update(|p| p.cutover_attempts = attempts);
-        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, &changes);
-        match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
-            SwapOutcome::Swapped { held, gtid, steps } => {
-                let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
-                tracing::info!(
-                    attempt = attempts,
-                    held_ms = held.as_millis() as u64,
-                    locked_ms,
-                    caught_up_ms,
-                    rename_queued_ms,
-                    unlocked_ms,
-                    gtid = %gtid,
-                    "cut-over done"
-                );
-                m.update(|p| p.last_hold = Some(held));
-                return Ok(Finished {
-                    gtid,
-                    held,
-                    report: s.copier.report(s.native_copies),
-                });
-            }
-            SwapOutcome::BackedOut { held, reason } => {
-                tracing::info!(
-                    attempt = attempts,
-                    held_ms = held.as_millis() as u64,
-                    reason = %reason,
-                    retry_in_ms = backoff.as_millis() as u64,
-                    "cut-over backed out"
-                );
-                m.update(|p| p.last_hold = Some(held));
-                idle(&m, backoff).await;
-                backoff = (backoff * 2).min(MAX_RETRY);
-            }
-        }
     }
 }

@@ -72,6 +72,103 @@ fn classify(data_type: &str, charset: Option<&str>) -> ColumnClass {
     }
 }
 
+/// The table's columns, in their order.
+async fn load_columns(
+    conn: &mut Conn,
+    schema: &str,
+    name: &str,
+) -> Result<Vec<Column>, MigrateError> {
+    type ColumnRow = (
+        String,
+        u64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let rows: Vec<ColumnRow> = conn
+        .exec_all_as(
+            "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, \
+             COLLATION_NAME, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (schema, name),
+        )
+        .await?;
+    let columns: Vec<Column> = rows
+        .into_iter()
+        .map(
+            |(name, ordinal, data_type, column_type, charset, collation, nullable, generated)| {
+                Column {
+                    class: classify(&data_type, charset.as_deref()),
+                    name,
+                    ordinal: ordinal.saturating_sub(1) as usize,
+                    data_type,
+                    column_type,
+                    charset,
+                    collation,
+                    generated: generated != "NEVER",
+                    nullable: nullable == "YES",
+                }
+            },
+        )
+        .collect();
+    Ok(columns)
+}
+
+/// The key the engine copies by: its name and column positions, or `(None,
+/// [])` when the table has no usable one.
+async fn choose_key(
+    conn: &mut Conn,
+    schema: &str,
+    name: &str,
+    columns: &[Column],
+) -> Result<(Option<String>, Vec<usize>), MigrateError> {
+    // PRIMARY first, then the unique key with the fewest columns whose columns are all NOT NULL.
+    let stats: Vec<(String, String, u64)> = conn
+        .exec_all_as(
+            "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
+             ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+            (schema, name),
+        )
+        .await?;
+    let mut candidates: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, column, _) in stats {
+        let pos = columns.iter().position(|c| c.name == column);
+        match candidates.last_mut() {
+            Some((name, cols)) if *name == index => {
+                if let Some(p) = pos {
+                    cols.push(p)
+                } else {
+                    cols.push(usize::MAX)
+                }
+            }
+            _ => candidates.push((index, vec![pos.unwrap_or(usize::MAX)])),
+        }
+    }
+    let usable = |cols: &Vec<usize>| {
+        cols.iter()
+            .all(|&p| columns.get(p).is_some_and(|c| !c.nullable && !c.generated))
+    };
+    let key = candidates
+        .iter()
+        .find(|(n, cols)| n == "PRIMARY" && usable(cols))
+        .or_else(|| {
+            candidates
+                .iter()
+                .filter(|(_, cols)| usable(cols))
+                .min_by_key(|(_, cols)| cols.len())
+        })
+        .cloned();
+    let (key_name, key) = match key {
+        Some((n, k)) => (Some(n), k),
+        None => (None, Vec::new()),
+    };
+    Ok((key_name, key))
+}
+
 impl Table {
     /// Reads a table's columns and key from information_schema. `None` when
     /// the table does not exist.
@@ -90,90 +187,8 @@ impl Table {
         let Some((engine, rows_estimate, auto_increment)) = meta else {
             return Ok(None);
         };
-        type ColumnRow = (
-            String,
-            u64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-        );
-        let rows: Vec<ColumnRow> = conn
-            .exec_all_as(
-                "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, \
-                 COLLATION_NAME, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (schema, name),
-            )
-            .await?;
-        let columns: Vec<Column> = rows
-            .into_iter()
-            .map(
-                |(
-                    name,
-                    ordinal,
-                    data_type,
-                    column_type,
-                    charset,
-                    collation,
-                    nullable,
-                    generated,
-                )| Column {
-                    class: classify(&data_type, charset.as_deref()),
-                    name,
-                    ordinal: ordinal.saturating_sub(1) as usize,
-                    data_type,
-                    column_type,
-                    charset,
-                    collation,
-                    generated: generated != "NEVER",
-                    nullable: nullable == "YES",
-                },
-            )
-            .collect();
-        // PRIMARY first, then the unique key with the fewest columns whose columns are all NOT NULL.
-        let stats: Vec<(String, String, u64)> = conn
-            .exec_all_as(
-                "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
-                 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
-                (schema, name),
-            )
-            .await?;
-        let mut candidates: Vec<(String, Vec<usize>)> = Vec::new();
-        for (index, column, _) in stats {
-            let pos = columns.iter().position(|c| c.name == column);
-            match candidates.last_mut() {
-                Some((name, cols)) if *name == index => {
-                    if let Some(p) = pos {
-                        cols.push(p)
-                    } else {
-                        cols.push(usize::MAX)
-                    }
-                }
-                _ => candidates.push((index, vec![pos.unwrap_or(usize::MAX)])),
-            }
-        }
-        let usable = |cols: &Vec<usize>| {
-            cols.iter()
-                .all(|&p| columns.get(p).is_some_and(|c| !c.nullable && !c.generated))
-        };
-        let key = candidates
-            .iter()
-            .find(|(n, cols)| n == "PRIMARY" && usable(cols))
-            .or_else(|| {
-                candidates
-                    .iter()
-                    .filter(|(_, cols)| usable(cols))
-                    .min_by_key(|(_, cols)| cols.len())
-            })
-            .cloned();
-        let (key_name, key) = match key {
-            Some((n, k)) => (Some(n), k),
-            None => (None, Vec::new()),
-        };
+        let columns = load_columns(conn, schema, name).await?;
+        let (key_name, key) = choose_key(conn, schema, name, &columns).await?;
         Ok(Some(Table {
             schema: schema.to_string(),
             name: name.to_string(),

@@ -154,6 +154,7 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::errcode::ER_DUP_ENTRY;
     use std::time::Instant;
 
     fn replicating() -> ReplicaStatus {
@@ -190,7 +191,7 @@ mod tests {
         assert_eq!(standing(&sql_stopped, grace), Standing::Ignored);
 
         let mut errored = replicating();
-        errored.sql_errno = 1062;
+        errored.sql_errno = u32::from(ER_DUP_ENTRY);
         errored.applier_stopped_since = Some(long_ago);
         assert_eq!(standing(&errored, grace), Standing::Ignored);
         assert!(errored.applier_state().contains("error 1062"));

@@ -64,4 +64,10 @@ pub mod errcode {
     pub const CR_SERVER_LOST: u16 = 2013;
     /// "Can't connect to server": the backend could not be reached at login.
     pub const CR_CONN_HOST_ERROR: u16 = 2003;
+    pub const ER_SERVER_SHUTDOWN: u16 = 1053;
+    pub const ER_DUP_ENTRY: u16 = 1062;
+    pub const ER_UNKNOWN_ERROR: u16 = 1105;
+    pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub const ER_QUERY_INTERRUPTED: u16 = 1317;
+    pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
 }
