@@ -211,6 +211,23 @@ pub struct ServeArgs {
     /// [default: 600].
     #[arg(long, env = "TERN_MIGRATION_MAX_THROTTLE_SECS")]
     pub migration_max_throttle_secs: Option<u64>,
+    /// The copy of an online ALTER slows down while the p99 of client writes
+    /// through Tern exceeds this multiple of its p99 before the migration
+    /// (plus 5 ms); 0 turns the signal off [default: 2].
+    #[arg(long, env = "TERN_MIGRATION_LATENCY_FACTOR")]
+    pub migration_latency_factor: Option<f64>,
+    /// The copy slows down while any single client write through Tern takes
+    /// longer than this many milliseconds; 0 turns the signal off [default: 50].
+    #[arg(long, env = "TERN_MIGRATION_MAX_WRITE_MS")]
+    pub migration_max_write_ms: Option<u64>,
+    /// The copy slows down while InnoDB's checkpoint age exceeds this percentage
+    /// of its capacity (redo log pressure); 0 turns the signal off [default: 75].
+    #[arg(long, env = "TERN_MIGRATION_MAX_CHECKPOINT_AGE_PCT")]
+    pub migration_max_checkpoint_age_pct: Option<f64>,
+    /// The copy slows down while InnoDB's history list is longer than this;
+    /// 0 turns the signal off [default: 1000000].
+    #[arg(long, env = "TERN_MIGRATION_MAX_HISTORY_LENGTH")]
+    pub migration_max_history_length: Option<u64>,
     /// How table changes run in sessions that do not `SET tern_ddl`: `online`
     /// (what cannot run online runs as sent, with a Note), `online_strict`
     /// (that is refused with ERROR 1846), `native` or `async` [default: online].
@@ -260,6 +277,10 @@ pub struct FileConfig {
     pub migration_keep_old_secs: Option<u64>,
     pub migration_replica_grace_secs: Option<u64>,
     pub migration_max_throttle_secs: Option<u64>,
+    pub migration_latency_factor: Option<f64>,
+    pub migration_max_write_ms: Option<u64>,
+    pub migration_max_checkpoint_age_pct: Option<f64>,
+    pub migration_max_history_length: Option<u64>,
     pub tern_ddl: Option<String>,
     pub admin_role: Option<String>,
     pub shutdown_timeout_secs: Option<u64>,
@@ -460,6 +481,25 @@ impl ServeArgs {
                         .migration_max_throttle_secs
                         .or(file.migration_max_throttle_secs)
                         .map_or(d.max_throttle, Duration::from_secs),
+                    pace: crate::migrate::pace::PaceLimits {
+                        latency_factor: self
+                            .migration_latency_factor
+                            .or(file.migration_latency_factor)
+                            .unwrap_or(d.pace.latency_factor),
+                        latency_slack: d.pace.latency_slack,
+                        max_write: self
+                            .migration_max_write_ms
+                            .or(file.migration_max_write_ms)
+                            .map_or(d.pace.max_write, Duration::from_millis),
+                        max_checkpoint_age_pct: self
+                            .migration_max_checkpoint_age_pct
+                            .or(file.migration_max_checkpoint_age_pct)
+                            .unwrap_or(d.pace.max_checkpoint_age_pct),
+                        max_history_length: self
+                            .migration_max_history_length
+                            .or(file.migration_max_history_length)
+                            .unwrap_or(d.pace.max_history_length),
+                    },
                     ddl_mode: match self.tern_ddl.or(file.tern_ddl) {
                         None => d.ddl_mode,
                         Some(v) => match DdlMode::from_name(&v) {

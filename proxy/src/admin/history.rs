@@ -44,6 +44,7 @@ pub struct MigrationObservation {
     pub state: State,
     pub rows_copied: u64,
     pub throttled: Option<String>,
+    pub pace_pct: u8,
     pub paused: bool,
     pub postponed: bool,
     pub last_hold_ms: Option<u64>,
@@ -129,6 +130,7 @@ impl History {
                         "state": m.state.name(),
                         "rows_per_sec": per_sec(m.rows_copied, before, secs),
                         "throttle": m.throttle(),
+                        "pace_pct": m.pace_pct,
                     })
                 })
                 .collect();
@@ -200,6 +202,7 @@ pub fn observe(shared: &Shared) -> Observation {
                     state: p.state,
                     rows_copied: p.rows_copied,
                     throttled: p.throttled,
+                    pace_pct: p.pace_pct,
                     paused: p.paused,
                     postponed: p.postponed,
                     last_hold_ms: p.last_hold.map(|h| h.as_millis() as u64),
@@ -243,6 +246,7 @@ mod tests {
             state,
             rows_copied: rows,
             throttled: None,
+            pace_pct: 100,
             paused: false,
             postponed: false,
             last_hold_ms: hold,

@@ -187,6 +187,15 @@ fn migration_json(m: &Migration) -> Value {
         "paused": p.paused,
         "postponed": p.postponed,
         "throttled": p.throttled,
+        "pace_pct": p.pace_pct,
+        "baseline_write_p99_ms": p.baseline_p99.map(|b| b.as_secs_f64() * 1000.0),
+        "signals": p.signals.iter().map(|r| json!({
+            "signal": r.signal,
+            "value": r.value,
+            "limit": r.limit,
+            "unit": r.unit,
+            "over": r.over(),
+        })).collect::<Vec<_>>(),
         "ignored_replicas": p.ignored_replicas,
         "error": p.error,
     })

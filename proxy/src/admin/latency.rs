@@ -9,8 +9,10 @@
 //! of what happened between them. Recording is one relaxed atomic add: it sits
 //! on the statement path.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Sub-buckets per power of two.
 const STEPS: u64 = 8;
@@ -115,6 +117,60 @@ impl LatencySnapshot {
     }
 }
 
+/// Snapshots of one [`LatencyBuckets`] taken every [`LatencyHistory::TICK`]
+/// for the last [`LatencyHistory::KEEP`], so that a reader can ask what the
+/// last half minute looked like (a migration's baseline) without having
+/// watched it.
+pub struct LatencyHistory {
+    pub buckets: Arc<LatencyBuckets>,
+    ring: Mutex<VecDeque<(Instant, LatencySnapshot)>>,
+}
+
+impl LatencyHistory {
+    pub const TICK: Duration = Duration::from_secs(1);
+    pub const KEEP: Duration = Duration::from_secs(60);
+
+    pub fn new(buckets: Arc<LatencyBuckets>) -> Self {
+        LatencyHistory {
+            buckets,
+            ring: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn tick(&self, now: Instant) {
+        let snapshot = self.buckets.snapshot();
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.push_back((now, snapshot));
+        while ring
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Self::KEEP)
+        {
+            ring.pop_front();
+        }
+    }
+
+    /// What was recorded over about the last `span` (less when the history is
+    /// younger): the window's length and its counts.
+    pub fn last(&self, span: Duration, now: Instant) -> Option<(Duration, LatencySnapshot)> {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, base) = ring
+            .iter()
+            .find(|(t, _)| now.duration_since(*t) <= span)
+            .or_else(|| ring.back())?;
+        Some((now.duration_since(*at), self.buckets.snapshot().since(base)))
+    }
+
+    /// Ticks every [`Self::TICK`] for as long as the process runs.
+    pub async fn keep_ticking(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Self::TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.tick(Instant::now());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +210,26 @@ mod tests {
         let max = window.max().unwrap_or_default();
         assert!(max >= Duration::from_millis(40) && max < Duration::from_millis(46));
         assert_eq!(LatencySnapshot::empty().quantile(0.99), None);
+    }
+
+    #[test]
+    fn the_history_answers_for_the_span_asked_and_forgets_the_rest() {
+        let buckets = Arc::new(LatencyBuckets::new());
+        let history = LatencyHistory::new(buckets.clone());
+        let t0 = Instant::now();
+        assert!(history.last(Duration::from_secs(30), t0).is_none());
+        history.tick(t0);
+        buckets.observe(Duration::from_millis(100));
+        history.tick(t0 + Duration::from_secs(40));
+        buckets.observe(Duration::from_millis(1));
+        let now = t0 + Duration::from_secs(50);
+        let (span, window) = history
+            .last(Duration::from_secs(30), now)
+            .unwrap_or((Duration::ZERO, LatencySnapshot::empty()));
+        assert_eq!(span, Duration::from_secs(10));
+        assert_eq!(window.count(), 1, "only what came after the tick 10 s ago");
+        history.tick(t0 + Duration::from_secs(100));
+        let ring = history.ring.lock().map(|r| r.len()).unwrap_or(0);
+        assert_eq!(ring, 2, "ticks older than KEEP are dropped");
     }
 }

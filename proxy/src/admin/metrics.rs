@@ -3,6 +3,7 @@
 //! atomic adds and no lookup; gauges that mirror state (sessions, replicas,
 //! migrations) are filled in when scraped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
@@ -51,7 +52,7 @@ pub struct Metrics {
     /// Latency of data-changing statements (INSERT, UPDATE, DELETE, REPLACE),
     /// readable per window: the status page's chart, and what clients feel
     /// while a copy runs.
-    pub writes: LatencyBuckets,
+    pub writes: Arc<LatencyBuckets>,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -214,7 +215,7 @@ impl Metrics {
             migration_state,
             migration_last_hold_ms,
             migration_cutover_attempts,
-            writes: LatencyBuckets::new(),
+            writes: Arc::new(LatencyBuckets::new()),
         }
     }
 

@@ -25,6 +25,7 @@ use super::plan::OnlineAlter;
 use super::settings::MigrateSettings;
 use super::store::{self, State};
 use super::{runner, start, sweeper, throttle, MigrateError};
+use crate::admin::latency::{LatencyBuckets, LatencyHistory};
 use crate::backend::monitor::ReplicaHealth;
 
 /// A request from a session.
@@ -54,6 +55,9 @@ pub struct Engine {
     /// Migration tasks still running, and a wake-up when one ends.
     running: AtomicUsize,
     task_ended: Notify,
+    /// Latency of client writes through Tern: the copy's pace follows it
+    /// (see `pace`). Empty for `tern alter`, which has no clients.
+    pub client_writes: Arc<LatencyHistory>,
 }
 
 /// How often to retry reaching the control table when the primary is down at start.
@@ -64,6 +68,7 @@ impl Engine {
         settings: MigrateSettings,
         opts: Opts,
         replicas: Vec<(String, Arc<ReplicaHealth>)>,
+        client_writes: Arc<LatencyBuckets>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
             settings: RwLock::new(settings),
@@ -75,6 +80,7 @@ impl Engine {
             stopping: CancellationToken::new(),
             running: AtomicUsize::new(0),
             task_ended: Notify::new(),
+            client_writes: Arc::new(LatencyHistory::new(client_writes)),
         })
     }
 
@@ -205,6 +211,7 @@ impl Engine {
     /// Resumes unfinished migrations and starts the old-table sweeper. Runs
     /// until the control table is reachable.
     pub async fn start(self: Arc<Self>) {
+        tokio::spawn(self.client_writes.clone().keep_ticking());
         loop {
             match self.resume_all().await {
                 Ok(()) => break,

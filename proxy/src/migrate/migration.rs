@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::pace::Reading;
 use super::report::AlterReport;
 use super::store::State;
 use super::MigrateError;
@@ -41,6 +42,12 @@ pub struct Progress {
     pub paused: bool,
     pub postponed: bool,
     pub error: Option<String>,
+    /// The copy's pace in percent (100: back to back; see `pace`).
+    pub pace_pct: u8,
+    /// Every pace signal with its value and limit, as last read.
+    pub signals: Vec<Reading>,
+    /// Client write p99 before the migration started, the latency signal's base.
+    pub baseline_p99: Option<Duration>,
 }
 
 impl Progress {
@@ -65,7 +72,21 @@ impl Progress {
             paused: false,
             postponed,
             error: None,
+            pace_pct: 100,
+            signals: Vec::new(),
+            baseline_p99: None,
         }
+    }
+
+    /// The pace signals as one line (`write_p99 3.1ms/8ms, ...`), NULL-able.
+    pub fn signals_text(&self) -> Option<String> {
+        (!self.signals.is_empty()).then(|| {
+            self.signals
+                .iter()
+                .map(Reading::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
     }
 
     /// The ignored replicas as one line, NULL-able for a result column.

@@ -26,12 +26,15 @@ use super::cutover::{self, FreezeContext, HoldSteps, SwapOutcome};
 use super::engine::Engine;
 use super::mapping::Mapping;
 use super::migration::{Finished, Migration};
+use super::pace::{self, ClientLatency, Pace, ServerPressure};
 use super::settings::MigrateSettings;
 use super::start::Started;
 use super::store::{self, State};
 use super::table::{qualified, Table};
+use super::throttle;
 use super::verify;
 use super::MigrateError;
+use crate::admin::latency::LatencySnapshot;
 use crate::gtid::GtidSet;
 
 /// A checkpoint at most this often: each is one UPDATE on the primary.
@@ -48,6 +51,14 @@ const MAX_VERIFY_ROUNDS: u32 = 3;
 /// Backoff between cut-over attempts, doubling up to the cap.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(30);
+/// The longest the copier gives back after one chunk, so that a pace that
+/// recovers is acted on soon.
+const MAX_PACE_WAIT: Duration = Duration::from_secs(2);
+/// How far back the client-latency baseline looks when a copy starts.
+const BASELINE_SPAN: Duration = Duration::from_secs(30);
+/// Fewer writes than this before the copy make no baseline: the latency
+/// signal then holds writes to the absolute limit only.
+const BASELINE_MIN_WRITES: u64 = 50;
 
 fn next_backoff(backoff: Duration) -> Duration {
     (backoff * 2).min(MAX_RETRY)
@@ -156,11 +167,39 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     cut_over(engine, s, changes).await
 }
 
-/// When the copy last checkpointed, logged, and since when it is throttled.
+/// When the copy last checkpointed, logged, and since when it is throttled;
+/// and its pace, with what the pace last looked at.
 struct CopyClock {
     last_checkpoint: Instant,
     last_log: Instant,
     throttled_since: Option<Instant>,
+    pace: Pace,
+    last_look: Instant,
+    last_writes: LatencySnapshot,
+    slowed_since: Option<Instant>,
+    /// The pace's throttle reason while it is below full pace.
+    pace_note: Option<String>,
+}
+
+impl CopyClock {
+    fn start(engine: &Engine) -> CopyClock {
+        let now = Instant::now();
+        let baseline = engine
+            .client_writes
+            .last(BASELINE_SPAN, now)
+            .filter(|(_, w)| w.count() >= BASELINE_MIN_WRITES)
+            .and_then(|(_, w)| w.quantile(0.99));
+        CopyClock {
+            last_checkpoint: now,
+            last_log: now,
+            throttled_since: None,
+            pace: Pace::new(baseline),
+            last_look: now,
+            last_writes: engine.client_writes.buckets.snapshot(),
+            slowed_since: None,
+            pace_note: None,
+        }
+    }
 }
 
 /// Copies every row in key chunks, applying captured changes between chunks,
@@ -173,15 +212,17 @@ async fn copy_phase(
 ) -> Result<(), MigrateError> {
     let m = s.migration.clone();
     store::set_state(&mut s.work, m.id, State::Copying).await?;
+    let mut clock = CopyClock::start(engine);
+    let baseline = clock.pace.baseline_p99();
     m.update(|p| {
         p.state = State::Copying;
         p.copy_started = Some(Instant::now());
+        p.baseline_p99 = baseline;
     });
-    let mut clock = CopyClock {
-        last_checkpoint: Instant::now(),
-        last_log: Instant::now(),
-        throttled_since: None,
-    };
+    tracing::info!(
+        baseline_write_p99_ms = baseline.map(|b| b.as_secs_f64() * 1000.0),
+        "copy starts at full pace"
+    );
     while !s.copier.done() {
         if let Err(e) = m.interrupted() {
             if matches!(e, MigrateError::Stopping) {
@@ -203,11 +244,22 @@ async fn copy_phase(
         // Settings may change under a running migration (SIGHUP).
         let settings = engine.settings();
         s.copier.set_target(settings.chunk_target);
-        let Some(lag_ms) = wait_if_throttled(engine, &settings, s, changes, &mut clock).await?
+        let Some(verdict) = wait_if_throttled(engine, &settings, s, changes, &mut clock).await?
         else {
             continue;
         };
-        copy_chunk(s, changes, &mut clock, lag_ms).await?;
+        let chunk_started = Instant::now();
+        copy_chunk(s, changes, &mut clock, verdict.lag_ms).await?;
+        keep_pace(
+            engine,
+            &settings,
+            s,
+            changes,
+            &mut clock,
+            verdict.pressure,
+            chunk_started.elapsed(),
+        )
+        .await?;
     }
     let position = apply_pending(s, changes).await?;
     checkpoint(s, &position).await?;
@@ -217,29 +269,31 @@ async fn copy_phase(
 
 /// Asks the throttle. While it says wait, applies changes and idles one step
 /// and returns `None`; past `max_throttle` without a chunk, fails. Otherwise
-/// returns the replica lag for the progress log.
+/// returns the verdict (replica lag for the progress log, server pressure for
+/// the pace).
 async fn wait_if_throttled(
     engine: &Engine,
     settings: &MigrateSettings,
     s: &mut Started,
     changes: &Changes,
     clock: &mut CopyClock,
-) -> Result<Option<u64>, MigrateError> {
+) -> Result<Option<throttle::Verdict>, MigrateError> {
     let m = s.migration.clone();
-    let verdict = engine.throttle().check(&mut s.work).await?;
+    let mut verdict = engine.throttle().check(&mut s.work).await?;
     let lag = verdict.lag_ms;
+    let ignored = std::mem::take(&mut verdict.ignored);
     m.update(|p| {
-        p.ignored_replicas = verdict.ignored;
+        p.ignored_replicas = ignored;
         p.lag_ms = lag;
     });
-    let Some(reason) = verdict.reason else {
+    let Some(reason) = verdict.reason.take() else {
         if let Some(since) = clock.throttled_since.take() {
             tracing::info!(
                 throttled_ms = since.elapsed().as_millis() as u64,
                 "copy resumed"
             );
         }
-        return Ok(Some(lag));
+        return Ok(Some(verdict));
     };
     let since = *clock.throttled_since.get_or_insert_with(|| {
         tracing::info!(reason = %crate::logsafe::untrusted(&reason), "copy throttled");
@@ -278,7 +332,7 @@ async fn copy_chunk(
     m.update(|p| {
         p.rows_copied = rows;
         p.rows_total = p.rows_total.max(rows);
-        p.throttled = None;
+        p.throttled = clock.pace_note.clone();
     });
     if clock.last_log.elapsed() >= LOG_PROGRESS_EVERY {
         let p = m.progress();
@@ -291,6 +345,68 @@ async fn copy_chunk(
             "copy progress"
         );
         clock.last_log = Instant::now();
+    }
+    Ok(())
+}
+
+/// Reads the pace signals (at most every `pace::MIN_WINDOW`), records and logs
+/// what changed, then gives back the share of time the pace asks for after a
+/// chunk that took `chunk_took`, applying captured changes first.
+async fn keep_pace(
+    engine: &Engine,
+    settings: &MigrateSettings,
+    s: &mut Started,
+    changes: &Changes,
+    clock: &mut CopyClock,
+    pressure: Option<ServerPressure>,
+    chunk_took: Duration,
+) -> Result<(), MigrateError> {
+    let m = s.migration.clone();
+    let now = Instant::now();
+    let window = now.duration_since(clock.last_look);
+    if window >= pace::MIN_WINDOW {
+        let writes = engine.client_writes.buckets.snapshot();
+        let recent = writes.since(&clock.last_writes);
+        let before = clock.pace.level();
+        let clients = ClientLatency {
+            window,
+            writes: &recent,
+        };
+        let level = clock.pace.look(&settings.pace, Some(clients), pressure);
+        clock.last_look = now;
+        clock.last_writes = writes;
+        let pct = (level * 100.0).round() as u8;
+        let reason = clock.pace.reason();
+        if level < before {
+            tracing::info!(
+                pace_pct = pct,
+                reason = reason.as_deref().unwrap_or(""),
+                "copy slowed"
+            );
+            clock.slowed_since.get_or_insert(now);
+        } else if level >= 1.0 && before < 1.0 {
+            let slowed_ms = clock
+                .slowed_since
+                .take()
+                .map_or(0, |t| t.elapsed().as_millis() as u64);
+            tracing::info!(slowed_ms, "copy back at full pace");
+        }
+        clock.pace_note = (level < 1.0).then(|| match &reason {
+            Some(r) => format!("pace {pct}%: {r}"),
+            None => format!("pace {pct}%, recovering"),
+        });
+        let readings = clock.pace.readings().to_vec();
+        let note = clock.pace_note.clone();
+        m.update(|p| {
+            p.pace_pct = pct;
+            p.signals = readings;
+            p.throttled = note;
+        });
+    }
+    let wait = clock.pace.wait_after(chunk_took).min(MAX_PACE_WAIT);
+    if !wait.is_zero() {
+        apply_pending(s, changes).await?;
+        m.idle(wait).await;
     }
     Ok(())
 }

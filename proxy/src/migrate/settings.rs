@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::pace::PaceLimits;
 use super::plan;
 
 /// Engine settings; see the README's configuration table for the reasons behind the defaults.
@@ -26,6 +27,8 @@ pub struct MigrateSettings {
     pub max_throttle: Duration,
     /// How table changes run in sessions that did not `SET tern_ddl`.
     pub ddl_mode: plan::DdlMode,
+    /// The limits the copy's pace holds client latency and server pressure to.
+    pub pace: PaceLimits,
 }
 
 /// A replica whose SQL or IO thread stopped keeps throttling for this long: an
@@ -50,6 +53,7 @@ impl Default for MigrateSettings {
             replica_grace: DEFAULT_REPLICA_GRACE,
             max_throttle: DEFAULT_MAX_THROTTLE,
             ddl_mode: plan::DdlMode::Online,
+            pace: PaceLimits::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
+use super::pace::ServerPressure;
 use super::MigrateError;
 use crate::backend::monitor::{ReplicaHealth, ReplicaStatus};
 
@@ -51,6 +52,9 @@ pub struct Verdict {
     pub ignored: Vec<String>,
     /// The largest lag among the replicas the throttle watches, for display.
     pub lag_ms: u64,
+    /// What InnoDB said about its redo log and purge, for the pace (`None`
+    /// when the server does not report them, as MySQL does not).
+    pub pressure: Option<ServerPressure>,
 }
 
 /// What the throttle makes of one replica.
@@ -81,6 +85,41 @@ fn standing(status: &ReplicaStatus, grace: Duration) -> Standing {
         }
         _ => Standing::Watched { stopped_for: None },
     }
+}
+
+struct ServerStatus {
+    threads_running: u64,
+    pressure: Option<ServerPressure>,
+}
+
+/// The primary's load and InnoDB pressure, in one status read.
+async fn server_status(conn: &mut Conn) -> Result<ServerStatus, MigrateError> {
+    let rows: Vec<(String, String)> = conn
+        .all_as(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_running', \
+             'Innodb_checkpoint_age', 'Innodb_checkpoint_max_age', 'Innodb_history_list_length')",
+        )
+        .await?;
+    let value = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let pressure = match (
+        value("Innodb_checkpoint_age"),
+        value("Innodb_checkpoint_max_age"),
+    ) {
+        (Some(checkpoint_age), Some(checkpoint_max_age)) => Some(ServerPressure {
+            checkpoint_age,
+            checkpoint_max_age,
+            history_length: value("Innodb_history_list_length").unwrap_or(0),
+        }),
+        _ => None,
+    };
+    Ok(ServerStatus {
+        threads_running: value("Threads_running").unwrap_or(0),
+        pressure,
+    })
 }
 
 impl Throttle {
@@ -115,14 +154,16 @@ impl Throttle {
                 }
             }
         }
-        if verdict.reason.is_none() && self.max_threads_running > 0 {
-            let row: Option<(String, String)> = conn
-                .first_as("SHOW GLOBAL STATUS LIKE 'Threads_running'")
-                .await?;
-            let running: u64 = row.and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-            if running > self.max_threads_running {
-                verdict.reason = Some(format!("primary has {running} threads running"));
-            }
+        let status = server_status(conn).await?;
+        verdict.pressure = status.pressure;
+        if verdict.reason.is_none()
+            && self.max_threads_running > 0
+            && status.threads_running > self.max_threads_running
+        {
+            verdict.reason = Some(format!(
+                "primary has {} threads running",
+                status.threads_running
+            ));
         }
         Ok(verdict)
     }

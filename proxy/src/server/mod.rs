@@ -181,6 +181,7 @@ impl Shared {
             })
             .collect();
         let replicas: Vec<ReplicaNode> = replicas;
+        let metrics = crate::admin::metrics::Metrics::new();
         let migrations = crate::migrate::Engine::new(
             settings.migrate.clone(),
             crate::backend::monitor::admin_opts(
@@ -192,10 +193,11 @@ impl Shared {
                 .iter()
                 .map(|r| (r.target.addr.clone(), r.health.clone()))
                 .collect(),
+            metrics.writes.clone(),
         );
         Ok(Arc::new(Self {
             migrations,
-            metrics: crate::admin::metrics::Metrics::new(),
+            metrics,
             catalog: Arc::default(),
             pending_logins: pending::PendingLogins::new(settings.max_pending_logins),
             primary_position: crate::backend::monitor::PrimaryPosition::new(

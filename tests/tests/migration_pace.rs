@@ -1,0 +1,134 @@
+//! The copy of an online ALTER yields to the application: while client writes
+//! through Tern are slow, the copy's pace drops and the reason names the
+//! signal; when they are fast again, the pace climbs back to full. The server's
+//! own pressure signals (InnoDB checkpoint age, history length) are read and
+//! shown with their limits. Real primary + replica, real Tern, `/api/migrations`.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use common::Setup;
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+
+fn json_of(body: &str) -> Result<Value> {
+    let start = body.find(['{', '[']).context("no JSON")?;
+    let end = body.rfind(['}', ']']).context("no JSON end")?;
+    Ok(serde_json::from_str(&body[start..=end])?)
+}
+
+async fn migration(http: &str, id: u64) -> Result<Value> {
+    let (_, body) = common::http_get(http, "/api/migrations").await?;
+    json_of(&body)?
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["id"] == id).cloned())
+        .with_context(|| format!("migration {id} not listed"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Result<()> {
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    // Small chunks and no lag throttle, so that only the pace decides.
+    let s = Setup::start(
+        1,
+        &[
+            "--http",
+            &http,
+            "--migration-chunk-ms",
+            "5",
+            "--migration-max-lag-ms",
+            "600000",
+            "--migration-max-write-ms",
+            "40",
+            // Read and shown, but never over: the test machine's 64 MiB redo
+            // log must not decide this test's pace (the unit tests cover it).
+            "--migration-max-checkpoint-age-pct",
+            "99",
+        ],
+    )?;
+    s.tern
+        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE paced (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) NOT NULL);
+             INSERT INTO paced SELECT seq, seq, REPEAT('p', 200) FROM seq_1_to_400000;
+             CREATE TABLE slow_writes (id INT PRIMARY KEY, n INT NOT NULL);
+             INSERT INTO slow_writes VALUES (1, 0);",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let id: Option<String> = c
+        .query_first(
+            "/* tern:async */ ALTER TABLE paced ADD COLUMN w INT NOT NULL DEFAULT 1, FORCE",
+        )
+        .await?;
+    let id: u64 = id.context("migration id")?.parse()?;
+
+    // Writes through Tern that each take about 80 ms: over the 40 ms limit.
+    let mut slow = s.app_via_tern().await?;
+    let mut slowed = None;
+    for _ in 0..40 {
+        slow.query_drop("UPDATE slow_writes SET n = n + SLEEP(0.08) WHERE id = 1")
+            .await?;
+        let m = migration(&http, id).await?;
+        ensure!(m["state"] == "copying", "the copy ended too soon: {m}");
+        if m["pace_pct"].as_u64().is_some_and(|p| p < 100) {
+            slowed = Some(m);
+            break;
+        }
+    }
+    let slowed = slowed.context("the pace never dropped under slow client writes")?;
+    let reason = slowed["throttled"].as_str().unwrap_or_default();
+    ensure!(
+        reason.contains("worst_write") && reason.contains("OVER"),
+        "the throttle reason should name the slow writes: {slowed}"
+    );
+    let signals = slowed["signals"].as_array().cloned().unwrap_or_default();
+    let named: Vec<&str> = signals
+        .iter()
+        .filter_map(|g| g["signal"].as_str())
+        .collect();
+    for signal in ["worst_write", "checkpoint_age", "history_length"] {
+        ensure!(named.contains(&signal), "{signal} missing from {signals:?}");
+    }
+    let over_limit = signals
+        .iter()
+        .find(|g| g["signal"] == "worst_write")
+        .and_then(|g| Some((g["value"].as_f64()?, g["limit"].as_f64()?)));
+    ensure!(
+        over_limit.is_some_and(|(v, l)| v > l && l == 40.0),
+        "worst_write reading: {over_limit:?}"
+    );
+
+    // No more slow writes, only quick ones: the pace climbs back to full.
+    let mut recovered = false;
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        slow.query_drop("UPDATE slow_writes SET n = n + 1 WHERE id = 1")
+            .await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let m = migration(&http, id).await?;
+        if m["state"] != "copying" || m["pace_pct"] == 100 {
+            recovered = m["pace_pct"] == 100;
+            break;
+        }
+        last = m;
+    }
+    ensure!(recovered, "the pace did not come back to 100%: {last}");
+    common::eventually(Duration::from_secs(180), "migration done", || async {
+        Ok(migration(&http, id).await?["state"] == "done")
+    })
+    .await?;
+    ensure!(
+        {
+            let log = s.tern.log_contents();
+            log.contains("copy slowed") && log.contains("copy back at full pace")
+        },
+        "the log should say when the copy slowed and when it recovered"
+    );
+    Ok(())
+}
