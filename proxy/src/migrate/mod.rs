@@ -40,8 +40,8 @@ use mysql_async::{Conn, Opts};
 use tokio::sync::{watch, Notify};
 
 use crate::backend::monitor::ReplicaHealth;
+use crate::sql::alter::OnlineAlter;
 use gate::WriteGate;
-use plan::OnlineAlter;
 use store::State;
 
 /// Errors of the engine. `Server` carries the database's own error for the

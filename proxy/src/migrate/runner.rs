@@ -16,12 +16,12 @@ use super::check;
 use super::copy::{Copier, HighWater};
 use super::cutover::{self, FreezeContext, SwapOutcome};
 use super::mapping::Mapping;
-use super::plan::{self, OnlineAlter};
 use super::store::{self, State};
 use super::table::{qualified, Table};
 use super::verify;
 use super::{engine_conn, AlterRequest, Engine, Finished, MigrateError, Migration, Progress};
 use crate::gtid::GtidSet;
+use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
 
 /// A checkpoint at most this often: each is one UPDATE on the primary.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -252,12 +252,12 @@ pub async fn resume(
         return Ok(None);
     }
     let result = async {
-        let alter: OnlineAlter = match plan::plan(&record.statement) {
-            plan::AlterPlan::Online(a) => a,
-            plan::AlterPlan::Native(why) => {
+        let alter: OnlineAlter = match plan(&record.statement) {
+            AlterPlan::Online(a) => a,
+            AlterPlan::Native(why) => {
                 return Err(fail(format!("statement no longer plans online: {why}")))
             }
-            plan::AlterPlan::NotTableChange => {
+            AlterPlan::NotTableChange => {
                 return Err(fail("statement no longer plans online".into()))
             }
         };

@@ -59,6 +59,16 @@ pub(crate) struct Token<'a> {
 }
 
 impl<'a> Token<'a> {
+    /// The name a bare word or a backtick-quoted identifier stands for, with
+    /// an identifier's doubled backticks undone; `None` for other tokens.
+    pub(crate) fn name(&self) -> Option<String> {
+        match self.tok {
+            Tok::Word => Some(self.text.to_string()),
+            Tok::Ident => Some(self.text.replace("``", "`")),
+            _ => None,
+        }
+    }
+
     pub(crate) const EOF: Token<'static> = Token {
         tok: Tok::Eof,
         kw: Kw::None,
@@ -119,6 +129,8 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     /// Inside `/*! ... */`: the next `*/` closes it instead of being operators.
     in_exec_comment: bool,
+    /// The opening marker of that comment, version included (`/*!50100`).
+    exec_marker: (usize, usize),
     /// Where the previous token ended, and whether it was a name or string
     /// an account's `@host` can be glued to.
     last_end: usize,
@@ -131,9 +143,18 @@ impl<'a> Lexer<'a> {
             src,
             pos: 0,
             in_exec_comment: false,
+            exec_marker: (0, 0),
             last_end: usize::MAX,
             last_can_take_host: false,
         }
+    }
+
+    /// Where the opening marker (`/*!`, `/*!50100`, `/*M!100100`) of the
+    /// executable comment holding the token just returned starts and ends;
+    /// `None` when that token is not inside one. A reader that cuts the text
+    /// at token edges needs it to keep the comment's markers paired.
+    pub(crate) fn executable_comment_marker(&self) -> Option<(usize, usize)> {
+        self.in_exec_comment.then_some(self.exec_marker)
     }
 
     #[inline]
@@ -225,6 +246,7 @@ impl<'a> Lexer<'a> {
         if executable && !self.in_exec_comment {
             self.pos = body + self.version_len(body);
             self.in_exec_comment = true;
+            self.exec_marker = (open, self.pos);
             return;
         }
         let bytes = self.bytes();
@@ -461,6 +483,36 @@ fn parse_hints<'a>(comment: &'a str, hints: &mut impl HintSink<'a>) {
     }
 }
 
+/// The statement's tokens as text, for recognising short fixed statements by
+/// pattern: comments left out, words and numbers upper-cased, strings as `'`,
+/// backtick names as `` `name` `` (doubled backticks undone), and the `@`
+/// signs of a variable as tokens of their own (`@@session.x` is `@`, `@`,
+/// `SESSION`, `.`, `X`).
+pub fn token_texts(sql: &str) -> Vec<String> {
+    let mut lexer = Lexer::new(sql);
+    let mut out = Vec::new();
+    loop {
+        let t = lexer.next_token(&mut NoHints);
+        match t.tok {
+            Tok::Eof => return out,
+            Tok::Word | Tok::Number => out.push(t.text.to_ascii_uppercase()),
+            Tok::Ident => out.push(format!("`{}`", t.text.replace("``", "`"))),
+            Tok::String | Tok::DqString => out.push("'".to_string()),
+            Tok::UserVar | Tok::SysVar | Tok::Host => {
+                // The name after the signs never starts with `@`: one level deep.
+                let whole = lexer.slice(t.start, t.end);
+                let name = whole.trim_start_matches('@');
+                out.extend(std::iter::repeat_n(
+                    "@".to_string(),
+                    whole.len() - name.len(),
+                ));
+                out.extend(token_texts(name));
+            }
+            _ => out.push(t.text.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,6 +632,68 @@ mod tests {
             [
                 ("replica".to_string(), None),
                 ("consistency".to_string(), Some("eventual".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn tokens_know_the_executable_comment_they_stand_in() {
+        let sql = "a /*!50100 b /* c */ d */ e /*M!x*/";
+        let mut lexer = Lexer::new(sql);
+        let mut seen = Vec::new();
+        loop {
+            let t = lexer.next_token(&mut NoHints);
+            if t.tok == Tok::Eof {
+                break;
+            }
+            let marker = lexer
+                .executable_comment_marker()
+                .map(|(start, end)| &sql[start..end]);
+            seen.push((t.text, marker));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("a", None),
+                ("b", Some("/*!50100")),
+                ("d", Some("/*!50100")),
+                ("e", None),
+                ("x", Some("/*M!"))
+            ]
+        );
+    }
+
+    #[test]
+    fn names_undo_doubled_backticks() {
+        let mut lexer = Lexer::new("`a``b` c 'd'");
+        let names: Vec<Option<String>> = (0..3)
+            .map(|_| lexer.next_token(&mut NoHints).name())
+            .collect();
+        assert_eq!(
+            names,
+            [Some("a`b".to_string()), Some("c".to_string()), None]
+        );
+    }
+
+    #[test]
+    fn token_texts_split_variables_and_fold_case() {
+        assert_eq!(
+            token_texts("select @@Session.warning_count, @v, `a``b`, 'x' -- c\n;"),
+            [
+                "SELECT",
+                "@",
+                "@",
+                "SESSION",
+                ".",
+                "WARNING_COUNT",
+                ",",
+                "@",
+                "V",
+                ",",
+                "`a`b`",
+                ",",
+                "'",
+                ";"
             ]
         );
     }
