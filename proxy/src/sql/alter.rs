@@ -51,7 +51,8 @@ impl fmt::Display for TableRef {
 pub struct OnlineAlter {
     pub table: TableRef,
     /// The alter specifications exactly as the user wrote them, applied to the
-    /// shadow table with `ALTER TABLE <shadow> <specs>`.
+    /// shadow table with `ALTER TABLE <shadow> <specs>` (with the markers of an
+    /// executable comment they begin or end inside, see the module doc).
     pub specs: String,
     /// Column renames, old name → new name.
     pub renames: Vec<(String, String)>,

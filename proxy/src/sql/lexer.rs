@@ -400,15 +400,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Numbers, and identifiers that start with a digit (`1table`), which
-    /// MySQL allows as long as they are not all digits.
+    /// Numbers, and identifiers that start with a digit (`1table`, `1e`,
+    /// `0xg`), which MySQL allows as long as they are not numbers.
     fn number_or_word(&mut self, start: usize) -> Token<'a> {
         let run_end = self.ident_end(start);
         let run = &self.bytes()[start..run_end];
         let all_digits = run.iter().all(|&b| is_digit(b));
-        let number = all_digits
-            || (run.len() > 2 && (run.starts_with(b"0x") || run.starts_with(b"0b")))
-            || is_exponent_form(run);
         let mut end = run_end;
         if all_digits && self.at(end) == b'.' {
             end = self.ident_end(end + 1);
@@ -416,6 +413,11 @@ impl<'a> Lexer<'a> {
         let signed_exponent = matches!(self.at(end - 1), b'e' | b'E')
             && matches!(self.at(end), b'+' | b'-')
             && is_digit(self.at(end + 1));
+        let number = all_digits
+            || is_prefixed_literal(run)
+            || is_exponent_form(run)
+            // `1e-3`: the run is digits and the `e`, its digits follow the sign.
+            || (signed_exponent && run.len() > 1 && run[..run.len() - 1].iter().all(|&b| is_digit(b)));
         if number && signed_exponent {
             end = self.ident_end(end + 1);
         }
@@ -431,11 +433,24 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// `1e10`, `2E5`, `3e`: digits, one `e`, digits.
+/// `1e10`, `2E5`: digits, one `e`, digits. `3e` alone is a name to the
+/// server (`3e-1` is a number: the caller sees the sign).
 fn is_exponent_form(run: &[u8]) -> bool {
     match run.iter().position(|&b| b == b'e' || b == b'E') {
-        Some(e) if e > 0 => {
+        Some(e) if e > 0 && e + 1 < run.len() => {
             run[..e].iter().all(|&b| is_digit(b)) && run[e + 1..].iter().all(|&b| is_digit(b))
+        }
+        _ => false,
+    }
+}
+
+/// `0x1F`, `0b101`: hexadecimal and binary literals. With any other digit
+/// (`0xg`, `0b102`) the run is a name to the server.
+fn is_prefixed_literal(run: &[u8]) -> bool {
+    match run {
+        [b'0', b'x', digits @ ..] if !digits.is_empty() => digits.iter().all(u8::is_ascii_hexdigit),
+        [b'0', b'b', digits @ ..] if !digits.is_empty() => {
+            digits.iter().all(|&b| b == b'0' || b == b'1')
         }
         _ => false,
     }
@@ -601,6 +616,27 @@ mod tests {
                 Tok::Number,
                 Tok::Number,
                 Tok::Word
+            ]
+        );
+    }
+
+    #[test]
+    fn digit_runs_that_are_not_numbers_were_read_as_numbers() {
+        // The server names a column `1e` or `0xg` (CHANGE 1e x INT renames it).
+        let toks = tokens("1e 0xg 0b102 3E+ 1E5 0b1 2e-1 0x");
+        let kinds: Vec<(Tok, &str)> = toks.iter().map(|(k, t)| (*k, t.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Tok::Word, "1e"),
+                (Tok::Word, "0xg"),
+                (Tok::Word, "0b102"),
+                (Tok::Word, "3E"),
+                (Tok::Op, "+"),
+                (Tok::Number, "1E5"),
+                (Tok::Number, "0b1"),
+                (Tok::Number, "2e-1"),
+                (Tok::Word, "0x"),
             ]
         );
     }

@@ -332,3 +332,12 @@ fn a_second_statement_is_not_part_of_the_change() {
         AlterPlan::NotTableChange
     );
 }
+
+#[test]
+fn names_starting_like_numbers_are_names() {
+    // `1e` and `0xg` are columns to the server, as the shared lexer now reads them.
+    let a = online("ALTER TABLE t CHANGE 1e e2 INT, DROP COLUMN 0xg, ADD 0b12 INT");
+    assert_eq!(a.renames, vec![("1e".to_string(), "e2".to_string())]);
+    assert_eq!(a.dropped, vec!["0xg"]);
+    assert_eq!(a.added, vec!["0b12"]);
+}
