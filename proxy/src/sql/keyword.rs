@@ -385,6 +385,19 @@ mod tests {
     }
 
     #[test]
+    fn every_keyword_is_at_most_three_slots_from_its_hash() {
+        // The module doc promises short probes; a new keyword must keep it.
+        for &(text, _) in KEYWORDS {
+            let home = slot_of(text);
+            let at = TABLE
+                .iter()
+                .position(|&e| e != 0 && KEYWORDS[e as usize - 1].0 == text);
+            let distance = at.map(|at| (at + SLOTS - home) & (SLOTS - 1));
+            assert!(distance.is_some_and(|d| d < 3), "{text:?}: {distance:?}");
+        }
+    }
+
+    #[test]
     fn other_words_are_not_keywords() {
         for word in [
             &b"orders"[..],
