@@ -1,13 +1,13 @@
 //! The spellings every reader of statement text must read alike.
 //!
-//! A statement is written as pieces ([`STATEMENTS`], [`pieces`]); [`variants`] spells it
-//! in the ways the server reads as the same statement: comments of every kind
-//! between the pieces, a run of pieces inside `/*! */`, `/*!50100 */` or
-//! `/*M!100100 */`, names in backticks, keywords in other letter cases, other
-//! whitespace. Each reader (a consumer) gets a test that reads the plain
-//! spelling and then every variant and asserts the same reading. A new reader
-//! adds one such test, and its own statements to the table when the table
-//! lacks them.
+//! A statement is written as pieces ([`STATEMENTS`], split by [`pieces`]);
+//! [`variants`] spells it in the ways the server reads as the same statement:
+//! comments of every kind between the pieces, a run of pieces inside `/*! */`,
+//! `/*!50100 */` or `/*M!100100 */`, names in backticks, keywords in other
+//! letter cases, other whitespace. Each reader (a consumer) gets a test that
+//! calls [`reads_alike`] with its reading of a text, which must come out the
+//! same for the plain spelling and every variant. A new reader adds one such
+//! test, and its own statements to the table when the table lacks them.
 //!
 //! How pieces are written: upper-case words are keywords (function names too,
 //! so quoting never turns a built-in into a stored function call), words
@@ -164,7 +164,7 @@ fn mixed_case(word: &str) -> String {
 
 /// Runs `read` over the plain spelling and every variant of every statement
 /// and asserts the same reading.
-fn reads_alike<R: PartialEq + std::fmt::Debug>(read: impl Fn(&str) -> R) {
+pub(crate) fn reads_alike<R: PartialEq + std::fmt::Debug>(read: impl Fn(&str) -> R) {
     for plain in STATEMENTS {
         let expected = read(plain);
         for variant in variants(&pieces(plain)) {
@@ -205,6 +205,14 @@ fn classifier_reads_every_spelling_alike() {
 
 #[test]
 fn alter_reader_reads_every_spelling_alike() {
+    let online = STATEMENTS
+        .iter()
+        .filter(|s| matches!(plan(s), AlterPlan::Online(_)))
+        .count();
+    assert!(
+        online >= 15,
+        "only {online} statements read as online changes"
+    );
     reads_alike(|sql| match plan(sql) {
         AlterPlan::Online(a) => AlterPlan::Online(OnlineAlter {
             specs: meaning(&a.specs),
