@@ -15,8 +15,9 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_async::prelude::Queryable;
 use tern::config::Settings;
-use tern::migrate::plan::{in_place_probe, plan, AlterPlan};
+use tern::migrate::plan::in_place_probe;
 use tern::migrate::{AlterRequest, Control, Migration};
+use tern::sql::alter::{plan, AlterPlan};
 
 /// How often the progress bar is redrawn.
 const REDRAW: Duration = Duration::from_millis(200);

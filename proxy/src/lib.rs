@@ -13,8 +13,10 @@
 //!             Note kept for SHOW WARNINGS, SHOW TERN / TERN statements
 //! backend/    connections to the servers, the accounts directory, the replica
 //!             monitor and primary position, the catalog of functions and views
-//! sql/        the lexer-level statement classifier and the built-in function
-//!             allow list; reading of routine bodies and view definitions
+//! sql/        all reading of statement text, on one lexer: the lexer-level
+//!             statement classifier and the built-in function allow list;
+//!             reading of routine bodies and view definitions; reading of
+//!             ALTER TABLE / CREATE INDEX / DROP INDEX (alter)
 //! route/      the routing decision for one statement: rules + session view +
 //!             catalog in, primary or replica (with a consistency) out
 //! gtid.rs     GTIDs and GTID sets for MariaDB and MySQL
@@ -41,12 +43,13 @@
 //! # A migration's way
 //!
 //! ```text
-//! ALTER from a client -> session/ddl: native (as sent, with a Note) or the
-//!   in-place try (SET STATEMENT alter_algorithm=... FOR the statement as sent)
-//!   -> migrate::Engine: plan + checks -> shadow table -> copy chunks while the
-//!   binlog applier follows changes -> checksum -> ANALYZE -> cut-over (write
-//!   gate closed, table locked, catch-up, atomic RENAME) -> OK to the client
-//!   with the native ALTER's affected rows, info and warnings
+//! ALTER from a client -> session/ddl, reading it with sql::alter: native (as
+//!   sent, with a Note) or the in-place try (SET STATEMENT alter_algorithm=...
+//!   FOR the statement as sent) -> migrate::Engine: plan + checks -> shadow
+//!   table -> copy chunks while the binlog applier follows changes ->
+//!   checksum -> ANALYZE -> cut-over (write gate closed, table locked,
+//!   catch-up, atomic RENAME) -> OK to the client with the native ALTER's
+//!   affected rows, info and warnings
 //! ```
 
 pub mod admin;

@@ -4,7 +4,9 @@
 //! the table with statistics as fresh as a native rebuild's. Each case runs
 //! directly on the primary (database `report_direct`) and through Tern
 //! (database `report_tern`) on identical tables, and the change must really
-//! have run as an online migration through Tern.
+//! have run as an online migration through Tern. Statements the server reads
+//! in ways a careless reader would not (`--` without a space, executable
+//! comments) must leave the same table.
 
 mod common;
 
@@ -300,5 +302,60 @@ async fn statistics_after_an_online_key_change_were_stale() -> Result<()> {
     let d: Option<u64> = sides.direct.query_first(rows).await?;
     let t: Option<u64> = sides.tern.query_first(rows).await?;
     ensure!(d == t, "TABLE_ROWS {d:?} directly, {t:?} through Tern");
+    Ok(())
+}
+
+async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
+    let row: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {table}"))
+        .await?;
+    Ok(row.context("no such table")?.1)
+}
+
+/// Tern once read ALTER text with a lexer of its own that took `--` for a
+/// comment without the whitespace the server requires after it, and cut the
+/// specifications for the shadow inside executable comments. Each statement
+/// here is one the server accepts; each broke the online run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_dash_without_space_and_executable_comment_edges_misread_the_alter() -> Result<()> {
+    let s = Setup::start(0, &[])?;
+    let mut sides = Sides::open(&s).await?;
+    for (table, sql) in [
+        // `5--1` is 5 - -1: the shadow got the specs cut at `(5`.
+        (
+            "dd_cut",
+            "ALTER TABLE dd_cut MODIFY c BIGINT, ADD COLUMN d INT DEFAULT (5--1)",
+        ),
+        // The rest of the line hid the DROP, so the old `b` fed the new one.
+        (
+            "dd_drop",
+            "ALTER TABLE dd_drop ADD COLUMN d INT DEFAULT (5--1), DROP COLUMN b,\n\
+             ADD COLUMN b INT, MODIFY c BIGINT",
+        ),
+        // The specs ended inside the executable comment, before its `*/`.
+        (
+            "dd_tail",
+            "ALTER TABLE dd_tail MODIFY c BIGINT /*!, ADD COLUMN d INT */",
+        ),
+        // The specs began inside it, after its `/*!`.
+        (
+            "dd_head",
+            "ALTER TABLE dd_head /*!MODIFY c BIGINT*/, ADD COLUMN d INT",
+        ),
+    ] {
+        sides
+            .setup(
+                &s,
+                &format!(
+                    "CREATE TABLE {table} (id INT PRIMARY KEY, b INT, c VARCHAR(10)); \
+                     INSERT INTO {table} SELECT seq, seq * 3, seq FROM seq_1_to_300"
+                ),
+            )
+            .await?;
+        sides.compare(table, sql).await?;
+        let d = show_create(&mut sides.direct, table).await?;
+        let t = show_create(&mut sides.tern, table).await?;
+        ensure!(d == t, "{sql}:\n directly:     {d}\n through Tern: {t}");
+    }
     Ok(())
 }

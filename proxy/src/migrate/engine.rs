@@ -21,12 +21,12 @@ use tokio_util::sync::CancellationToken;
 use super::conn::connect;
 use super::gate::WriteGate;
 use super::migration::Migration;
-use super::plan::OnlineAlter;
 use super::settings::MigrateSettings;
 use super::store::{self, State};
 use super::{runner, start, sweeper, throttle, MigrateError};
 use crate::admin::latency::{LatencyBuckets, LatencyHistory};
 use crate::backend::monitor::ReplicaHealth;
+use crate::sql::alter::OnlineAlter;
 
 /// A request from a session.
 pub struct AlterRequest {

@@ -5,8 +5,9 @@
 //! the same name, or by the original column renamed to it. Generated columns
 //! are never written; new columns take their defaults.
 
-use super::plan::{quote_ident, OnlineAlter};
 use super::table::{Column, Table};
+use crate::sql::alter::OnlineAlter;
+use crate::sql::quote_ident;
 
 #[derive(Debug, Clone)]
 pub struct ColumnPair {

@@ -13,7 +13,7 @@
 //! - [`remote`]: other instances' migrations; the control table is the only channel between them
 //! - [`start`]: prepare or resume; nothing is created before the checks pass, nothing left on failure
 //! - [`runner`]: copy, verify, postpone, cut over, in order; every early end is abandoned in one place
-//! - [`plan`]: ALTER text → table, specs, renames
+//! - [`plan`]: how a change runs (DDL modes, the in-place probe); reading the ALTER text is `sql::alter`
 //! - [`check`]: the refusals, one rule per file; a refusal leaves nothing behind
 //! - [`table`]: columns and key; key literals compare as the stored bytes
 //! - [`mapping`]: each shadow column is fed by the original column of its name or renamed to it

@@ -25,13 +25,13 @@ use super::engine::{AlterRequest, Engine};
 use super::fetch::Fetch;
 use super::mapping::Mapping;
 use super::migration::{Migration, Progress};
-use super::plan::{self, OnlineAlter};
 use super::runner::abandon;
 use super::store::{self, State};
 use super::table::{qualified, Table};
 use super::MigrateError;
 use crate::gtid::GtidSet;
 use crate::protocol::errcode::ER_UNKNOWN_ERROR;
+use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
 
 /// A migration ready to run: its connections and where it stands.
 pub struct Started {
@@ -305,14 +305,12 @@ async fn reload(
     record: &store::Record,
 ) -> Result<(Mapping, Table, HighWater, GtidSet), MigrateError> {
     let fail = |why: String| MigrateError::Internal(why);
-    let alter: OnlineAlter = match plan::plan(&record.statement) {
-        plan::AlterPlan::Online(a) => a,
-        plan::AlterPlan::Native(why) => {
+    let alter: OnlineAlter = match plan(&record.statement) {
+        AlterPlan::Online(a) => a,
+        AlterPlan::Native(why) => {
             return Err(fail(format!("statement no longer plans online: {why}")))
         }
-        plan::AlterPlan::NotTableChange => {
-            return Err(fail("statement no longer plans online".into()))
-        }
+        AlterPlan::NotTableChange => return Err(fail("statement no longer plans online".into())),
     };
     let source = Table::load(work, &record.schema, &record.table)
         .await?

@@ -19,9 +19,9 @@ use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 use sha1::{Digest, Sha1};
 
-use super::plan::quote_ident;
 use super::table::KeyTuple;
 use super::MigrateError;
+use crate::sql::quote_ident;
 
 /// Where the control table lives; MariaDB replicates it like any table.
 pub const CONTROL_SCHEMA: &str = "_tern";

@@ -12,8 +12,8 @@ use mysql_async::prelude::Queryable;
 use crate::migrate::fetch::Fetch;
 use mysql_async::{Conn, Value};
 
-use super::plan::quote_ident;
 use super::MigrateError;
+use crate::sql::quote_ident;
 
 /// How a column's values are written as literals.
 #[derive(Debug, Clone, PartialEq, Eq)]

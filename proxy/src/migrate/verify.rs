@@ -14,9 +14,9 @@ use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
 use super::mapping::{ColumnPair, Mapping};
-use super::plan::quote_ident;
 use super::table::{ColumnClass, KeyTuple, Table};
 use super::MigrateError;
+use crate::sql::quote_ident;
 
 /// A key range: `(lower, upper]`, open where `None`.
 pub type Range = (Option<KeyTuple>, Option<KeyTuple>);

@@ -59,6 +59,16 @@ pub(crate) struct Token<'a> {
 }
 
 impl<'a> Token<'a> {
+    /// The name a bare word or a backtick-quoted identifier stands for, with
+    /// an identifier's doubled backticks undone; `None` for other tokens.
+    pub(crate) fn name(&self) -> Option<String> {
+        match self.tok {
+            Tok::Word => Some(self.text.to_string()),
+            Tok::Ident => Some(self.text.replace("``", "`")),
+            _ => None,
+        }
+    }
+
     pub(crate) const EOF: Token<'static> = Token {
         tok: Tok::Eof,
         kw: Kw::None,
@@ -119,6 +129,8 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     /// Inside `/*! ... */`: the next `*/` closes it instead of being operators.
     in_exec_comment: bool,
+    /// The opening marker of that comment, version included (`/*!50100`).
+    exec_marker: (usize, usize),
     /// Where the previous token ended, and whether it was a name or string
     /// an account's `@host` can be glued to.
     last_end: usize,
@@ -131,9 +143,18 @@ impl<'a> Lexer<'a> {
             src,
             pos: 0,
             in_exec_comment: false,
+            exec_marker: (0, 0),
             last_end: usize::MAX,
             last_can_take_host: false,
         }
+    }
+
+    /// Where the opening marker (`/*!`, `/*!50100`, `/*M!100100`) of the
+    /// executable comment holding the token just returned starts and ends;
+    /// `None` when that token is not inside one. A reader that cuts the text
+    /// at token edges needs it to keep the comment's markers paired.
+    pub(crate) fn executable_comment_marker(&self) -> Option<(usize, usize)> {
+        self.in_exec_comment.then_some(self.exec_marker)
     }
 
     #[inline]
@@ -225,6 +246,7 @@ impl<'a> Lexer<'a> {
         if executable && !self.in_exec_comment {
             self.pos = body + self.version_len(body);
             self.in_exec_comment = true;
+            self.exec_marker = (open, self.pos);
             return;
         }
         let bytes = self.bytes();
@@ -378,15 +400,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Numbers, and identifiers that start with a digit (`1table`), which
-    /// MySQL allows as long as they are not all digits.
+    /// Numbers, and identifiers that start with a digit (`1table`, `1e`,
+    /// `0xg`), which MySQL allows as long as they are not numbers.
     fn number_or_word(&mut self, start: usize) -> Token<'a> {
         let run_end = self.ident_end(start);
         let run = &self.bytes()[start..run_end];
         let all_digits = run.iter().all(|&b| is_digit(b));
-        let number = all_digits
-            || (run.len() > 2 && (run.starts_with(b"0x") || run.starts_with(b"0b")))
-            || is_exponent_form(run);
         let mut end = run_end;
         if all_digits && self.at(end) == b'.' {
             end = self.ident_end(end + 1);
@@ -394,6 +413,11 @@ impl<'a> Lexer<'a> {
         let signed_exponent = matches!(self.at(end - 1), b'e' | b'E')
             && matches!(self.at(end), b'+' | b'-')
             && is_digit(self.at(end + 1));
+        let number = all_digits
+            || is_prefixed_literal(run)
+            || is_exponent_form(run)
+            // `1e-3`: the run is digits and the `e`, its digits follow the sign.
+            || (signed_exponent && run.len() > 1 && run[..run.len() - 1].iter().all(|&b| is_digit(b)));
         if number && signed_exponent {
             end = self.ident_end(end + 1);
         }
@@ -409,11 +433,24 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// `1e10`, `2E5`, `3e`: digits, one `e`, digits.
+/// `1e10`, `2E5`: digits, one `e`, digits. `3e` alone is a name to the
+/// server (`3e-1` is a number: the caller sees the sign).
 fn is_exponent_form(run: &[u8]) -> bool {
     match run.iter().position(|&b| b == b'e' || b == b'E') {
-        Some(e) if e > 0 => {
+        Some(e) if e > 0 && e + 1 < run.len() => {
             run[..e].iter().all(|&b| is_digit(b)) && run[e + 1..].iter().all(|&b| is_digit(b))
+        }
+        _ => false,
+    }
+}
+
+/// `0x1F`, `0b101`: hexadecimal and binary literals. With any other digit
+/// (`0xg`, `0b102`) the run is a name to the server.
+fn is_prefixed_literal(run: &[u8]) -> bool {
+    match run {
+        [b'0', b'x', digits @ ..] if !digits.is_empty() => digits.iter().all(u8::is_ascii_hexdigit),
+        [b'0', b'b', digits @ ..] if !digits.is_empty() => {
+            digits.iter().all(|&b| b == b'0' || b == b'1')
         }
         _ => false,
     }
@@ -457,6 +494,36 @@ fn parse_hints<'a>(comment: &'a str, hints: &mut impl HintSink<'a>) {
                     hints.hint(key, value);
                 }
             }
+        }
+    }
+}
+
+/// The statement's tokens as text, for recognising short fixed statements by
+/// pattern: comments left out, words and numbers upper-cased, strings as `'`,
+/// backtick names as `` `name` `` (doubled backticks undone), and the `@`
+/// signs of a variable as tokens of their own (`@@session.x` is `@`, `@`,
+/// `SESSION`, `.`, `X`).
+pub fn token_texts(sql: &str) -> Vec<String> {
+    let mut lexer = Lexer::new(sql);
+    let mut out = Vec::new();
+    loop {
+        let t = lexer.next_token(&mut NoHints);
+        match t.tok {
+            Tok::Eof => return out,
+            Tok::Word | Tok::Number => out.push(t.text.to_ascii_uppercase()),
+            Tok::Ident => out.push(format!("`{}`", t.text.replace("``", "`"))),
+            Tok::String | Tok::DqString => out.push("'".to_string()),
+            Tok::UserVar | Tok::SysVar | Tok::Host => {
+                // The name after the signs never starts with `@`: one level deep.
+                let whole = lexer.slice(t.start, t.end);
+                let name = whole.trim_start_matches('@');
+                out.extend(std::iter::repeat_n(
+                    "@".to_string(),
+                    whole.len() - name.len(),
+                ));
+                out.extend(token_texts(name));
+            }
+            _ => out.push(t.text.to_string()),
         }
     }
 }
@@ -554,6 +621,27 @@ mod tests {
     }
 
     #[test]
+    fn digit_runs_that_are_not_numbers_were_read_as_numbers() {
+        // The server names a column `1e` or `0xg` (CHANGE 1e x INT renames it).
+        let toks = tokens("1e 0xg 0b102 3E+ 1E5 0b1 2e-1 0x");
+        let kinds: Vec<(Tok, &str)> = toks.iter().map(|(k, t)| (*k, t.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Tok::Word, "1e"),
+                (Tok::Word, "0xg"),
+                (Tok::Word, "0b102"),
+                (Tok::Word, "3E"),
+                (Tok::Op, "+"),
+                (Tok::Number, "1E5"),
+                (Tok::Number, "0b1"),
+                (Tok::Number, "2e-1"),
+                (Tok::Word, "0x"),
+            ]
+        );
+    }
+
+    #[test]
     fn unterminated_things_end_at_the_end() {
         for sql in [
             "'abc", "`abc", "/* abc", "/*! abc", "\"", "'\\", "@'", "@@", "@",
@@ -580,6 +668,68 @@ mod tests {
             [
                 ("replica".to_string(), None),
                 ("consistency".to_string(), Some("eventual".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn tokens_know_the_executable_comment_they_stand_in() {
+        let sql = "a /*!50100 b /* c */ d */ e /*M!x*/";
+        let mut lexer = Lexer::new(sql);
+        let mut seen = Vec::new();
+        loop {
+            let t = lexer.next_token(&mut NoHints);
+            if t.tok == Tok::Eof {
+                break;
+            }
+            let marker = lexer
+                .executable_comment_marker()
+                .map(|(start, end)| &sql[start..end]);
+            seen.push((t.text, marker));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("a", None),
+                ("b", Some("/*!50100")),
+                ("d", Some("/*!50100")),
+                ("e", None),
+                ("x", Some("/*M!"))
+            ]
+        );
+    }
+
+    #[test]
+    fn names_undo_doubled_backticks() {
+        let mut lexer = Lexer::new("`a``b` c 'd'");
+        let names: Vec<Option<String>> = (0..3)
+            .map(|_| lexer.next_token(&mut NoHints).name())
+            .collect();
+        assert_eq!(
+            names,
+            [Some("a`b".to_string()), Some("c".to_string()), None]
+        );
+    }
+
+    #[test]
+    fn token_texts_split_variables_and_fold_case() {
+        assert_eq!(
+            token_texts("select @@Session.warning_count, @v, `a``b`, 'x' -- c\n;"),
+            [
+                "SELECT",
+                "@",
+                "@",
+                "SESSION",
+                ".",
+                "WARNING_COUNT",
+                ",",
+                "@",
+                "V",
+                ",",
+                "`a`b`",
+                ",",
+                "'",
+                ";"
             ]
         );
     }

@@ -1,9 +1,23 @@
-//! SQL understanding at the level routing needs: a lexer-level classifier for the
-//! hot path (no full parse), the built-in function allow list, and the reading
-//! of stored function bodies and view definitions for the catalog. No full SQL
-//! parser is compiled into Tern: sqlparser serves only as the classifier's test
-//! oracle (a dev-dependency).
+//! Reading statement text, every reader on one lexer (`lexer`, `keyword`), so
+//! comments, quoting and `/*! */` mean the same to all of them: a lexer-level
+//! classifier for the hot path (no full parse), the built-in function allow
+//! list, the reading of stored function bodies and view definitions for the
+//! catalog (`classify`), and the reading of ALTER TABLE, CREATE INDEX and DROP
+//! INDEX for online migrations (`alter`). No full SQL parser is compiled into
+//! Tern: sqlparser serves only as the classifier's test oracle (a
+//! dev-dependency). `tests` holds the corpus of spellings every reader must
+//! read alike.
 
+pub mod alter;
 pub mod classify;
 pub mod keyword;
 pub mod lexer;
+
+#[cfg(test)]
+mod tests;
+
+/// Quotes an identifier for MariaDB: the inverse of how the lexer reads a
+/// backtick-quoted name.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}

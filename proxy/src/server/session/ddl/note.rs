@@ -24,11 +24,11 @@ use bytes::{Bytes, BytesMut};
 
 use super::super::{Session, SessionEnd};
 use crate::backend::BackendError;
-use crate::migrate::plan::token_texts;
 use crate::migrate::{AlterReport, Condition};
 use crate::protocol::framing::{write_packet, Packet};
 use crate::protocol::packets::{eof_status, ok_status, put_lenenc, read_lenenc};
 use crate::server::relay::{client_ok, RelayOutcome};
+use crate::sql::lexer::token_texts;
 
 /// The code of the Note: the server's ER_ALTER_OPERATION_NOT_SUPPORTED_REASON.
 pub const NOTE_CODE: u16 = 1846;
