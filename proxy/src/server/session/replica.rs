@@ -274,14 +274,32 @@ impl Session {
         payload: &[u8],
         wait: Option<&GtidSet>,
     ) -> Result<ReplicaRead, SessionEnd> {
+        if let Some(early) = self.send_read(idx, command, seq, payload, wait).await {
+            return Ok(early);
+        }
         let opts = RelayOptions {
             command,
             deprecate_eof: self.deprecate_eof,
             client_tracks: self.client_tracks,
         };
+        self.relay_read(idx, &opts).await
+    }
+
+    /// Sends the read to replica `idx`, behind the GTID wait when there is
+    /// one. `Some` when the read ends here: the replica failed, or did not
+    /// reach `wait` in time (its answer to the read is then discarded).
+    async fn send_read(
+        &mut self,
+        idx: usize,
+        command: u8,
+        seq: u8,
+        payload: &[u8],
+        wait: Option<&GtidSet>,
+    ) -> Option<ReplicaRead> {
+        let deprecate_eof = self.deprecate_eof;
         let timeout = self.shared.settings.read_wait_timeout;
         let Some(link) = self.replicas[idx].as_mut() else {
-            return Ok(ReplicaRead::Failed);
+            return Some(ReplicaRead::Failed);
         };
         if let Some(required) = wait {
             let sql = crate::gtid::wait_statement(required, timeout);
@@ -289,7 +307,7 @@ impl Session {
             cmd.push(COM_QUERY);
             cmd.extend_from_slice(sql.as_bytes());
             let reached = match link.conn.send_pair(&cmd, seq, payload).await {
-                Ok(()) => link.conn.internal_reply(opts.deprecate_eof).await,
+                Ok(()) => link.conn.internal_reply(deprecate_eof).await,
                 Err(e) => Err(e),
             };
             let reached = match reached {
@@ -302,28 +320,33 @@ impl Session {
                 Ok(_) => false,
                 Err(e) => {
                     self.replica_failed(idx, &e.to_string());
-                    return Ok(ReplicaRead::Failed);
+                    return Some(ReplicaRead::Failed);
                 }
             };
             if !reached {
-                if let Err(e) = link
-                    .conn
-                    .discard_response(command, opts.deprecate_eof)
-                    .await
-                {
+                if let Err(e) = link.conn.discard_response(command, deprecate_eof).await {
                     self.replica_failed(idx, &e.to_string());
                 }
-                return Ok(ReplicaRead::TooFarBehind);
+                return Some(ReplicaRead::TooFarBehind);
             }
             self.shared.replicas[idx].health.note_applied(required);
         } else if let Err(e) = link.conn.send(seq, payload).await {
             self.replica_failed(idx, &e.to_string());
-            return Ok(ReplicaRead::Failed);
+            return Some(ReplicaRead::Failed);
         }
+        None
+    }
+
+    /// Relays the replica's answer to the read sent by [`Self::send_read`].
+    async fn relay_read(
+        &mut self,
+        idx: usize,
+        opts: &RelayOptions,
+    ) -> Result<ReplicaRead, SessionEnd> {
         let Some(link) = self.replicas[idx].as_mut() else {
             return Ok(ReplicaRead::Failed);
         };
-        match relay_replica_response(&mut self.client, &mut link.conn, &mut self.primary, &opts)
+        match relay_replica_response(&mut self.client, &mut link.conn, &mut self.primary, opts)
             .await
         {
             Ok(outcome) => {
