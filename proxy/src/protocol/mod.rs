@@ -61,19 +61,20 @@ pub mod errcode {
     pub const ER_NOT_SUPPORTED_AUTH_MODE: u16 = 1251;
     /// "You have an error in your SQL syntax".
     pub const ER_PARSE_ERROR: u16 = 1064;
-    /// "Unknown error": the server's code for a failure without a code of its own.
-    pub const ER_UNKNOWN_ERROR: u16 = 1105;
-    pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
     /// "Variable '%s' can't be set to the value of '%s'".
     pub const ER_WRONG_VALUE_FOR_VAR: u16 = 1231;
-    /// The server cannot run an ALTER with the requested algorithm or lock.
+    /// The server cannot run an ALTER with the requested algorithm or lock
+    /// (..._REASON below: and says why).
     pub const ER_ALTER_OPERATION_NOT_SUPPORTED: u16 = 1845;
-    /// ... and says why (also the code of the Note Tern adds when it runs a
-    /// table change as sent).
-    pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
     /// Client-side code for "Lost connection to server during query"; sent when the
     /// backend vanished under a running command so the driver treats it the same way.
     pub const CR_SERVER_LOST: u16 = 2013;
     /// "Can't connect to server": the backend could not be reached at login.
     pub const CR_CONN_HOST_ERROR: u16 = 2003;
+    pub const ER_SERVER_SHUTDOWN: u16 = 1053;
+    pub const ER_DUP_ENTRY: u16 = 1062;
+    pub const ER_UNKNOWN_ERROR: u16 = 1105;
+    pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub const ER_QUERY_INTERRUPTED: u16 = 1317;
+    pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
 }
