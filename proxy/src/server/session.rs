@@ -60,7 +60,7 @@ use crate::protocol::packets::{err_payload_with_state, ChangeUserRequest};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::route::{plan, Pins, Plan, Route, SessionView, Target};
-use crate::sql::admin::{parse as parse_tern_statement, TernStatement};
+use crate::sql::admin::parse as parse_tern_statement;
 use crate::sql::classify::{classify_bytes, Classified};
 use prepared::PreparedStatement;
 use replica::{ReadCommand, ReplicaLink, ReplicaRead};
@@ -328,10 +328,8 @@ impl Session {
         let started = Instant::now();
         let sql = &payload[1..];
         let text = std::str::from_utf8(sql).ok();
-        match text.and_then(parse_tern_statement) {
-            Some(TernStatement::Kill(kill)) => return self.kill(seq, &payload, &kill).await,
-            Some(statement) => return self.tern_statement(statement).await,
-            None => {}
+        if let Some(statement) = text.and_then(parse_tern_statement) {
+            return self.tern_statement(seq, &payload, statement).await;
         }
         // Text in another charset than UTF-8 (a latin1 literal) is classified on
         // a lossy copy: identifiers are ASCII either way, and a rule blocking a

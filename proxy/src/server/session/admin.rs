@@ -1,7 +1,8 @@
 //! Tern's own statements on a session: `SHOW TERN MIGRATIONS`,
 //! `TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>` and
 //! `SET [SESSION] tern_consistency | tern_ddl = ...`, read by
-//! [`crate::sql::admin`] and answered here without reaching the server.
+//! [`crate::sql::admin`] and answered here without reaching the server (a
+//! KILL, read by the same parser, is handed on to `kill.rs`).
 //!
 //! Invariants: migration statements need the SUPER privilege (or the
 //! configured admin role), checked on the session's own server connection as
@@ -20,12 +21,16 @@ use crate::protocol::packets::ok_payload;
 use crate::sql::admin::{TernStatement, Verb};
 
 impl Session {
-    /// Answers one of Tern's statements (KILL aside, which goes to the server).
+    /// Answers one of Tern's statements; a KILL (COM_QUERY `payload`) goes
+    /// on to the primary, translated.
     pub(super) async fn tern_statement(
         &mut self,
+        seq: u8,
+        payload: &[u8],
         statement: TernStatement<'_>,
     ) -> Result<(), SessionEnd> {
         match statement {
+            TernStatement::Kill(kill) => self.kill(seq, payload, &kill).await,
             TernStatement::Malformed(message) => {
                 self.send_error(ER_PARSE_ERROR, "42000", &message).await
             }
@@ -42,7 +47,6 @@ impl Session {
                 }
                 self.control(control(verb), id).await
             }
-            TernStatement::Kill(_) => Ok(()),
         }
     }
 
