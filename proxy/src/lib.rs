@@ -8,15 +8,18 @@
 //!             packets Tern reads or writes, the response tracker that follows a
 //!             relayed answer without decoding rows, the compressed protocol
 //! server/     listener and pending logins, login (accounts, auth plugins, TLS),
-//!             one Session task per client, the relay, KILL translation
-//!   session/  the session's DDL side: ALTER interception, the write gate, the
-//!             Note kept for SHOW WARNINGS, SHOW TERN / TERN statements
+//!             one Session task per client, the relay, session ids for KILL
+//!   session/  the session's rooms: replica reads (replica), prepared
+//!             statements (prepared), ALTER interception, the write gate and
+//!             the Note kept for SHOW WARNINGS (ddl), SHOW TERN / TERN / SET
+//!             tern_* (admin), KILL translation (kill)
 //! backend/    connections to the servers, the accounts directory, the replica
 //!             monitor and primary position, the catalog of functions and views
 //! sql/        all reading of statement text, on one lexer: the lexer-level
 //!             statement classifier and the built-in function allow list;
 //!             reading of routine bodies and view definitions; reading of
-//!             ALTER TABLE / CREATE INDEX / DROP INDEX (alter)
+//!             ALTER TABLE / CREATE INDEX / DROP INDEX (alter); Tern's own
+//!             statements and KILL (admin)
 //! route/      the routing decision for one statement: rules + session view +
 //!             catalog in, primary or replica (with a consistency) out
 //! gtid.rs     GTIDs and GTID sets for MariaDB and MySQL

@@ -234,6 +234,41 @@ async fn kill_query_with_greeting_id_stops_that_session_only() -> Result<()> {
     still_serves(&s, &mut bystander).await
 }
 
+/// Regression: a KILL that did not start with the word KILL (a comment in
+/// front or inside, or the `/*! */` form dumps and GUIs use) reached the server
+/// with Tern's id untranslated and was answered "Unknown thread id".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_with_comments_names_the_greeting_id() -> Result<()> {
+    let s = Setup::start(0, &[])?;
+    let mut killer = s.app_via_tern().await?;
+    for kill in [
+        "/* Ctrl-C */ KILL QUERY {id}",
+        "KILL /* from a GUI */ QUERY {id}",
+        "/*!KILL*/ QUERY {id}",
+    ] {
+        let mut victim = s.app_via_tern().await?;
+        let id = victim.id();
+        let running = tokio::spawn(async move {
+            let r: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
+            r
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        killer
+            .query_drop(kill.replace("{id}", &id.to_string()))
+            .await
+            .with_context(|| kill.to_string())?;
+        let result = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .with_context(|| format!("{kill} did not stop the query"))??;
+        // SLEEP returns 1 when interrupted by KILL QUERY.
+        assert!(
+            matches!(result, Ok(Some(1))) || result.is_err(),
+            "{kill}: {result:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Regression: 55 sockets that never logged in made real logins get ERROR 1040
 /// until the handshake timeout. Pending logins have their own bound now, and a
 /// flood far above it sheds its own oldest sockets while real logins go through.

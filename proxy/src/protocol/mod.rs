@@ -59,6 +59,13 @@ pub mod errcode {
     pub const ER_SPECIFIC_ACCESS_DENIED_ERROR: u16 = 1227;
     pub const ER_NET_PACKETS_OUT_OF_ORDER: u16 = 1156;
     pub const ER_NOT_SUPPORTED_AUTH_MODE: u16 = 1251;
+    /// "You have an error in your SQL syntax".
+    pub const ER_PARSE_ERROR: u16 = 1064;
+    /// "Variable '%s' can't be set to the value of '%s'".
+    pub const ER_WRONG_VALUE_FOR_VAR: u16 = 1231;
+    /// The server cannot run an ALTER with the requested algorithm or lock
+    /// (..._REASON below: and says why).
+    pub const ER_ALTER_OPERATION_NOT_SUPPORTED: u16 = 1845;
     /// Client-side code for "Lost connection to server during query"; sent when the
     /// backend vanished under a running command so the driver treats it the same way.
     pub const CR_SERVER_LOST: u16 = 2013;

@@ -2,12 +2,14 @@
 //! comments, quoting and `/*! */` mean the same to all of them: a lexer-level
 //! classifier for the hot path (no full parse), the built-in function allow
 //! list, the reading of stored function bodies and view definitions for the
-//! catalog (`classify`), and the reading of ALTER TABLE, CREATE INDEX and DROP
-//! INDEX for online migrations (`alter`). No full SQL parser is compiled into
-//! Tern: sqlparser serves only as the classifier's test oracle (a
-//! dev-dependency). `tests` holds the corpus of spellings every reader must
-//! read alike.
+//! catalog (`classify`), the reading of ALTER TABLE, CREATE INDEX and DROP
+//! INDEX for online migrations (`alter`), and Tern's own statements (`TERN
+//! ...`, `SHOW TERN ...`, `SET tern_*`) and KILL (`admin`). No full SQL parser
+//! is compiled into Tern: sqlparser serves only as the classifier's test
+//! oracle (a dev-dependency). `tests` holds the corpus of spellings every
+//! reader must read alike.
 
+pub mod admin;
 pub mod alter;
 pub mod classify;
 pub mod keyword;

@@ -1,6 +1,6 @@
 //! A session's side of online ALTER: table changes handed to the migration
-//! engine, the `tern_ddl` mode, the write gate, and the `SHOW TERN MIGRATIONS`
-//! / `TERN <verb> <id>` admin statements.
+//! engine, the `tern_ddl` mode, and the write gate (Tern's statements that
+//! steer migrations are in `admin.rs`).
 //!
 //! Tern never changes what the server would answer: a change it cannot run
 //! online runs as the server's own ALTER, exactly as sent, and never gets an
@@ -36,7 +36,6 @@
 mod note;
 
 use bytes::{Bytes, BytesMut};
-use mysql_common::constants::MariadbCapabilities;
 
 use super::{Session, SessionEnd};
 use crate::backend::conn::InternalReply;
@@ -44,12 +43,11 @@ use crate::backend::BackendError;
 use crate::gtid::GtidSet;
 use crate::migrate::plan::in_place_probe;
 pub use crate::migrate::plan::DdlMode;
-use crate::migrate::{AlterRequest, Control, MigrateError, Migration};
+use crate::migrate::{AlterRequest, MigrateError, Migration};
 use crate::protocol::command::COM_QUERY;
+use crate::protocol::errcode::{self, ER_LOCK_WAIT_TIMEOUT};
 use crate::protocol::framing::frame_len;
-use crate::protocol::packets::{err_payload_with_state, is_progress_report, parse_err};
-use crate::protocol::resultset::{write_text_result, ResultShape};
-use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
+use crate::protocol::packets::{is_progress_report, parse_err};
 use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
@@ -61,72 +59,8 @@ use tern_rules::StatementKind;
 const SYSTEM_SCHEMAS: &[&str] = &["mysql", "sys", "performance_schema", "information_schema"];
 
 /// ER_ALTER_OPERATION_NOT_SUPPORTED and ..._REASON: the server cannot do it in place.
-const ER_ALTER_NOT_SUPPORTED: u16 = 1845;
-const ER_ALTER_NOT_SUPPORTED_REASON: u16 = 1846;
-const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
-const ER_PARSE_ERROR: u16 = 1064;
-const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
-
-/// An admin statement Tern answers itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminCommand {
-    ShowMigrations,
-    Control(Control, u64),
-}
-
-/// Cheap look at the first words: `SHOW TERN ...` or `TERN ...`. `Some(Err)` is
-/// a statement meant for Tern that does not parse.
-pub fn admin_command(sql: &[u8]) -> Option<Result<AdminCommand, String>> {
-    // Every COM_QUERY passes here: decide on the first words' bytes, and
-    // allocate only for a statement that is Tern's.
-    if !names_tern(sql) {
-        return None;
-    }
-    let text = std::str::from_utf8(sql.trim_ascii()).ok()?;
-    let text = text.trim().trim_end_matches(';').trim();
-    let words: Vec<&str> = text.split_ascii_whitespace().collect();
-    let upper = |i: usize| words.get(i).map(|w| w.to_ascii_uppercase());
-    let syntax = || {
-        Err(format!(
-            "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS and TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>"
-        ))
-    };
-    match upper(0).as_deref() {
-        Some("SHOW") if upper(1).as_deref() == Some("TERN") => {
-            if upper(2).as_deref() == Some("MIGRATIONS") && words.len() == 3 {
-                Some(Ok(AdminCommand::ShowMigrations))
-            } else {
-                Some(syntax())
-            }
-        }
-        Some("TERN") => {
-            let verb = words.get(1).and_then(|w| Control::from_word(w));
-            let id = words.get(2).and_then(|w| w.parse::<u64>().ok());
-            match (verb, id, words.len()) {
-                (Some(v), Some(id), 3) => Some(Ok(AdminCommand::Control(v, id))),
-                _ => Some(syntax()),
-            }
-        }
-        _ => None,
-    }
-}
-
-/// `TERN ...` or `SHOW TERN ...`, by its first words.
-fn names_tern(sql: &[u8]) -> bool {
-    fn word(text: &[u8]) -> (&[u8], &[u8]) {
-        let text = text.trim_ascii_start();
-        let end = text
-            .iter()
-            .position(|b| !b.is_ascii_alphabetic())
-            .unwrap_or(text.len());
-        text.split_at(end)
-    }
-    let (first, rest) = word(sql);
-    if first.eq_ignore_ascii_case(b"TERN") {
-        return true;
-    }
-    first.eq_ignore_ascii_case(b"SHOW") && word(rest).0.eq_ignore_ascii_case(b"TERN")
-}
+const ER_ALTER_NOT_SUPPORTED: u16 = errcode::ER_ALTER_OPERATION_NOT_SUPPORTED;
+const ER_ALTER_NOT_SUPPORTED_REASON: u16 = errcode::ER_ALTER_OPERATION_NOT_SUPPORTED_REASON;
 
 /// Is this DDL one Tern may run online? DDL is rare: the plan (a lexer pass)
 /// decides for real.
@@ -149,79 +83,7 @@ enum Probe {
     NeedsCopy,
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
 impl Session {
-    pub(super) fn status_flags(&self) -> u16 {
-        let mut status = 0;
-        if self.in_transaction {
-            status |= IN_TRANS;
-        }
-        if self.autocommit {
-            status |= AUTOCOMMIT;
-        }
-        status
-    }
-
-    async fn send_client(&mut self, seq: u8, payload: &[u8]) -> Result<(), SessionEnd> {
-        self.client
-            .send(seq, payload)
-            .await
-            .map(|_| ())
-            .map_err(|e| SessionEnd::Client(e.into()))
-    }
-
-    async fn send_error(
-        &mut self,
-        code: u16,
-        state: &str,
-        message: &str,
-    ) -> Result<(), SessionEnd> {
-        let mut sqlstate = [b'H', b'Y', b'0', b'0', b'0'];
-        if state.len() == 5 {
-            sqlstate.copy_from_slice(state.as_bytes());
-        }
-        let payload = err_payload_with_state(code, &sqlstate, message);
-        self.send_client(1, &payload).await
-    }
-
-    async fn send_rows(
-        &mut self,
-        columns: &[&str],
-        rows: &[Vec<Option<String>>],
-    ) -> Result<(), SessionEnd> {
-        let shape = ResultShape {
-            deprecate_eof: self.deprecate_eof,
-            extended_metadata: self
-                .identity
-                .mariadb_capabilities
-                .contains(MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA),
-            status: self.status_flags(),
-        };
-        let mut out = BytesMut::new();
-        write_text_result(&mut out, &shape, columns, rows);
-        self.client
-            .send_built(&out)
-            .await
-            .map_err(|e| SessionEnd::Client(e.into()))
-    }
-
-    /// Runs a small query of Tern's own on the session's primary connection.
-    async fn own_query(&mut self, sql: &str) -> Result<InternalReply, SessionEnd> {
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(COM_QUERY);
-        payload.extend_from_slice(sql.as_bytes());
-        match self.primary.internal(&payload, self.deprecate_eof).await {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.client.close_like(ServerClose::from_backend(&e)).await;
-                Err(SessionEnd::Backend(e))
-            }
-        }
-    }
-
     /// A write that would touch a table being frozen waits here, bounded.
     pub(super) async fn pass_write_gate(&self, c: &Classified<'_>) {
         let gate = &self.shared.migrations.gate;
@@ -542,190 +404,11 @@ impl Session {
         }
         Ok(Probe::NeedsCopy)
     }
-
-    /// `SHOW TERN MIGRATIONS` and `TERN <verb> <id>`.
-    pub(super) async fn admin(
-        &mut self,
-        command: Result<AdminCommand, String>,
-    ) -> Result<(), SessionEnd> {
-        let command = match command {
-            Ok(c) => c,
-            Err(message) => return self.send_error(ER_PARSE_ERROR, "42000", &message).await,
-        };
-        if !self.may_administer().await? {
-            return self
-                .send_error(
-                    ER_SPECIFIC_ACCESS_DENIED,
-                    "42000",
-                    "Access denied; you need (at least one of) the SUPER privilege(s) for this operation",
-                )
-                .await;
-        }
-        match command {
-            AdminCommand::ShowMigrations => {
-                let mut rows: Vec<Vec<Option<String>>> = self
-                    .shared
-                    .migrations
-                    .list()
-                    .iter()
-                    .map(|m| migration_row(m))
-                    .collect();
-                let elsewhere = self.shared.migrations.elsewhere().await;
-                rows.extend(elsewhere.iter().map(recorded_row));
-                rows.sort_by_key(|r| {
-                    r.first()
-                        .cloned()
-                        .flatten()
-                        .and_then(|id| id.parse::<u64>().ok())
-                });
-                self.send_rows(MIGRATION_COLUMNS, &rows).await
-            }
-            AdminCommand::Control(verb, id) => match self.shared.migrations.control(id, verb).await
-            {
-                Ok(()) => {
-                    let ok = crate::protocol::packets::ok_payload(0, 0, self.status_flags(), 0);
-                    self.send_client(1, &ok).await
-                }
-                Err(message) => self.send_error(1105, "HY000", &message).await,
-            },
-        }
-    }
-
-    async fn may_administer(&mut self) -> Result<bool, SessionEnd> {
-        let role_check = match &self.shared.settings.admin_role {
-            Some(role) => format!(
-                " + (SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES WHERE ROLE_NAME = {})",
-                sql_string(role)
-            ),
-            None => String::new(),
-        };
-        let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SUPER' \
-             AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
-             SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')){role_check}"
-        );
-        Ok(match self.own_query(&sql).await? {
-            InternalReply::Rows(rows) => rows
-                .first()
-                .and_then(|r| r.first().cloned().flatten())
-                .is_some_and(|v| v != b"0"),
-            _ => false,
-        })
-    }
-}
-
-const MIGRATION_COLUMNS: &[&str] = &[
-    "id",
-    "table",
-    "statement",
-    "state",
-    "rows_copied",
-    "rows_total",
-    "progress_pct",
-    "eta_secs",
-    "replica_lag_ms",
-    "cutover_attempts",
-    "last_hold_ms",
-    "paused",
-    "postponed",
-    "throttled",
-    "error",
-    "runs_here",
-    "ignored_replicas",
-];
-
-/// Copy progress in percent; the total is an estimate, so never past 100.
-fn progress_pct(copied: u64, total: u64) -> f64 {
-    if total == 0 {
-        return 0.0;
-    }
-    (copied as f64 * 100.0 / total as f64).min(100.0)
-}
-
-/// A migration another instance runs, as the control table records it: what
-/// only its instance knows (ETA, lag, paused, throttled) is NULL.
-fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
-    let pct = progress_pct(r.rows_copied, r.rows_total);
-    vec![
-        Some(r.id.to_string()),
-        Some(format!("{}.{}", r.schema, r.table)),
-        Some(r.statement.clone()),
-        Some(r.state.name().to_string()),
-        Some(r.rows_copied.to_string()),
-        Some(r.rows_total.to_string()),
-        Some(format!("{pct:.1}")),
-        None,
-        None,
-        Some(r.cutover_attempts.to_string()),
-        None,
-        None,
-        Some(u8::from(r.postponed).to_string()),
-        None,
-        None,
-        Some("no".to_string()),
-        None,
-    ]
-}
-
-fn migration_row(m: &Migration) -> Vec<Option<String>> {
-    let p = m.progress();
-    let ignored = p.ignored_replicas_text();
-    let pct = if p.state == crate::migrate::store::State::Done {
-        100.0
-    } else {
-        progress_pct(p.rows_copied, p.rows_total)
-    };
-    let eta = p.copy_started.and_then(|t| {
-        let secs = t.elapsed().as_secs_f64();
-        let rate = p.rows_copied as f64 / secs.max(0.001);
-        (rate > 0.0 && p.state == crate::migrate::store::State::Copying)
-            .then(|| (p.rows_total.saturating_sub(p.rows_copied) as f64 / rate).ceil() as u64)
-    });
-    vec![
-        Some(m.id.to_string()),
-        Some(format!("{}.{}", m.schema, m.table)),
-        Some(m.statement.clone()),
-        Some(p.state.name().to_string()),
-        Some(p.rows_copied.to_string()),
-        Some(p.rows_total.to_string()),
-        Some(format!("{pct:.1}")),
-        eta.map(|e| e.to_string()),
-        Some(p.lag_ms.to_string()),
-        Some(p.cutover_attempts.to_string()),
-        p.last_hold.map(|h| h.as_millis().to_string()),
-        Some(u8::from(p.paused).to_string()),
-        Some(u8::from(p.postponed).to_string()),
-        p.throttled,
-        p.error,
-        Some("yes".to_string()),
-        ignored,
-    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn admin_statements_parse() {
-        assert_eq!(
-            admin_command(b"SHOW TERN MIGRATIONS"),
-            Some(Ok(AdminCommand::ShowMigrations))
-        );
-        assert_eq!(
-            admin_command(b"  show tern migrations;"),
-            Some(Ok(AdminCommand::ShowMigrations))
-        );
-        assert_eq!(
-            admin_command(b"TERN postpone 12"),
-            Some(Ok(AdminCommand::Control(Control::Postpone, 12)))
-        );
-        assert!(matches!(admin_command(b"TERN FLY 1"), Some(Err(_))));
-        assert!(matches!(admin_command(b"SHOW TERN"), Some(Err(_))));
-        assert_eq!(admin_command(b"SHOW TABLES"), None);
-        assert_eq!(admin_command(b"SELECT 1"), None);
-        assert_eq!(admin_command(b"TERNARY"), None);
-    }
 
     #[test]
     fn ddl_modes_parse() {

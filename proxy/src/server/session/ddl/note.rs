@@ -31,7 +31,7 @@ use crate::server::relay::{client_ok, RelayOutcome};
 use crate::sql::lexer::token_texts;
 
 /// The code of the Note: the server's ER_ALTER_OPERATION_NOT_SUPPORTED_REASON.
-pub const NOTE_CODE: u16 = 1846;
+pub const NOTE_CODE: u16 = crate::protocol::errcode::ER_ALTER_OPERATION_NOT_SUPPORTED_REASON;
 /// Most packets a diagnostics answer may have: the server keeps at most
 /// max_error_count (65535) conditions, plus the metadata.
 const MAX_DIAGNOSTICS_PACKETS: usize = 65_535 + 16;
