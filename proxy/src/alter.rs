@@ -17,6 +17,9 @@ use mysql_async::prelude::Queryable;
 use tern::config::Settings;
 use tern::migrate::plan::in_place_probe;
 use tern::migrate::{AlterRequest, Control, Migration};
+use tern::protocol::errcode::{
+    ER_ALTER_OPERATION_NOT_SUPPORTED, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON, ER_LOCK_WAIT_TIMEOUT,
+};
 use tern::sql::alter::{plan, AlterPlan};
 
 /// How often the progress bar is redrawn.
@@ -73,7 +76,13 @@ pub async fn run(
                     println!("done by the server without a copy (ALGORITHM={algorithm})");
                     return Ok(0);
                 }
-                Err(mysql_async::Error::Server(e)) if matches!(e.code, 1845 | 1846 | 1205) => {}
+                Err(mysql_async::Error::Server(e))
+                    if matches!(
+                        e.code,
+                        ER_ALTER_OPERATION_NOT_SUPPORTED
+                            | ER_ALTER_OPERATION_NOT_SUPPORTED_REASON
+                            | ER_LOCK_WAIT_TIMEOUT
+                    ) => {}
                 Err(mysql_async::Error::Server(e)) => {
                     eprintln!("ERROR {} ({}): {}", e.code, e.state, e.message);
                     return Ok(1);

@@ -17,6 +17,7 @@ use super::stream::{self, BackendStream};
 use super::{BackendError, BackendTarget, ServerInfo};
 use crate::protocol::auth::{native_response, NativeStage1, NATIVE_PASSWORD};
 use crate::protocol::command::COM_CHANGE_USER;
+use crate::protocol::errcode::ER_ACCESS_DENIED_ERROR;
 use crate::protocol::framing::{write_packet, PacketReader};
 use crate::protocol::packets::{command, take_nul_str};
 
@@ -49,7 +50,9 @@ pub struct BackendConn {
 
 /// ERROR 1045, access denied: the server matched no account for this login.
 fn refused_access(err: &[u8]) -> bool {
-    err.len() >= 3 && err[0] == 0xFF && u16::from_le_bytes([err[1], err[2]]) == 1045
+    err.len() >= 3
+        && err[0] == 0xFF
+        && u16::from_le_bytes([err[1], err[2]]) == ER_ACCESS_DENIED_ERROR
 }
 
 impl BackendConn {

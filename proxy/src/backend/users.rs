@@ -206,7 +206,9 @@ impl UserDirectory {
             match conn.query(MARIADB_ACCOUNTS).await {
                 Ok(rows) => rows,
                 // MySQL has no mysql.global_priv; its mysql.user holds the same facts.
-                Err(mysql_async::Error::Server(e)) if e.code == 1146 => {
+                Err(mysql_async::Error::Server(e))
+                    if e.code == crate::protocol::errcode::ER_NO_SUCH_TABLE =>
+                {
                     conn.query(MYSQL_ACCOUNTS).await?
                 }
                 Err(e) => return Err(e.into()),

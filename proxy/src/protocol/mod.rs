@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod compress;
+pub mod errcode;
 pub mod framing;
 pub mod packets;
 pub mod response;
@@ -45,36 +46,4 @@ pub mod status {
     pub const MORE_RESULTS_EXISTS: u16 = 0x0008;
     pub const CURSOR_EXISTS: u16 = 0x0040;
     pub const SESSION_STATE_CHANGED: u16 = 0x4000;
-}
-
-/// Error codes Tern itself answers with; they are the server's own codes so
-/// drivers react to them the way they do to the server.
-pub mod errcode {
-    pub const ER_CON_COUNT_ERROR: u16 = 1040;
-    pub const ER_HANDSHAKE_ERROR: u16 = 1043;
-    pub const ER_ACCESS_DENIED_ERROR: u16 = 1045;
-    pub const ER_UNKNOWN_COM_ERROR: u16 = 1047;
-    pub const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
-    /// "Access denied; you need (at least one of) the %s privilege(s) for this operation".
-    pub const ER_SPECIFIC_ACCESS_DENIED_ERROR: u16 = 1227;
-    pub const ER_NET_PACKETS_OUT_OF_ORDER: u16 = 1156;
-    pub const ER_NOT_SUPPORTED_AUTH_MODE: u16 = 1251;
-    /// "You have an error in your SQL syntax".
-    pub const ER_PARSE_ERROR: u16 = 1064;
-    /// "Variable '%s' can't be set to the value of '%s'".
-    pub const ER_WRONG_VALUE_FOR_VAR: u16 = 1231;
-    /// The server cannot run an ALTER with the requested algorithm or lock
-    /// (..._REASON below: and says why).
-    pub const ER_ALTER_OPERATION_NOT_SUPPORTED: u16 = 1845;
-    /// Client-side code for "Lost connection to server during query"; sent when the
-    /// backend vanished under a running command so the driver treats it the same way.
-    pub const CR_SERVER_LOST: u16 = 2013;
-    /// "Can't connect to server": the backend could not be reached at login.
-    pub const CR_CONN_HOST_ERROR: u16 = 2003;
-    pub const ER_SERVER_SHUTDOWN: u16 = 1053;
-    pub const ER_DUP_ENTRY: u16 = 1062;
-    pub const ER_UNKNOWN_ERROR: u16 = 1105;
-    pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
-    pub const ER_QUERY_INTERRUPTED: u16 = 1317;
-    pub const ER_ALTER_OPERATION_NOT_SUPPORTED_REASON: u16 = 1846;
 }

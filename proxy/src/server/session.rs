@@ -56,7 +56,7 @@ use crate::protocol::auth::{NativeStage1, NATIVE_PASSWORD};
 use crate::protocol::command::*;
 use crate::protocol::errcode::*;
 use crate::protocol::framing::{FrameError, Packet};
-use crate::protocol::packets::{err_payload_with_state, ChangeUserRequest};
+use crate::protocol::packets::{command, err_payload_with_state, ChangeUserRequest};
 use crate::protocol::resultset::{write_text_result, ResultShape};
 use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::route::{plan, Pins, Plan, Route, SessionView, Target};
@@ -814,9 +814,7 @@ impl Session {
 
     /// Runs a small query of Tern's own on the session's primary connection.
     async fn own_query(&mut self, sql: &str) -> Result<InternalReply, SessionEnd> {
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(COM_QUERY);
-        payload.extend_from_slice(sql.as_bytes());
+        let payload = command(COM_QUERY, sql.as_bytes());
         match self.primary.internal(&payload, self.deprecate_eof).await {
             Ok(r) => Ok(r),
             Err(e) => {

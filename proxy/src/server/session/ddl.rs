@@ -47,7 +47,7 @@ use crate::migrate::{AlterRequest, MigrateError, Migration};
 use crate::protocol::command::COM_QUERY;
 use crate::protocol::errcode::{self, ER_LOCK_WAIT_TIMEOUT};
 use crate::protocol::framing::frame_len;
-use crate::protocol::packets::{is_progress_report, parse_err};
+use crate::protocol::packets::{command, is_progress_report, parse_err};
 use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
@@ -371,9 +371,7 @@ impl Session {
         };
         for algorithm in algorithms {
             let probe = in_place_probe(statement, algorithm, lock_secs);
-            let mut payload = Vec::with_capacity(probe.len() + 1);
-            payload.push(COM_QUERY);
-            payload.extend_from_slice(&probe);
+            let payload = command(COM_QUERY, &probe);
             let reply = match self.primary.statement_reply(&payload).await {
                 Ok(r) => r,
                 Err(e) => {

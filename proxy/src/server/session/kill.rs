@@ -12,6 +12,7 @@
 
 use super::{Session, SessionEnd};
 use crate::protocol::command::{COM_PROCESS_KILL, COM_QUERY};
+use crate::protocol::packets::command;
 use crate::server::kill::{SessionRegistry, FIRST_SESSION_ID, LAST_SESSION_ID};
 use crate::sql::admin::{Kill, KillScope};
 
@@ -30,7 +31,7 @@ impl Session {
         let sql = &payload[1..];
         match translate_kill(sql, kill, &self.shared.sessions) {
             Some(sql) => {
-                let translated = [&[COM_QUERY][..], &sql].concat();
+                let translated = command(COM_QUERY, &sql);
                 self.on_primary(COM_QUERY, seq, &translated).await
             }
             None => self.on_primary(COM_QUERY, seq, payload).await,
@@ -46,8 +47,7 @@ impl Session {
             .and_then(|id| self.shared.sessions.backend_of(id));
         match backend {
             Some(backend) => {
-                let mut translated = vec![COM_PROCESS_KILL];
-                translated.extend_from_slice(&backend.to_le_bytes());
+                let translated = command(COM_PROCESS_KILL, &backend.to_le_bytes());
                 self.on_primary(COM_PROCESS_KILL, seq, &translated).await
             }
             None => self.on_primary(COM_PROCESS_KILL, seq, payload).await,

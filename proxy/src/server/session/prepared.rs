@@ -18,6 +18,7 @@ use tern_rules::StatementKind;
 use super::replica::ReadCommand;
 use super::{Session, SessionEnd};
 use crate::protocol::command::*;
+use crate::protocol::packets::command;
 use crate::route::{plan, Plan, Route, Target};
 use crate::server::relay::RelayOutcome;
 use crate::sql::classify::{classify_bytes, Classified};
@@ -157,8 +158,7 @@ impl Session {
             for (idx, slot) in self.replicas.iter_mut().enumerate() {
                 if let Some(link) = slot {
                     if let Some(st) = link.statements.remove(&id) {
-                        let mut cmd = vec![COM_STMT_CLOSE];
-                        cmd.extend_from_slice(&st.id.to_le_bytes());
+                        let cmd = command(COM_STMT_CLOSE, &st.id.to_le_bytes());
                         if link.conn.send(0, &cmd).await.is_err() {
                             failed.push(idx);
                         }

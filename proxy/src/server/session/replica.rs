@@ -20,6 +20,7 @@ use crate::backend::conn::{BackendConn, InternalReply};
 use crate::backend::BackendError;
 use crate::gtid::GtidSet;
 use crate::protocol::command::*;
+use crate::protocol::packets::command;
 use crate::route::{Route, Target};
 use crate::server::client::ServerClose;
 use crate::server::relay::{
@@ -228,9 +229,7 @@ impl Session {
                     "cannot clear the default schema".into(),
                 ));
             };
-            let mut cmd = Vec::with_capacity(schema.len() + 1);
-            cmd.push(COM_INIT_DB);
-            cmd.extend_from_slice(schema);
+            let cmd = command(COM_INIT_DB, schema);
             expect_ok(link.conn.internal(&cmd, deprecate_eof).await?)?;
             link.schema = Some(schema.clone());
         }
@@ -303,9 +302,7 @@ impl Session {
         };
         if let Some(required) = wait {
             let sql = crate::gtid::wait_statement(required, timeout);
-            let mut cmd = Vec::with_capacity(sql.len() + 1);
-            cmd.push(COM_QUERY);
-            cmd.extend_from_slice(sql.as_bytes());
+            let cmd = crate::protocol::packets::command(COM_QUERY, sql.as_bytes());
             let reached = match link.conn.send_pair(&cmd, seq, payload).await {
                 Ok(()) => link.conn.internal_reply(deprecate_eof).await,
                 Err(e) => Err(e),
@@ -404,9 +401,7 @@ impl Session {
         let deprecate_eof = self.deprecate_eof;
         let link = self.replicas[idx].as_mut()?;
         if !link.statements.contains_key(&id) {
-            let mut cmd = Vec::with_capacity(sql.len() + 1);
-            cmd.push(COM_STMT_PREPARE);
-            cmd.extend_from_slice(&sql);
+            let cmd = command(COM_STMT_PREPARE, &sql);
             let replica_id = match link.conn.internal_prepare(&cmd, deprecate_eof).await {
                 Ok(Some(replica_id)) => replica_id,
                 Ok(None) => return None,
