@@ -143,7 +143,7 @@ fn set<'a>(sql: &'a str, tokens: &mut Tokens<'a>) -> Option<TernStatement<'a>> {
         name = tokens.next();
     }
     let variable = match name.tok {
-        Tok::Word => name.text,
+        Tok::Word | Tok::Ident => name.text,
         Tok::SysVar => {
             let text = name.text;
             ["session.", "global.", "local."]

@@ -16,6 +16,7 @@
 //! quoted, anything else (strings, numbers, operators, punctuation) is left
 //! as it is. A piece is never split, so `5--1` or `'a -- b'` stays whole.
 
+use super::admin::{self, TernStatement};
 use super::alter::{plan, AlterPlan, OnlineAlter};
 use super::classify::classify;
 use super::lexer::{Lexer, NoHints, Tok};
@@ -31,6 +32,14 @@ pub(crate) const STATEMENTS: &[&str] = &[
     "DELETE FROM db.t WHERE b IN ( SELECT b FROM u )",
     "KILL QUERY 42",
     "SET SESSION tern_ddl = 'async'",
+    // Tern's own statements and KILL, for the admin reader.
+    "SHOW TERN MIGRATIONS",
+    "TERN PAUSE 7",
+    "TERN COMPLETE 12",
+    "KILL CONNECTION 9",
+    "KILL HARD QUERY 3",
+    "SET @@SESSION.tern_ddl = 'native'",
+    "SET tern_ddl = online_strict",
     "LOCK TABLES t WRITE , u READ",
     "SELECT * FROM t WHERE s = 'it''s' LIMIT 10",
     // Table changes, for the classifier and the ALTER reader.
@@ -219,6 +228,28 @@ fn alter_reader_reads_every_spelling_alike() {
             ..a
         }),
         other => other,
+    });
+}
+
+#[test]
+fn admin_reader_reads_every_spelling_alike() {
+    let tern = STATEMENTS
+        .iter()
+        .filter(|s| admin::parse(s).is_some())
+        .count();
+    assert!(tern >= 8, "only {tern} statements read as Tern's or KILL");
+    reads_alike(|sql| match admin::parse(sql) {
+        // Where the id sits depends on the spelling; the id does not.
+        Some(TernStatement::Kill(mut kill)) => {
+            if let Some(target) = kill.target.as_mut() {
+                (target.start, target.end) = (0, 0);
+            }
+            Some(format!("{kill:?}"))
+        }
+        Some(TernStatement::Set { variable, value }) => {
+            Some(format!("set {} {value:?}", variable.to_ascii_lowercase()))
+        }
+        other => other.map(|s| format!("{s:?}")),
     });
 }
 
