@@ -65,6 +65,21 @@ pub fn is_progress_report(payload: &[u8]) -> bool {
     payload.len() >= 3 && payload[0] == 0xFF && payload[1] == 0xFF && payload[2] == 0xFF
 }
 
+/// A MariaDB progress report, as the server sends it during a long statement
+/// to a client that asked for them (MARIADB_CLIENT_PROGRESS): an ERR-like
+/// header with code 0xFFFF, one field, the stage (1-based) and the number of
+/// stages, the stage's progress in thousandths of a percent (0..=100000) and
+/// the stage's name.
+pub fn progress_payload(stage: u8, max_stage: u8, percent: f64, name: &str) -> BytesMut {
+    let mut out = BytesMut::with_capacity(12 + name.len());
+    out.put_slice(&[0xFF, 0xFF, 0xFF, 1, stage, max_stage.max(stage)]);
+    let thousandths = (percent.clamp(0.0, 100.0) * 1000.0).round() as u32;
+    out.put_slice(&thousandths.to_le_bytes()[..3]);
+    put_lenenc(&mut out, name.len() as u64);
+    out.put_slice(name.as_bytes());
+    out
+}
+
 /// SQLSTATE the server pairs with the error codes Tern may raise itself.
 pub fn sqlstate_for(code: u16) -> &'static [u8; 5] {
     use super::errcode::*;
@@ -174,6 +189,20 @@ pub fn parse_err(payload: &[u8]) -> Option<ErrView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_progress_report_reads_as_the_client_library_reads_it() {
+        let p = progress_payload(2, 3, 45.25, "verify");
+        assert!(is_progress_report(&p));
+        // After the 0xFF and the 0xFFFF code: field count, stage, stages,
+        // 3-byte progress in thousandths of a percent, then the name.
+        assert_eq!(&p[3..6], &[1, 2, 3]);
+        assert_eq!(u32::from_le_bytes([p[6], p[7], p[8], 0]), 45_250);
+        assert_eq!(read_lenenc(&p[9..]), Some((6, 1)));
+        assert_eq!(&p[10..], b"verify");
+        let over = progress_payload(1, 3, 250.0, "copy");
+        assert_eq!(u32::from_le_bytes([over[6], over[7], over[8], 0]), 100_000);
+    }
 
     #[test]
     fn a_command_is_its_byte_then_its_body() {

@@ -782,12 +782,24 @@ impl Session {
         state: &str,
         message: &str,
     ) -> Result<(), SessionEnd> {
+        self.send_error_at(1, code, state, message).await
+    }
+
+    /// An error of Tern's own as packet `seq` of the answer (after progress
+    /// reports, say).
+    async fn send_error_at(
+        &mut self,
+        seq: u8,
+        code: u16,
+        state: &str,
+        message: &str,
+    ) -> Result<(), SessionEnd> {
         let mut sqlstate = [b'H', b'Y', b'0', b'0', b'0'];
         if state.len() == 5 {
             sqlstate.copy_from_slice(state.as_bytes());
         }
         let payload = err_payload_with_state(code, &sqlstate, message);
-        self.send_client(1, &payload).await
+        self.send_client(seq, &payload).await
     }
 
     /// A text result set of Tern's own.

@@ -141,6 +141,33 @@ impl RawClient {
         Ok(c)
     }
 
+    /// As [`RawClient::login`], also asking for MariaDB's extended
+    /// capabilities `mariadb_caps` (MARIADB_CLIENT_PROGRESS is 1).
+    pub async fn login_mariadb(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        mariadb_caps: u32,
+    ) -> Result<RawClient> {
+        let (c, reply) = RawClient::begin_login_with(
+            port,
+            user,
+            password,
+            db,
+            (0, mariadb_caps),
+            "mysql_native_password",
+        )
+        .await?;
+        if reply.payload.first() != Some(&0x00) {
+            bail!(
+                "login failed: {:?}",
+                String::from_utf8_lossy(&reply.payload)
+            );
+        }
+        Ok(c)
+    }
+
     /// Sends a handshake response for `plugin` (mysql_native_password or
     /// caching_sha2_password, scrambled accordingly) and returns the first reply.
     pub async fn begin_login(
@@ -151,6 +178,20 @@ impl RawClient {
         extra_caps: u32,
         plugin: &str,
     ) -> Result<(RawClient, Packet)> {
+        RawClient::begin_login_with(port, user, password, db, (extra_caps, 0), plugin).await
+    }
+
+    /// `caps`: extra capability flags, and MariaDB extended capabilities
+    /// (sent in the last four reserved bytes, as MariaDB clients do).
+    async fn begin_login_with(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        caps: (u32, u32),
+        plugin: &str,
+    ) -> Result<(RawClient, Packet)> {
+        let (extra_caps, mariadb_caps) = caps;
         let mut c = RawClient::connect(port).await?;
         let greeting = c.read().await?;
         if greeting.payload.first() == Some(&0xFF) {
@@ -171,7 +212,8 @@ impl RawClient {
         p.extend_from_slice(&caps.to_le_bytes());
         p.extend_from_slice(&(16u32 << 20).to_le_bytes());
         p.push(45); // utf8mb4_general_ci
-        p.extend_from_slice(&[0; 23]);
+        p.extend_from_slice(&[0; 19]);
+        p.extend_from_slice(&mariadb_caps.to_le_bytes());
         p.extend_from_slice(user.as_bytes());
         p.push(0);
         let scramble = if plugin == "caching_sha2_password" {

@@ -35,7 +35,10 @@
 
 mod note;
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
+use mysql_common::constants::MariadbCapabilities;
 
 use super::{Session, SessionEnd};
 use crate::backend::conn::InternalReply;
@@ -47,7 +50,7 @@ use crate::migrate::{AlterRequest, MigrateError, Migration};
 use crate::protocol::command::COM_QUERY;
 use crate::protocol::errcode::{self, ER_LOCK_WAIT_TIMEOUT};
 use crate::protocol::framing::frame_len;
-use crate::protocol::packets::{command, is_progress_report, parse_err};
+use crate::protocol::packets::{command, is_progress_report, parse_err, progress_payload};
 use crate::server::client::ServerClose;
 use crate::server::relay::{client_ok, observe_ok, RelayOutcome};
 use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
@@ -101,8 +104,7 @@ impl Session {
         ) {
             return;
         }
-        let bound =
-            self.shared.migrations.settings().hold_bound + std::time::Duration::from_secs(1);
+        let bound = self.shared.migrations.settings().hold_bound + Duration::from_secs(1);
         let session_schema = self
             .schema
             .as_deref()
@@ -326,7 +328,29 @@ impl Session {
     }
 
     async fn await_migration(&mut self, migration: &Migration) -> Result<(), SessionEnd> {
-        match migration.wait().await {
+        let every = self.progress_report_every().await?;
+        let mut seq = 1u8;
+        let outcome = {
+            let mut outcome = std::pin::pin!(migration.wait());
+            match every {
+                None => outcome.await,
+                Some(every) => {
+                    let mut tick =
+                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                    loop {
+                        tokio::select! {
+                            o = &mut outcome => break o,
+                            _ = tick.tick() => {
+                                let report = progress_report(&migration.progress());
+                                self.send_client(seq, &report).await?;
+                                seq = seq.wrapping_add(1);
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
             Ok(finished) => {
                 // The session's next reads must see the new table.
                 if let Ok(set) = GtidSet::parse(&finished.gtid) {
@@ -335,7 +359,7 @@ impl Session {
                 self.in_transaction = false;
                 // Rows, info and warnings as the server's own ALTER answers them.
                 let ok = note::alter_ok(&finished.report, self.status_flags());
-                self.send_client(1, &ok).await?;
+                self.send_client(seq, &ok).await?;
                 self.ddl_note = PendingConditions::copy_warnings(&finished.report);
                 Ok(())
             }
@@ -343,11 +367,34 @@ impl Session {
                 // The statement failed on Tern's connections: the client's own
                 // diagnostics area must still show the error.
                 let (code, state, message) = e.client_error();
-                self.send_error(code, &state, &message).await?;
+                self.send_error_at(seq, code, &state, &message).await?;
                 self.ddl_note = Some(PendingConditions::error(code, &message));
                 Ok(())
             }
         }
+    }
+
+    /// How often a client waiting on an online ALTER gets a progress report,
+    /// as the server decides for its own ALTER: only when the client asked
+    /// for them (MARIADB_CLIENT_PROGRESS), every `progress_report_time`
+    /// seconds of its session, and never when that is 0.
+    async fn progress_report_every(&mut self) -> Result<Option<Duration>, SessionEnd> {
+        if !self
+            .identity
+            .mariadb_capabilities
+            .contains(MariadbCapabilities::MARIADB_CLIENT_PROGRESS)
+        {
+            return Ok(None);
+        }
+        let secs = match self.own_query("SELECT @@progress_report_time").await? {
+            InternalReply::Rows(rows) => rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<u64>().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        Ok((secs > 0).then(|| Duration::from_secs(secs)))
     }
 
     /// Asks the server to make the change without a copy, as the client's
@@ -402,6 +449,28 @@ impl Session {
         }
         Ok(Probe::NeedsCopy)
     }
+}
+
+/// The progress report for a migration at `p`: three stages as the mariadb
+/// CLI shows them (`Stage: 1 of 3 'copy' 45.3% of stage done`); the copy's
+/// percentage is its rows against the estimate, the other stages report 0
+/// until they end.
+fn progress_report(p: &crate::migrate::Progress) -> BytesMut {
+    use crate::migrate::store::State;
+    let (stage, name, percent) = match p.state {
+        State::Copying => (
+            1,
+            "copy",
+            if p.rows_total == 0 {
+                0.0
+            } else {
+                p.rows_copied as f64 * 100.0 / p.rows_total as f64
+            },
+        ),
+        State::Verifying | State::Postponed => (2, "verify", 0.0),
+        _ => (3, "cut-over", 0.0),
+    };
+    progress_payload(stage, 3, percent, name)
 }
 
 #[cfg(test)]
