@@ -12,6 +12,7 @@ use anyhow::{ensure, Context, Result};
 use common::Setup;
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
+use tern_tests::cluster::{ADMIN_PASSWORD, ADMIN_USER};
 
 fn json_of(body: &str) -> Result<Value> {
     let start = body.find(['{', '[']).context("no JSON")?;
@@ -82,6 +83,23 @@ async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Resul
         }
     }
     let slowed = slowed.context("the pace never dropped under slow client writes")?;
+    // The same in SHOW TERN MIGRATIONS, for the person on call.
+    let mut steer = mysql_async::Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
+    let rows: Vec<mysql_async::Row> = steer.query("SHOW TERN MIGRATIONS").await?;
+    let row = rows.first().context("SHOW TERN MIGRATIONS is empty")?;
+    let column = |name: &str| -> Option<String> {
+        let at = row
+            .columns_ref()
+            .iter()
+            .position(|c| c.name_str() == name)?;
+        row.get_opt::<Option<String>, _>(at)?.ok().flatten()
+    };
+    let shown_pace: Option<u64> = column("pace_pct").and_then(|p| p.parse().ok());
+    let shown_signals = column("signals").unwrap_or_default();
+    ensure!(
+        shown_pace.is_some() && shown_signals.contains("worst_write"),
+        "SHOW TERN MIGRATIONS: pace {shown_pace:?}, signals {shown_signals:?}"
+    );
     let reason = slowed["throttled"].as_str().unwrap_or_default();
     ensure!(
         reason.contains("worst_write") && reason.contains("OVER"),

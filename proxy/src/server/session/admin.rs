@@ -197,6 +197,8 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "error",
     "runs_here",
     "ignored_replicas",
+    "pace_pct",
+    "signals",
 ];
 
 /// Copy progress in percent; the total is an estimate, so never past 100.
@@ -229,12 +231,15 @@ fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
         None,
         Some("no".to_string()),
         None,
+        None,
+        None,
     ]
 }
 
 fn migration_row(m: &Migration) -> Vec<Option<String>> {
     let p = m.progress();
     let ignored = p.ignored_replicas_text();
+    let signals = p.signals_text();
     let pct = if p.state == crate::migrate::store::State::Done {
         100.0
     } else {
@@ -264,6 +269,8 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         p.error,
         Some("yes".to_string()),
         ignored,
+        Some(p.pace_pct.to_string()),
+        signals,
     ]
 }
 
