@@ -6,7 +6,8 @@
 //! ```text
 //! protocol/   framing (3-byte length + sequence, 16 MiB continuation), the
 //!             packets Tern reads or writes, the response tracker that follows a
-//!             relayed answer without decoding rows, the compressed protocol
+//!             relayed answer without decoding rows, the compressed protocol,
+//!             the one table of error codes (errcode)
 //! server/     listener and pending logins, login (accounts, auth plugins, TLS),
 //!             one Session task per client, the relay, session ids for KILL
 //!   session/  the session's rooms: replica reads (replica), prepared
@@ -23,10 +24,17 @@
 //! route/      the routing decision for one statement: rules + session view +
 //!             catalog in, primary or replica (with a consistency) out
 //! gtid.rs     GTIDs and GTID sets for MariaDB and MySQL
-//! migrate/    the online ALTER engine: plan, check/ (one refusal per file),
-//!             copy, binlog, apply, verify, throttle, gate, cutover, store,
-//!             runner (the driver), Engine (the actor sessions hand ALTERs to)
-//! admin/      Prometheus metrics, the HTTP API and status page
+//! migrate/    the online ALTER engine, one file per concept: engine (the
+//!             registry sessions hand ALTERs to), migration (progress and
+//!             switches), control and remote (operator commands, other
+//!             instances), start (prepare, resume), runner (copy, verify,
+//!             postpone, cut over, in order), check/ (one refusal per file),
+//!             table, mapping, copy, binlog, apply, verify, cutover, gate,
+//!             throttle and pace (how fast the copy may go), store, sweeper,
+//!             error, settings, report
+//! admin/      Prometheus metrics, client write latency by window (latency),
+//!             the last minutes sampled for the charts (history), the HTTP API
+//!             and status page
 //! alter.rs    `tern alter`: one online ALTER without the proxy
 //! config.rs   flags, environment and TOML into Settings
 //! logsafe.rs  escaping and bounding client text on its way into logs
@@ -49,10 +57,11 @@
 //! ALTER from a client -> session/ddl, reading it with sql::alter: native (as
 //!   sent, with a Note) or the in-place try (SET STATEMENT alter_algorithm=...
 //!   FOR the statement as sent) -> migrate::Engine: plan + checks -> shadow
-//!   table -> copy chunks while the binlog applier follows changes ->
-//!   checksum -> ANALYZE -> cut-over (write gate closed, table locked,
-//!   catch-up, atomic RENAME) -> OK to the client with the native ALTER's
-//!   affected rows, info and warnings
+//!   table -> copy chunks (paced by client latency and server pressure)
+//!   while the binlog applier follows changes -> checksum -> ANALYZE ->
+//!   cut-over (write gate closed, table locked, catch-up, atomic RENAME) ->
+//!   OK to the client (after progress reports if it asked) with the native
+//!   ALTER's affected rows, info and warnings
 //! ```
 
 pub mod admin;
