@@ -2,8 +2,10 @@
 //!
 //! Replica lag is the monitor's GTID-based figure in milliseconds (how long ago
 //! the primary had the position the replica has applied), so it is measured
-//! the same way as for read routing. Load is the primary's `Threads_running`.
-//! Only the copier waits; change capture and applying keep going, because
+//! the same way as for read routing. Load is the primary's `Threads_running`,
+//! read in the same status query as InnoDB's checkpoint age and history
+//! length, which the throttle hands on to the pace (`pace`) without judging
+//! them itself. Only the copier waits; change capture and applying keep going, because
 //! falling behind the binlog would make the cut-over longer.
 //!
 //! Two bounds keep a throttle from lasting forever:
