@@ -346,11 +346,76 @@ pub struct Settings {
 }
 
 impl ServeArgs {
+    /// The online ALTER engine's settings (reloaded as a whole by SIGHUP).
+    fn migrate_settings(
+        &self,
+        file: &FileConfig,
+    ) -> Result<crate::migrate::MigrateSettings, ConfigError> {
+        let d = crate::migrate::MigrateSettings::default();
+        Ok(crate::migrate::MigrateSettings {
+            chunk_target: self
+                .migration_chunk_ms
+                .or(file.migration_chunk_ms)
+                .map_or(d.chunk_target, Duration::from_millis),
+            hold_bound: self
+                .cutover_hold_ms
+                .or(file.cutover_hold_ms)
+                .map_or(d.hold_bound, Duration::from_millis),
+            max_lag_ms: self
+                .migration_max_lag_ms
+                .or(file.migration_max_lag_ms)
+                .unwrap_or(d.max_lag_ms),
+            max_threads_running: self
+                .migration_max_threads_running
+                .or(file.migration_max_threads_running)
+                .unwrap_or(d.max_threads_running),
+            keep_old: self
+                .migration_keep_old_secs
+                .or(file.migration_keep_old_secs)
+                .map_or(d.keep_old, Duration::from_secs),
+            replica_grace: self
+                .migration_replica_grace_secs
+                .or(file.migration_replica_grace_secs)
+                .map_or(d.replica_grace, Duration::from_secs),
+            max_throttle: self
+                .migration_max_throttle_secs
+                .or(file.migration_max_throttle_secs)
+                .map_or(d.max_throttle, Duration::from_secs),
+            pace: crate::migrate::pace::PaceLimits {
+                latency_factor: self
+                    .migration_latency_factor
+                    .or(file.migration_latency_factor)
+                    .unwrap_or(d.pace.latency_factor),
+                latency_slack: d.pace.latency_slack,
+                max_write: self
+                    .migration_max_write_ms
+                    .or(file.migration_max_write_ms)
+                    .map_or(d.pace.max_write, Duration::from_millis),
+                max_checkpoint_age_pct: self
+                    .migration_max_checkpoint_age_pct
+                    .or(file.migration_max_checkpoint_age_pct)
+                    .unwrap_or(d.pace.max_checkpoint_age_pct),
+                max_history_length: self
+                    .migration_max_history_length
+                    .or(file.migration_max_history_length)
+                    .unwrap_or(d.pace.max_history_length),
+            },
+            ddl_mode: match self.tern_ddl.clone().or_else(|| file.tern_ddl.clone()) {
+                None => d.ddl_mode,
+                Some(v) => match DdlMode::from_name(&v) {
+                    Some(DdlMode::Configured) | None => return Err(ConfigError::DdlMode(v)),
+                    Some(mode) => mode,
+                },
+            },
+        })
+    }
+
     pub fn resolve(self) -> Result<Settings, ConfigError> {
         let file = match &self.config {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
+        let migrate = self.migrate_settings(&file)?;
         let listen_text = self
             .listen
             .or(file.listen)
@@ -450,67 +515,7 @@ impl ServeArgs {
                 .backend_socket
                 .or(file.backend_socket)
                 .unwrap_or_default(),
-            migrate: {
-                let d = crate::migrate::MigrateSettings::default();
-                crate::migrate::MigrateSettings {
-                    chunk_target: self
-                        .migration_chunk_ms
-                        .or(file.migration_chunk_ms)
-                        .map_or(d.chunk_target, Duration::from_millis),
-                    hold_bound: self
-                        .cutover_hold_ms
-                        .or(file.cutover_hold_ms)
-                        .map_or(d.hold_bound, Duration::from_millis),
-                    max_lag_ms: self
-                        .migration_max_lag_ms
-                        .or(file.migration_max_lag_ms)
-                        .unwrap_or(d.max_lag_ms),
-                    max_threads_running: self
-                        .migration_max_threads_running
-                        .or(file.migration_max_threads_running)
-                        .unwrap_or(d.max_threads_running),
-                    keep_old: self
-                        .migration_keep_old_secs
-                        .or(file.migration_keep_old_secs)
-                        .map_or(d.keep_old, Duration::from_secs),
-                    replica_grace: self
-                        .migration_replica_grace_secs
-                        .or(file.migration_replica_grace_secs)
-                        .map_or(d.replica_grace, Duration::from_secs),
-                    max_throttle: self
-                        .migration_max_throttle_secs
-                        .or(file.migration_max_throttle_secs)
-                        .map_or(d.max_throttle, Duration::from_secs),
-                    pace: crate::migrate::pace::PaceLimits {
-                        latency_factor: self
-                            .migration_latency_factor
-                            .or(file.migration_latency_factor)
-                            .unwrap_or(d.pace.latency_factor),
-                        latency_slack: d.pace.latency_slack,
-                        max_write: self
-                            .migration_max_write_ms
-                            .or(file.migration_max_write_ms)
-                            .map_or(d.pace.max_write, Duration::from_millis),
-                        max_checkpoint_age_pct: self
-                            .migration_max_checkpoint_age_pct
-                            .or(file.migration_max_checkpoint_age_pct)
-                            .unwrap_or(d.pace.max_checkpoint_age_pct),
-                        max_history_length: self
-                            .migration_max_history_length
-                            .or(file.migration_max_history_length)
-                            .unwrap_or(d.pace.max_history_length),
-                    },
-                    ddl_mode: match self.tern_ddl.or(file.tern_ddl) {
-                        None => d.ddl_mode,
-                        Some(v) => match DdlMode::from_name(&v) {
-                            Some(DdlMode::Configured) | None => {
-                                return Err(ConfigError::DdlMode(v))
-                            }
-                            Some(mode) => mode,
-                        },
-                    },
-                }
-            },
+            migrate,
             admin_role: self.admin_role.or(file.admin_role),
             http: match self.http.or(file.http) {
                 Some(text) => Some(
