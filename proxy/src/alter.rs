@@ -153,7 +153,9 @@ pub async fn run(
 }
 
 fn format_old(m: &Migration) -> String {
-    tern::migrate::store::shadow_names(&m.table, m.id).1
+    tern::migrate::store::shadow_names(&m.table, m.id)
+        .map(|(_, old)| old)
+        .unwrap_or_default()
 }
 
 fn progress_bar(m: &Migration) -> ProgressBar {

@@ -188,6 +188,8 @@ fn migration_json(m: &Migration) -> Value {
         "postponed": p.postponed,
         "throttled": p.throttled,
         "pace_pct": p.pace_pct,
+        "shadow_table": m.side_tables().0,
+        "old_table": m.side_tables().1,
         "baseline_write_p99_ms": p.baseline_p99.map(|b| b.as_secs_f64() * 1000.0),
         "signals": p.signals.iter().map(|r| json!({
             "signal": r.signal,

@@ -126,6 +126,15 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// The shadow table's and the old table's names (as recorded in the
+    /// control table; see `store::shadow_names`).
+    pub fn side_tables(&self) -> (Option<String>, Option<String>) {
+        match super::store::shadow_names(&self.table, self.id) {
+            Some((shadow, old)) => (Some(shadow), Some(old)),
+            None => (None, None),
+        }
+    }
+
     pub(super) fn new(
         id: u64,
         schema: &str,

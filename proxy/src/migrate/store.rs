@@ -206,23 +206,45 @@ pub fn decode_key(text: &str) -> KeyTuple {
 /// Names derived from the table and the migration id: shadow
 /// `<table>_tern<id>_new`, old table (and cut-over sentry) `<table>_tern<id>_old`.
 ///
-/// The original's name must be a prefix of both: MariaDB takes a RENAME's
-/// metadata locks in name order, so the swap then queues on the original
-/// table's lock first, ahead of every write waiting there, and those writes
-/// land in the new table (`cutover_bypassing_writer_not_lost`). With names
-/// that sort first, the RENAME waits on another table while writes queued on
-/// the original slip into the old table at unlock. Hence a table name is at
-/// most [`MAX_TABLE_NAME`] characters.
-pub fn shadow_names(table: &str, id: u64) -> (String, String) {
-    (
-        format!("{table}_tern{id}_new"),
-        format!("{table}_tern{id}_old"),
-    )
+/// Both must sort after the original's name: MariaDB takes a RENAME's
+/// metadata locks in the byte order of their names, so the swap then queues
+/// on the original table's lock first, ahead of every write waiting there,
+/// and those writes land in the new table (`cutover_bypassing_writer_not_lost`).
+/// With names that sort first, the RENAME waits on another table while writes
+/// queued on the original slip into the old table at unlock.
+///
+/// Appending keeps that order (the original is a prefix). A name too long to
+/// append to within MariaDB's 64 characters is cut instead, and `~` goes
+/// where the cut falls: `<first k characters>~tern<id>_new`, with `k` chosen
+/// so that the original's character at `k` is ASCII below `~`; the new name
+/// then sorts after the original at that byte. `None` when no such cut exists
+/// (a long name with no ASCII character below `~` in reach, such as one all
+/// in Hangul): such a table cannot be migrated online.
+pub fn shadow_names(table: &str, id: u64) -> Option<(String, String)> {
+    let appended = |kind: &str| format!("{table}_tern{id}_{kind}");
+    let (new, old) = (appended("new"), appended("old"));
+    if new.chars().count() <= MAX_NAME {
+        return Some((new, old));
+    }
+    let tail_len = format!("~tern{id}_new").chars().count();
+    let chars: Vec<(usize, char)> = table.char_indices().collect();
+    let room = MAX_NAME
+        .saturating_sub(tail_len)
+        .min(chars.len().saturating_sub(1));
+    let cut = (0..=room).rev().find(|&k| chars[k].1 < '~')?;
+    let prefix = &table[..chars[cut].0];
+    Some((
+        format!("{prefix}~tern{id}_new"),
+        format!("{prefix}~tern{id}_old"),
+    ))
 }
 
-/// Longest table name whose shadow names fit MariaDB's 64 characters with
-/// any migration id up to 10 digits.
-pub const MAX_TABLE_NAME: usize = 64 - "_tern".len() - 10 - "_new".len();
+/// The longest table name MariaDB accepts, in characters.
+pub const MAX_NAME: usize = 64;
+
+/// The largest migration id the name rules are checked against (ids come
+/// from an AUTO_INCREMENT column; ten digits outlast any real use).
+pub const LARGEST_ID: u64 = 9_999_999_999;
 
 pub struct NewRecord<'a> {
     pub schema: &'a str,
@@ -259,7 +281,9 @@ pub async fn insert(
     let id = conn
         .last_insert_id()
         .ok_or_else(|| MigrateError::Internal("control table gave no id".into()))?;
-    let (shadow, old) = shadow_names(r.table, id);
+    let (shadow, old) = shadow_names(r.table, id).ok_or_else(|| {
+        MigrateError::Refused(format!("no shadow table name sorts after {}", r.table))
+    })?;
     conn.exec_drop(
         format!(
             "UPDATE {} SET shadow_table = ?, old_table = ? WHERE id = ?",
@@ -454,15 +478,43 @@ mod tests {
 
     #[test]
     fn shadow_names_sort_after_the_original() {
-        let (new, old) = shadow_names("orders", 7);
+        let names = |t: &str, id| shadow_names(t, id).unwrap_or_default();
+        let (new, old) = names("orders", 7);
         assert_eq!(
             (new.as_str(), old.as_str()),
             ("orders_tern7_new", "orders_tern7_old")
         );
-        assert!("orders" < new.as_str() && "orders" < old.as_str());
-        let longest = "x".repeat(MAX_TABLE_NAME);
-        let (new, old) = shadow_names(&longest, 9_999_999_999);
-        assert!(new.chars().count() <= 64 && old.chars().count() <= 64);
+        let hangul = "가".repeat(30);
+        let tilde_at_every_cut = format!("{}{}", "a".repeat(3), "~".repeat(61));
+        for table in [
+            "orders".to_string(),
+            "x".repeat(45),
+            "x".repeat(46),
+            "x".repeat(60),
+            "x".repeat(64),
+            format!("{}~~~{}", "a".repeat(40), "b".repeat(21)),
+            format!("{}{}", "z".repeat(20), "가".repeat(44)),
+            format!("a{hangul}"),
+            tilde_at_every_cut,
+        ] {
+            for id in [1, 77, LARGEST_ID] {
+                let (new, old) = names(&table, id);
+                assert_ne!(new, old);
+                for name in [&new, &old] {
+                    assert!(
+                        name.chars().count() <= MAX_NAME,
+                        "{name} is longer than {MAX_NAME}"
+                    );
+                    assert!(
+                        name.as_bytes() > table.as_bytes(),
+                        "{name} sorts before {table}"
+                    );
+                }
+            }
+        }
+        let cut = names(&"x".repeat(60), 12).0;
+        assert_eq!(cut, format!("{}~tern12_new", "x".repeat(53)));
+        assert_eq!(shadow_names(&"가".repeat(64), 1), None);
     }
 
     #[test]

@@ -16,14 +16,16 @@ pub fn has_usable_key(table: &Table) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The shadow and old tables' names start with the original's (see
-/// `store::shadow_names`), which bounds the original's length.
+/// The shadow and old tables' names must sort after the original's (see
+/// `store::shadow_names`); for every name but a long one without a usable
+/// ASCII character they do.
 pub fn name_leaves_room(table: &Table) -> Result<(), Refusal> {
-    if table.name.chars().count() > crate::migrate::store::MAX_TABLE_NAME {
+    use crate::migrate::store::{shadow_names, LARGEST_ID, MAX_NAME};
+    if shadow_names(&table.name, LARGEST_ID).is_none() {
         return Err(Refusal(format!(
-            "table name {} is longer than {} characters",
+            "table name {} leaves no room for a shadow table name that sorts after it within {MAX_NAME} characters (it needs an ASCII character below '~' among its first {} characters)",
             table.qualified(),
-            crate::migrate::store::MAX_TABLE_NAME
+            MAX_NAME - format!("~tern{LARGEST_ID}_new").len()
         )));
     }
     Ok(())

@@ -199,6 +199,8 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "ignored_replicas",
     "pace_pct",
     "signals",
+    "shadow_table",
+    "old_table",
 ];
 
 /// Copy progress in percent; the total is an estimate, so never past 100.
@@ -233,6 +235,8 @@ fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
         None,
         None,
         None,
+        Some(r.shadow_table.clone()),
+        Some(r.old_table.clone()),
     ]
 }
 
@@ -240,6 +244,7 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
     let p = m.progress();
     let ignored = p.ignored_replicas_text();
     let signals = p.signals_text();
+    let (shadow, old) = m.side_tables();
     let pct = if p.state == crate::migrate::store::State::Done {
         100.0
     } else {
@@ -271,6 +276,8 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         ignored,
         Some(p.pace_pct.to_string()),
         signals,
+        shadow,
+        old,
     ]
 }
 
