@@ -30,7 +30,7 @@ use super::store::{self, State};
 use super::table::{qualified, Table};
 use super::MigrateError;
 use crate::gtid::GtidSet;
-use crate::protocol::errcode::ER_UNKNOWN_ERROR;
+use crate::protocol::errcode::{ER_CANT_CREATE_TABLE, ER_UNKNOWN_ERROR};
 use crate::sql::alter::{plan, AlterPlan, OnlineAlter};
 
 /// A migration ready to run: its connections and where it stands.
@@ -162,11 +162,25 @@ async fn create_shadow(
     id: u64,
 ) -> Result<(Mapping, GtidSet, bool), MigrateError> {
     let shadow_q = qualified(&source.schema, shadow_name);
-    work.query_drop(format!(
-        "CREATE TABLE {shadow_q} LIKE {}",
-        source.qualified()
-    ))
-    .await?;
+    let created = work
+        .query_drop(format!(
+            "CREATE TABLE {shadow_q} LIKE {}",
+            source.qualified()
+        ))
+        .await;
+    match created {
+        // The file system's limit on the table's file name, which spells
+        // each non-ASCII character in five bytes: the native ALTER's short
+        // `#sql-` names do not meet it, so the change can still run natively.
+        Err(mysql_async::Error::Server(e))
+            if e.code == ER_CANT_CREATE_TABLE && e.message.contains("File name too long") =>
+        {
+            return Err(MigrateError::Refused(format!(
+                "the shadow table's name {shadow_name} makes a file name too long for the server"
+            )));
+        }
+        other => other?,
+    }
     let native_copies = build_shadow(work, &shadow_q, &req.alter.specs).await?;
     let shadow = Table::load(work, &source.schema, shadow_name)
         .await?

@@ -6,6 +6,8 @@
 //! paths use these names, never the numbers; tests that pin what goes on the
 //! wire may spell the numbers out.
 
+/// "Can't create table %`s (errno: %M)".
+pub const ER_CANT_CREATE_TABLE: u16 = 1005;
 /// "Too many connections".
 pub const ER_CON_COUNT_ERROR: u16 = 1040;
 /// "Bad handshake".
