@@ -21,6 +21,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/migrate/lib.sh
+. "$ROOT/bench/migrate/lib.sh"
 export PATH="$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin"
 ROWS="${ROWS:-1000000}"
 REPS="${REPS:-2}"
@@ -38,9 +40,6 @@ UNDO="DROP COLUMN note, MODIFY k INT NOT NULL DEFAULT '0'"
 APP_USER=app APP_PASSWORD=app_pw DB=app
 ADMIN_USER=tern_admin ADMIN_PASSWORD=tern_admin_pw
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-now_ms() { date +%s%3N; }
 pids=()
 stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -58,27 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-wait_for_line() { # FILE PATTERN PID TIMEOUT_S
-  local i
-  for ((i = 0; i < $4 * 10; i++)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-root_sql() { mariadb --no-defaults -h 127.0.0.1 -P "$1" -u root -proot -N -B "$DB" -e "$2"; }
-replica_caught_up() {
-  local p r i
-  for ((i = 0; i < 6000; i++)); do
-    p="$(root_sql "$primary_port" 'SELECT @@gtid_binlog_pos')"
-    r="$(root_sql "$replica_port" 'SELECT @@gtid_slave_pos')"
-    [ "$p" = "$r" ] && return 0
-    sleep 0.1
-  done
-  die "replica did not catch up"
-}
 
 if [ "$BUILD" = 1 ]; then
   log "building (cargo build --release -p tern -p tern-tests --bins)"

@@ -17,6 +17,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/migrate/lib.sh
+. "$ROOT/bench/migrate/lib.sh"
 export PATH="$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin"
 ROWS="${ROWS:-1000000}"
 METHODS="${METHODS:-tern ptosc native}"
@@ -44,9 +46,6 @@ case_spec() {
   esac
 }
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-now_ms() { date +%s%3N; }
 pids=()
 cleanup() {
   local rc=$?
@@ -60,27 +59,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-wait_for_line() { # FILE PATTERN PID TIMEOUT_S
-  local i
-  for ((i = 0; i < $4 * 10; i++)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; return 1; }
-    sleep 0.1
-  done
-  return 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-root_sql() { mariadb --no-defaults -h 127.0.0.1 -P "$1" -u root -proot -N -B "$DB" -e "$2"; }
-replica_caught_up() {
-  local p r i
-  for ((i = 0; i < 6000; i++)); do
-    p="$(root_sql "$primary_port" 'SELECT @@gtid_binlog_pos')"
-    r="$(root_sql "$replica_port" 'SELECT @@gtid_slave_pos')"
-    [ "$p" = "$r" ] && return 0
-    sleep 0.1
-  done
-  die "replica did not catch up"
-}
 
 if [ "$BUILD" = 1 ]; then
   log "building (cargo build --release -p tern -p tern-tests --bins)"

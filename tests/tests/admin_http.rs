@@ -9,13 +9,6 @@ use anyhow::{ensure, Context, Result};
 use common::Setup;
 use mysql_async::prelude::Queryable;
 
-fn json_of(body: &str) -> Result<serde_json::Value> {
-    // Strip chunked-encoding size lines if present.
-    let start = body.find(['{', '[']).context("no JSON")?;
-    let end = body.rfind(['}', ']']).context("no JSON end")?;
-    Ok(serde_json::from_str(&body[start..=end])?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_api_health_and_status_page() -> Result<()> {
     let port = tern_tests::process::free_port()?;
@@ -59,7 +52,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
 
     let (code, body) = common::http_get(&http, "/api/status").await?;
     ensure!(code == 200);
-    let status = json_of(&body)?;
+    let status = common::json_of(&body)?;
     ensure!(status["primary"]["healthy"] == true, "{status}");
     ensure!(
         status["primary"]["connections"].as_u64() >= Some(1),
@@ -71,7 +64,7 @@ async fn metrics_api_health_and_status_page() -> Result<()> {
     );
     let (code, body) = common::http_get(&http, "/api/migrations").await?;
     ensure!(code == 200);
-    let list = json_of(&body)?;
+    let list = common::json_of(&body)?;
     ensure!(
         list.as_array()
             .is_some_and(|l| l.iter().any(|m| m["id"] == id && m["table"] == "app.hm")),
@@ -291,7 +284,7 @@ async fn status_page_charts_render_and_move_in_chromium() -> Result<()> {
     // The cut-over shows in the history once the migration is done.
     common::eventually(Duration::from_secs(120), "migration done", || async {
         let (_, body) = common::http_get(&http, "/api/migrations").await?;
-        let list = json_of(&body)?;
+        let list = common::json_of(&body)?;
         Ok(list
             .as_array()
             .is_some_and(|l| l.iter().any(|m| m["id"] == id && m["state"] == "done")))

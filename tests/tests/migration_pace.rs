@@ -14,15 +14,9 @@ use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use tern_tests::cluster::{ADMIN_PASSWORD, ADMIN_USER};
 
-fn json_of(body: &str) -> Result<Value> {
-    let start = body.find(['{', '[']).context("no JSON")?;
-    let end = body.rfind(['}', ']']).context("no JSON end")?;
-    Ok(serde_json::from_str(&body[start..=end])?)
-}
-
 async fn migration(http: &str, id: u64) -> Result<Value> {
     let (_, body) = common::http_get(http, "/api/migrations").await?;
-    json_of(&body)?
+    common::json_of(&body)?
         .as_array()
         .and_then(|l| l.iter().find(|m| m["id"] == id).cloned())
         .with_context(|| format!("migration {id} not listed"))

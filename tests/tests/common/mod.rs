@@ -345,6 +345,13 @@ pub fn com_query(sql: &str) -> Vec<u8> {
     p
 }
 
+/// The JSON in an HTTP body (chunked-encoding size lines around it are skipped).
+pub fn json_of(body: &str) -> Result<serde_json::Value> {
+    let start = body.find(['{', '[']).context("no JSON")?;
+    let end = body.rfind(['}', ']']).context("no JSON end")?;
+    Ok(serde_json::from_str(&body[start..=end])?)
+}
+
 /// A plain HTTP/1.1 GET of Tern's HTTP endpoint; returns (status code, body).
 /// Bodies may come chunked: callers look for what they need inside.
 pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
