@@ -11,7 +11,8 @@
 //! **Swap on MariaDB** (RENAME under LOCK TABLES is error 1192 there), the
 //! sentry-table protocol:
 //! 1. create the sentry, a table named as the original will be renamed to;
-//! 2. freeze with `LOCK TABLES original WRITE, sentry WRITE` on connection L;
+//! 2. freeze with `LOCK TABLES original WRITE, sentry WRITE` on connection L,
+//!    and move the original's triggers onto the shadow (see `triggers`);
 //! 3. on connection R, send `RENAME TABLE original TO old, shadow TO original`:
 //!    it queues behind L's lock (and fails outright if it ever ran while the
 //!    sentry exists, so a lost L can never let it swap early);
@@ -21,8 +22,8 @@
 //! 5. R returns: the swap happened in one atomic RENAME.
 //!
 //! Every step is bounded by the hold bound measured from the moment the gate
-//! closed. A bound hit before step 4 backs out: kill R's query, unlock, drop
-//! the sentry, open the gate; the migration retries later and the clients
+//! closed. A bound hit before step 4 backs out: kill R's query, move the
+//! triggers back, unlock, drop the sentry, open the gate; the migration retries later and the clients
 //! never wait longer than the bound. If R's connection dies during the
 //! RENAME, whether it happened is read back from the tables themselves.
 
@@ -43,6 +44,7 @@ use super::fetch::Fetch;
 use super::gate::{GateGuard, WriteGate};
 use super::mapping::Mapping;
 use super::table::{qualified, Table};
+use super::triggers::{self, Trigger};
 use super::MigrateError;
 use crate::gtid::GtidSet;
 use crate::protocol::errcode::ER_LOCK_WAIT_TIMEOUT;
@@ -328,6 +330,16 @@ pub async fn swap(
             reason: "table lock or catch-up not within the bound".into(),
         });
     };
+    // The triggers go to the shadow under the lock, so that no write runs
+    // between their leaving the original and the RENAME.
+    let moved = match carry_triggers(cx, &mut frozen).await {
+        Ok(moved) => moved,
+        Err(reason) => {
+            let held = frozen.release().await;
+            drop_sentry(work, &source.schema, old_name).await?;
+            return Ok(SwapOutcome::BackedOut { held, reason });
+        }
+    };
     // 3. The RENAME on its own connection.
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {} TO {}",
@@ -337,8 +349,11 @@ pub async fn swap(
     );
     let mut renaming = spawn_rename(rename, rename_sql);
     // 4. Seen queued behind the lock: drop the sentry and unlock.
-    if !wait_until_queued(work, rename_id, &mut frozen, &renaming).await? {
-        let (held, failed) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
+    let queued = wait_until_queued(work, rename_id, &mut frozen, &renaming).await;
+    if !matches!(queued, Ok(true)) {
+        let (held, failed) =
+            abort_rename(cx, work, old_name, rename_id, renaming, frozen, &moved).await?;
+        queued?;
         let reason = match failed {
             Some(e) => format!("RENAME failed: {e}"),
             None => "RENAME not queued within the bound".into(),
@@ -347,7 +362,8 @@ pub async fn swap(
     }
     let dropped = frozen.lock.query_drop(format!("DROP TABLE {sentry}")).await;
     if let Err(e) = dropped {
-        let (held, _) = abort_rename(cx, work, old_name, rename_id, renaming, frozen).await?;
+        let (held, _) =
+            abort_rename(cx, work, old_name, rename_id, renaming, frozen, &moved).await?;
         return Ok(SwapOutcome::BackedOut {
             held,
             reason: format!("cannot drop the sentry: {e}"),
@@ -363,9 +379,32 @@ pub async fn swap(
         Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
         other => {
             let lost = format!("{other:?}");
-            read_back_rename(cx, work, old_name, held, steps, lost).await
+            read_back_rename(cx, work, old_name, held, steps, lost, &moved).await
         }
     }
+}
+
+/// Moves the original's triggers onto the shadow on the lock connection.
+/// On failure, whatever moved is moved back and the reason returned: the
+/// caller backs out.
+async fn carry_triggers(
+    cx: &FreezeContext<'_>,
+    frozen: &mut Frozen,
+) -> Result<Vec<Trigger>, String> {
+    let source = &cx.mapping.source;
+    let shadow = &cx.mapping.shadow;
+    let found = triggers::on_table(&mut frozen.lock, &source.schema, &source.name)
+        .await
+        .map_err(|e| format!("cannot read the triggers: {e}"))?;
+    if let Err(e) = triggers::move_to(&mut frozen.lock, &source.schema, &found, &shadow.name).await
+    {
+        let back = triggers::move_to(&mut frozen.lock, &source.schema, &found, &source.name).await;
+        if let Err(back) = back {
+            tracing::error!(error = %back, table = %crate::logsafe::untrusted(source.qualified()), "cannot move the triggers back to the original; the next start moves them");
+        }
+        return Err(format!("cannot move the triggers: {e}"));
+    }
+    Ok(found)
 }
 
 /// The RENAME on its own connection, answering the GTID it was written with.
@@ -421,10 +460,15 @@ async fn abort_rename(
     old_name: &str,
     rename_id: u32,
     mut renaming: Renaming,
-    frozen: Frozen,
+    mut frozen: Frozen,
+    moved: &[Trigger],
 ) -> Result<(Duration, Option<mysql_async::Error>), MigrateError> {
     kill_query(cx.opts, rename_id).await;
     let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+    let source = &cx.mapping.source;
+    if let Err(e) = triggers::move_to(&mut frozen.lock, &source.schema, moved, &source.name).await {
+        tracing::error!(error = %e, table = %crate::logsafe::untrusted(source.qualified()), "cannot move the triggers back to the original; the next start moves them");
+    }
     let held = frozen.release().await;
     drop_sentry(work, &cx.mapping.source.schema, old_name).await?;
     let failed = match finished {
@@ -443,6 +487,7 @@ async fn read_back_rename(
     held: Duration,
     steps: HoldSteps,
     lost: String,
+    moved: &[Trigger],
 ) -> Result<SwapOutcome, MigrateError> {
     let source = &cx.mapping.source;
     let shadow = &cx.mapping.shadow;
@@ -456,6 +501,7 @@ async fn read_back_rename(
             steps,
         });
     }
+    triggers::move_to(work, &source.schema, moved, &source.name).await?;
     drop_sentry(work, &source.schema, old_name).await?;
     Ok(SwapOutcome::BackedOut {
         held,

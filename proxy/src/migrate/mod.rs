@@ -22,6 +22,7 @@
 //! - [`apply`]: replay re-reads the current rows, so it is idempotent and order-free
 //! - [`verify`]: both checksums read the same frozen moment
 //! - [`cutover`]: freeze and sentry swap; clients are held no longer than the hold bound
+//! - [`triggers`]: on the original until the frozen moment of the cut-over, then on the new table; never on two at once
 //! - [`gate`]: Tern-side write hold during a freeze; a closed gate always opens
 //! - [`throttle`]: the copy waits on lag and load; a replica that stopped applying leaves after its grace
 //! - [`pace`]: the copy slows before clients feel it; slowing is fast, speeding up gradual
@@ -68,6 +69,7 @@ pub mod store;
 pub mod sweeper;
 pub mod table;
 pub mod throttle;
+pub mod triggers;
 pub mod verify;
 
 pub use conn::{connect, engine_conn};

@@ -28,6 +28,7 @@ use super::migration::{Migration, Progress};
 use super::runner::abandon;
 use super::store::{self, State};
 use super::table::{qualified, Table};
+use super::triggers;
 use super::MigrateError;
 use crate::gtid::GtidSet;
 use crate::protocol::errcode::{ER_CANT_CREATE_TABLE, ER_UNKNOWN_ERROR};
@@ -137,9 +138,6 @@ async fn checked_source(work: &mut Conn, req: &AlterRequest) -> Result<Table, Mi
     check::has_usable_key(&source).map_err(refused)?;
     check::is_transactional(&source).map_err(refused)?;
     check::name_leaves_room(&source).map_err(refused)?;
-    check::no_triggers(work, &source.schema, &source.name)
-        .await?
-        .map_err(refused)?;
     check::no_foreign_keys(work, &source.schema, &source.name)
         .await?
         .map_err(refused)?;
@@ -239,6 +237,17 @@ pub async fn resume(
     if !cutover::table_exists(&mut work, &record.schema, &record.shadow_table).await? {
         settle_without_shadow(&mut work, &record).await?;
         return Ok(None);
+    }
+    // Triggers on the shadow mean Tern stopped inside a cut-over: they belong
+    // on the original (see `triggers`).
+    let stranded = triggers::on_table(&mut work, &record.schema, &record.shadow_table).await?;
+    if !stranded.is_empty() {
+        triggers::move_to(&mut work, &record.schema, &stranded, &record.table).await?;
+        tracing::warn!(
+            migration = record.id,
+            triggers = stranded.len(),
+            "moved the triggers an interrupted cut-over left on the shadow back to the original"
+        );
     }
     let (mapping, shadow_key, high_water, position) = match reload(&mut work, &record).await {
         Ok(v) => v,

@@ -5,13 +5,11 @@ mod binlog;
 mod engine;
 mod foreign_keys;
 mod key;
-mod triggers;
 
 pub use binlog::binlog_is_row_based;
 pub use engine::is_transactional;
 pub use foreign_keys::no_foreign_keys;
 pub use key::{has_usable_key, keeps_key_columns, name_leaves_room};
-pub use triggers::no_triggers;
 
 /// Why Tern will not run an ALTER online.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
