@@ -12,8 +12,9 @@
 //!   connection is brought to the same default schema and session variables
 //!   (replayed `SET` statements) before it serves a read;
 //! - a read goes to a replica only with the session's last write applied there
-//!   (or whatever the consistency mode requires), else it waits a bounded time on
-//!   the replica, else it runs on the primary;
+//!   (or whatever the consistency mode requires), and every table change made
+//!   through Tern to a table it names, else it waits a bounded time on the
+//!   replica, else it runs on the primary;
 //! - when the primary connection dies (under a command or while idle), the
 //!   client gets what the server sent before closing and then the same kind of
 //!   close, with no packet of Tern's own, and the session ends (its server-side
