@@ -80,6 +80,8 @@ async fn page() -> Html<&'static str> {
 fn refresh_gauges(shared: &Shared) {
     let m = &shared.metrics;
     m.client_connections.set(shared.active_sessions() as i64);
+    m.schema_changes_pending
+        .set(shared.schema_changes.len() as i64);
     // Every session holds one primary connection.
     m.backend_connections
         .with_label_values(&[&shared.primary.addr, "primary"])

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub gate_hold_seconds: Histogram,
     /// Table changes Tern could not run online and ran as sent (with a Note).
     pub ddl_native_fallbacks: IntCounter,
+    /// Tables changed through Tern that some replica has not applied yet.
+    pub schema_changes_pending: IntGauge,
     pub backend_up: IntGaugeVec,
     pub backend_connections: IntGaugeVec,
     pub replica_lag_ms: IntGaugeVec,
@@ -112,6 +114,10 @@ impl Metrics {
             "ddl_native_fallbacks_total",
             "ALTER TABLE / CREATE INDEX / DROP INDEX that Tern could not run online and ran as sent",
         ));
+        let schema_changes_pending = must(IntGauge::new(
+            "schema_changes_pending",
+            "Tables changed through Tern that some replica has not applied yet (their replica reads wait for the change)",
+        ));
         let backend_up = must(IntGaugeVec::new(
             Opts::new(
                 "backend_up",
@@ -179,6 +185,7 @@ impl Metrics {
             Box::new(gate_holds.clone()),
             Box::new(gate_hold_seconds.clone()),
             Box::new(ddl_native_fallbacks.clone()),
+            Box::new(schema_changes_pending.clone()),
             Box::new(backend_up.clone()),
             Box::new(backend_connections.clone()),
             Box::new(replica_lag_ms.clone()),
@@ -206,6 +213,7 @@ impl Metrics {
             gate_holds,
             gate_hold_seconds,
             ddl_native_fallbacks,
+            schema_changes_pending,
             backend_up,
             backend_connections,
             replica_lag_ms,

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod conn;
 pub mod monitor;
+pub mod schema_changes;
 pub mod stream;
 pub mod users;
 

@@ -10,12 +10,20 @@
 //! PREPARE), or runs inside a transaction stays on the primary. Rules may send
 //! anything to the primary or reject it, but they cannot move one of those
 //! statements to a replica.
+//!
+//! A read on a replica must also see every table change made through this Tern
+//! instance to a table it names (by any session), until every replica has
+//! applied it: [`SchemaChanges`] says which GTIDs, and they join the route's
+//! `after` set, so a replica that lacks the change waits for it within the
+//! usual bound or the primary answers. A read never fails with `Unknown
+//! column` for a column whose ALTER already returned.
 
 #[cfg(test)]
 use tern_rules::StatementFacts;
 use tern_rules::{Consistency, Decision, Destination, Reject, StatementKind};
 
 use crate::backend::catalog::CatalogSnapshot;
+use crate::backend::schema_changes::SchemaChanges;
 use crate::gtid::{Gtid, GtidSet};
 use crate::sql::classify::{Classified, Pin};
 
@@ -33,7 +41,9 @@ pub enum Target {
 pub struct Route {
     pub target: Target,
     pub consistency: Consistency,
-    /// GTIDs the read must see beyond the session's own (`/* tern:after=... */`).
+    /// GTIDs the read must see beyond what its consistency asks for: a
+    /// `/* tern:after=... */` hint, and table changes to the tables it names
+    /// that some replica may not have applied yet.
     pub after: Option<GtidSet>,
     /// Why, for debug logs and metrics.
     pub why: &'static str,
@@ -59,6 +69,8 @@ pub struct SessionView<'a> {
     /// The server's catalog of functions and views if it is fresh; `None`
     /// vouches for no function and no view.
     pub catalog: Option<&'a CatalogSnapshot>,
+    /// Table changes replicas may still lack; `None` knows of none.
+    pub schema_changes: Option<&'a SchemaChanges>,
 }
 
 fn primary(why: &'static str, consistency: Consistency) -> Plan {
@@ -123,9 +135,15 @@ pub fn plan(c: &Classified<'_>, session: &SessionView<'_>, rules: Option<&Decisi
             },
         })
     });
+    if target == Some(Target::Primary) {
+        return primary("rule or hint", consistency);
+    }
+    if !session.has_replicas {
+        return primary("no replicas", consistency);
+    }
+    let after = with_table_changes(after, c, session);
     match target {
         Some(Target::Primary) => primary("rule or hint", consistency),
-        _ if !session.has_replicas => primary("no replicas", consistency),
         Some(Target::Replica { group }) => Plan::Send(Route {
             target: Target::Replica { group },
             consistency,
@@ -138,6 +156,28 @@ pub fn plan(c: &Classified<'_>, session: &SessionView<'_>, rules: Option<&Decisi
             after,
             why: "read",
         }),
+    }
+}
+
+/// `after` joined with the table changes to the tables `c` names that some
+/// replica may still lack. One atomic load when there are none.
+fn with_table_changes(
+    after: Option<GtidSet>,
+    c: &Classified<'_>,
+    session: &SessionView<'_>,
+) -> Option<GtidSet> {
+    let Some(changes) = session
+        .schema_changes
+        .and_then(|s| s.required_for(c.tables.as_slice(), session.schema))
+    else {
+        return after;
+    };
+    match after {
+        Some(mut after) => {
+            after.merge(&changes);
+            Some(after)
+        }
+        None => Some(changes),
     }
 }
 
@@ -327,6 +367,7 @@ mod tests {
             has_replicas: true,
             schema: Some("app"),
             catalog: Some(catalog()),
+            schema_changes: None,
         }
     }
 
@@ -491,6 +532,40 @@ mod tests {
         // A hint cannot move a write to a replica.
         let sql = "UPDATE /* tern:replica */ t SET v = 1";
         assert_eq!(target(sql, &s), Target::Primary);
+    }
+
+    #[test]
+    fn reads_of_a_changed_table_must_see_the_change() {
+        let changes = SchemaChanges::default();
+        changes.record("app", "t", &GtidSet::parse("0-1-40").expect("gtid"));
+        let mut s = free();
+        s.schema_changes = Some(&changes);
+        let after = |sql: &str| match plan(&classify(sql), &s, None) {
+            Plan::Send(r) => (r.target, r.after),
+            Plan::Reject(r) => panic!("rejected: {r:?}"),
+        };
+        let change = Some(GtidSet::parse("0-1-40").expect("gtid"));
+        assert_eq!(after("SELECT c FROM t"), (replica(), change.clone()));
+        assert_eq!(
+            after("SELECT * FROM u JOIN app.t USING (id)"),
+            (replica(), change.clone())
+        );
+        assert_eq!(
+            after("SELECT /* tern:consistency=eventual */ c FROM t"),
+            (replica(), change)
+        );
+        assert_eq!(
+            after("SELECT /* tern:after=1-1-3 */ c FROM t"),
+            (
+                replica(),
+                Some(GtidSet::parse("0-1-40,1-1-3").expect("gtid"))
+            )
+        );
+        // Tables no change touched, and statements for the primary, as before.
+        assert_eq!(after("SELECT c FROM u"), (replica(), None));
+        assert_eq!(after("SELECT c FROM other.t"), (replica(), None));
+        assert_eq!(after("SELECT 1"), (replica(), None));
+        assert_eq!(after("UPDATE t SET c = 1"), (Target::Primary, None));
     }
 
     #[test]

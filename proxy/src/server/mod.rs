@@ -71,6 +71,9 @@ pub struct Shared {
     pub catalog: Arc<crate::backend::catalog::Catalog>,
     /// The primary's position for `global` reads, read on Tern's connections.
     pub primary_position: crate::backend::monitor::PrimaryPosition,
+    /// Table changes through Tern that some replica may not have applied:
+    /// replica reads naming those tables wait for them.
+    pub schema_changes: Arc<crate::backend::schema_changes::SchemaChanges>,
     active_sessions: AtomicUsize,
     /// Sessions running a command right now; shutdown waits for them.
     busy_sessions: BusyCounter,
@@ -210,6 +213,7 @@ impl Shared {
             primary: BackendTarget::new(settings.primary.clone(), settings.backend_connect_timeout),
             replicas,
             primary_history: Arc::new(PrimaryHistory::default()),
+            schema_changes: Arc::default(),
             rules: std::sync::RwLock::new(Arc::new(rules)),
             users,
             tls,
@@ -324,6 +328,10 @@ impl Shared {
         tokio::spawn(crate::backend::monitor::watch_primary(
             crate::backend::monitor::admin_opts(&self.settings.primary, user, password),
             self.primary_history.clone(),
+            interval,
+        ));
+        tokio::spawn(self.schema_changes.clone().watch(
+            self.replicas.iter().map(|n| n.health.clone()).collect(),
             interval,
         ));
         for node in &self.replicas {

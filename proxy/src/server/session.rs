@@ -12,8 +12,9 @@
 //!   connection is brought to the same default schema and session variables
 //!   (replayed `SET` statements) before it serves a read;
 //! - a read goes to a replica only with the session's last write applied there
-//!   (or whatever the consistency mode requires), else it waits a bounded time on
-//!   the replica, else it runs on the primary;
+//!   (or whatever the consistency mode requires), and every table change made
+//!   through Tern to a table it names, else it waits a bounded time on the
+//!   replica, else it runs on the primary;
 //! - when the primary connection dies (under a command or while idle), the
 //!   client gets what the server sent before closing and then the same kind of
 //!   close, with no packet of Tern's own, and the session ends (its server-side
@@ -24,6 +25,7 @@
 //! Rooms: this file keeps the command loop, query dispatch and the session's
 //! state; `replica.rs` the replica side of reads, `prepared.rs` the binary
 //! protocol's statements, `ddl.rs` table changes and the write gate,
+//! `table_changes.rs` what other sessions' replica reads must see of them,
 //! `admin.rs` Tern's own statements, `kill.rs` KILL.
 
 mod admin;
@@ -31,6 +33,7 @@ mod ddl;
 mod kill;
 mod prepared;
 mod replica;
+mod table_changes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -375,6 +378,12 @@ impl Session {
         if changes_catalog {
             self.shared.catalog.invalidate();
         }
+        if c.multi_statement && !outcome.gtids.is_empty() {
+            // A single table change was recorded before its answer went out
+            // (ddl.rs); one inside a text of several statements is recorded
+            // once the whole answer has.
+            self.note_table_change(&c, sql, &outcome.gtids).await;
+        }
         self.after_query(&c, &payload, &outcome);
         self.record_statement(c.kind, started, &outcome);
         Ok(())
@@ -460,6 +469,7 @@ impl Session {
             has_replicas: !self.shared.replicas.is_empty(),
             schema: self.schema_name(),
             catalog,
+            schema_changes: Some(&self.shared.schema_changes),
         }
     }
 

@@ -140,24 +140,22 @@ impl Session {
         }
         .or_configured(self.shared.migrations.settings().ddl_mode);
         if mode == DdlMode::Native {
-            return self.primary_query(seq, payload).await.map(Some);
+            return self.as_sent(seq, payload, c).await;
         }
         let alter = match std::str::from_utf8(&payload[1..]).map(plan) {
             Ok(AlterPlan::Online(a)) => a,
-            Ok(AlterPlan::NotTableChange) => {
-                return self.primary_query(seq, payload).await.map(Some)
-            }
-            Ok(AlterPlan::Native(why)) => return self.run_natively(seq, payload, why).await,
+            Ok(AlterPlan::NotTableChange) => return self.as_sent(seq, payload, c).await,
+            Ok(AlterPlan::Native(why)) => return self.run_natively(seq, payload, c, why).await,
             Err(_) => {
                 return self
-                    .run_natively(seq, payload, "the statement is not UTF-8 text")
+                    .run_natively(seq, payload, c, "the statement is not UTF-8 text")
                     .await
             }
         };
         if alter.client_chose_algorithm() {
             // The client's ALGORITHM/LOCK is the client's decision: the
             // server's answer, a refusal included, is the answer.
-            return self.primary_query(seq, payload).await.map(Some);
+            return self.as_sent(seq, payload, c).await;
         }
         let schema = alter.table.schema.clone().or_else(|| {
             self.schema
@@ -167,13 +165,13 @@ impl Session {
         });
         let Some(schema) = schema else {
             // No database selected: the server says so.
-            return self.primary_query(seq, payload).await.map(Some);
+            return self.as_sent(seq, payload, c).await;
         };
         if SYSTEM_SCHEMAS
             .iter()
             .any(|s| s.eq_ignore_ascii_case(&schema))
         {
-            return self.primary_query(seq, payload).await.map(Some);
+            return self.as_sent(seq, payload, c).await;
         }
         // A session holding LOCK TABLES would block the copy's own cut-over
         // lock; with a temporary table the name may mean that table, which
@@ -189,10 +187,10 @@ impl Session {
             None
         };
         if let Some(why) = session_bound {
-            return self.run_natively(seq, payload, why).await;
+            return self.run_natively(seq, payload, c, why).await;
         }
         if !alter.names_engine {
-            if let Probe::Answered = self.try_without_copy(&payload[1..], &alter).await? {
+            if let Probe::Answered = self.try_without_copy(&payload[1..], c, &alter).await? {
                 return Ok(None);
             }
         }
@@ -231,11 +229,9 @@ impl Session {
         };
         let migration = match self.shared.migrations.submit(request).await {
             Ok(m) => m,
-            Err(MigrateError::NoSuchTable) => {
-                return self.primary_query(seq, payload).await.map(Some)
-            }
+            Err(MigrateError::NoSuchTable) => return self.as_sent(seq, payload, c).await,
             Err(MigrateError::Refused(why)) if mode != DdlMode::OnlineStrict => {
-                return self.run_natively(seq, payload, &why).await;
+                return self.run_natively(seq, payload, c, &why).await;
             }
             Err(e) => {
                 let (code, state, message) = e.client_error();
@@ -246,6 +242,7 @@ impl Session {
         };
         tracing::info!(migration = migration.id, user = %crate::logsafe::untrusted(&self.identity.user), async_mode = mode == DdlMode::Async, "online ALTER started");
         if mode == DdlMode::Async {
+            self.follow_migration(migration.clone());
             self.send_rows(&["migration_id"], &[vec![Some(migration.id.to_string())]])
                 .await?;
             return Ok(None);
@@ -262,10 +259,35 @@ impl Session {
         &mut self,
         seq: u8,
         payload: &[u8],
+        c: &Classified<'_>,
         why: &str,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
         self.shared.metrics.ddl_native_fallbacks.inc();
         tracing::info!(user = %crate::logsafe::untrusted(&self.identity.user), reason = why, "ALTER not run online: running it as sent");
+        self.relay_change(seq, payload, c, Some(why)).await
+    }
+
+    /// Runs the client's statement as sent, as the server answers it.
+    async fn as_sent(
+        &mut self,
+        seq: u8,
+        payload: &[u8],
+        c: &Classified<'_>,
+    ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        self.relay_change(seq, payload, c, None).await
+    }
+
+    /// Sends a table change to the primary and relays its answer. The OK is
+    /// held until the change is recorded for replica reads (no session may
+    /// read the table on a replica that lacks the change once the client
+    /// learns it returned), and with a `note` counts one more warning.
+    async fn relay_change(
+        &mut self,
+        seq: u8,
+        payload: &[u8],
+        c: &Classified<'_>,
+        note: Option<&str>,
+    ) -> Result<Option<RelayOutcome>, SessionEnd> {
         self.forward(seq, payload).await?;
         loop {
             // Look at the next packet without taking it: only an OK is Tern's
@@ -297,14 +319,28 @@ impl Session {
                 self.send_client(packet.seq, &packet.payload).await?;
                 continue;
             }
-            let counted = note::with_one_more_warning(&packet.payload);
+            let ok = match note {
+                Some(_) => note::with_one_more_warning(&packet.payload),
+                None => packet.payload.to_vec(),
+            };
             let mut outcome = RelayOutcome::default();
-            observe_ok(&counted, &mut outcome);
+            observe_ok(&ok, &mut outcome);
+            self.note_table_change(c, &payload[1..], &outcome.gtids)
+                .await;
             self.absorb(&outcome);
             let mut scratch = BytesMut::new();
-            let ok = client_ok(&counted, self.client_tracks, &mut scratch).to_vec();
-            self.send_client(packet.seq, &ok).await?;
-            self.ddl_note = Some(PendingConditions::fallback_note(why));
+            let out = client_ok(&ok, self.client_tracks, &mut scratch).to_vec();
+            self.send_client(packet.seq, &out).await?;
+            if let Some(why) = note {
+                self.ddl_note = Some(PendingConditions::fallback_note(why));
+            }
+            let more = outcome
+                .status
+                .is_some_and(|s| s & crate::protocol::status::MORE_RESULTS_EXISTS != 0);
+            if more {
+                // A result after the OK (the server's business): relayed as is.
+                return self.relay_primary(COM_QUERY).await.map(Some);
+            }
             return Ok(Some(outcome));
         }
     }
@@ -352,8 +388,10 @@ impl Session {
         };
         match outcome {
             Ok(finished) => {
-                // The session's next reads must see the new table.
+                // The session's next reads must see the new table, and so
+                // must every session's once the client learns it is done.
                 if let Ok(set) = GtidSet::parse(&finished.gtid) {
+                    self.note_migration_done(migration, &set);
                     self.last_write.merge(&set);
                 }
                 self.in_transaction = false;
@@ -402,6 +440,7 @@ impl Session {
     async fn try_without_copy(
         &mut self,
         statement: &[u8],
+        c: &Classified<'_>,
         alter: &OnlineAlter,
     ) -> Result<Probe, SessionEnd> {
         let lock_secs = self
@@ -429,6 +468,7 @@ impl Session {
             if reply.first() == Some(&0x00) {
                 let mut outcome = RelayOutcome::default();
                 observe_ok(&reply, &mut outcome);
+                self.note_table_change(c, statement, &outcome.gtids).await;
                 self.absorb(&outcome);
                 let mut scratch = BytesMut::new();
                 let ok = client_ok(&reply, self.client_tracks, &mut scratch).to_vec();

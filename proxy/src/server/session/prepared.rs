@@ -141,6 +141,11 @@ impl Session {
         let outcome = self.relay_primary(COM_STMT_EXECUTE).await?;
         if ddl {
             self.shared.catalog.invalidate();
+            // Recorded once the answer is out: a prepared table change is
+            // rare enough to leave that window open (see read-your-writes.md).
+            if let Some(c) = c {
+                self.note_table_change(c, b"", &outcome.gtids).await;
+            }
         }
         Ok(outcome)
     }

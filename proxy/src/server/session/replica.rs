@@ -4,7 +4,8 @@
 //!
 //! Invariant: a read reaches the client from a replica only after that
 //! replica has applied everything the read must see (the session's own
-//! writes, or the primary's position for `global`); otherwise the answer is
+//! writes, or the primary's position for `global`, plus the route's `after`:
+//! hinted GTIDs and table changes to the tables it names); otherwise the answer is
 //! discarded unread and the read runs on the primary. A replica connection
 //! that fails before any of its answer was relayed is dropped and the read
 //! retried; once part of an answer is out, the client's connection ends as
