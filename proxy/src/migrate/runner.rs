@@ -179,6 +179,8 @@ struct CopyClock {
     slowed_since: Option<Instant>,
     /// The pace's throttle reason while it is below full pace.
     pace_note: Option<String>,
+    /// What the server said at the last throttle check.
+    last_pressure: Option<ServerPressure>,
 }
 
 impl CopyClock {
@@ -198,6 +200,7 @@ impl CopyClock {
             last_writes: engine.client_writes.buckets.snapshot(),
             slowed_since: None,
             pace_note: None,
+            last_pressure: None,
         }
     }
 }
@@ -349,9 +352,10 @@ async fn copy_chunk(
     Ok(())
 }
 
-/// Reads the pace signals (at most every `pace::MIN_WINDOW`), records and logs
-/// what changed, then gives back the share of time the pace asks for after a
-/// chunk that took `chunk_took`, applying captured changes first.
+/// Reads the pace signals, then gives back the share of time the pace asks
+/// for after a chunk that took `chunk_took`, applying captured changes
+/// meanwhile. The wait is cut in slices of `pace::MIN_WINDOW` with a look
+/// after each, so a pace that recovers shortens the wait at once.
 async fn keep_pace(
     engine: &Engine,
     settings: &MigrateSettings,
@@ -362,53 +366,68 @@ async fn keep_pace(
     chunk_took: Duration,
 ) -> Result<(), MigrateError> {
     let m = s.migration.clone();
+    clock.last_pressure = pressure;
+    look_at_pace(engine, settings, &m, clock);
+    let started = Instant::now();
+    loop {
+        let wait = clock.pace.wait_after(chunk_took).min(MAX_PACE_WAIT);
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() || m.interrupted().is_err() {
+            return Ok(());
+        }
+        apply_pending(s, changes).await?;
+        m.idle(left.min(pace::MIN_WINDOW)).await;
+        look_at_pace(engine, settings, &m, clock);
+    }
+}
+
+/// One look at the pace signals, at most every `pace::MIN_WINDOW`: moves the
+/// pace, shows it and logs when it drops or is back at full.
+fn look_at_pace(engine: &Engine, settings: &MigrateSettings, m: &Migration, clock: &mut CopyClock) {
     let now = Instant::now();
     let window = now.duration_since(clock.last_look);
-    if window >= pace::MIN_WINDOW {
-        let writes = engine.client_writes.buckets.snapshot();
-        let recent = writes.since(&clock.last_writes);
-        let before = clock.pace.level();
-        let clients = ClientLatency {
-            window,
-            writes: &recent,
-        };
-        let level = clock.pace.look(&settings.pace, Some(clients), pressure);
-        clock.last_look = now;
-        clock.last_writes = writes;
-        let pct = (level * 100.0).round() as u8;
-        let reason = clock.pace.reason();
-        if level < before {
-            tracing::info!(
-                pace_pct = pct,
-                reason = reason.as_deref().unwrap_or(""),
-                "copy slowed"
-            );
-            clock.slowed_since.get_or_insert(now);
-        } else if level >= 1.0 && before < 1.0 {
-            let slowed_ms = clock
-                .slowed_since
-                .take()
-                .map_or(0, |t| t.elapsed().as_millis() as u64);
-            tracing::info!(slowed_ms, "copy back at full pace");
-        }
-        clock.pace_note = (level < 1.0).then(|| match &reason {
-            Some(r) => format!("pace {pct}%: {r}"),
-            None => format!("pace {pct}%, recovering"),
-        });
-        let readings = clock.pace.readings().to_vec();
-        let note = clock.pace_note.clone();
-        m.update(|p| {
-            p.pace_pct = pct;
-            p.signals = readings;
-            p.throttled = note;
-        });
+    if window < pace::MIN_WINDOW {
+        return;
     }
-    let wait = clock.pace.wait_after(chunk_took).min(MAX_PACE_WAIT);
-    if !wait.is_zero() {
-        apply_pending(s, changes).await?;
-        m.idle(wait).await;
+    let writes = engine.client_writes.buckets.snapshot();
+    let recent = writes.since(&clock.last_writes);
+    let before = clock.pace.level();
+    let clients = ClientLatency {
+        window,
+        writes: &recent,
+    };
+    let level = clock
+        .pace
+        .look(&settings.pace, Some(clients), clock.last_pressure);
+    clock.last_look = now;
+    clock.last_writes = writes;
+    let pct = (level * 100.0).round() as u8;
+    let reason = clock.pace.reason();
+    if level < before {
+        tracing::info!(
+            pace_pct = pct,
+            reason = reason.as_deref().unwrap_or(""),
+            "copy slowed"
+        );
+        clock.slowed_since.get_or_insert(now);
+    } else if level >= 1.0 && before < 1.0 {
+        let slowed_ms = clock
+            .slowed_since
+            .take()
+            .map_or(0, |t| t.elapsed().as_millis() as u64);
+        tracing::info!(slowed_ms, "copy back at full pace");
     }
-    Ok(())
+    clock.pace_note = (level < 1.0).then(|| match &reason {
+        Some(r) => format!("pace {pct}%: {r}"),
+        None => format!("pace {pct}%, recovering"),
+    });
+    let readings = clock.pace.readings().to_vec();
+    let note = clock.pace_note.clone();
+    m.update(|p| {
+        p.pace_pct = pct;
+        p.signals = readings;
+        p.throttled = note;
+    });
 }
 
 /// Compares the shadow with the original in one snapshot and copies again
