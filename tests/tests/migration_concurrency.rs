@@ -163,13 +163,10 @@ async fn second_copy_waits_for_the_slot_and_both_finish() -> Result<()> {
         let first_row = migration_row(&mut c, first).await?;
         let second_row = migration_row(&mut c, second).await?;
         if column(&second_row, COL_THROTTLED) != want {
-            // The slot is freed once the last chunk is copied, a moment
-            // before the state says verifying.
-            let first_copied = column(&first_row, COL_STATE) != "copying"
-                || column(&first_row, COL_ROWS_COPIED) == column(&first_row, COL_ROWS_TOTAL);
             ensure!(
-                first_copied,
-                "the second copy started while the first was copying: {first_row:?} {second_row:?}"
+                column(&first_row, COL_STATE) != "copying"
+                    || column(&first_row, COL_ROWS_COPIED) != "0",
+                "{first_row:?} {second_row:?}"
             );
             break;
         }
@@ -197,11 +194,19 @@ async fn second_copy_waits_for_the_slot_and_both_finish() -> Result<()> {
             .await?
             .contains("`v` bigint(20) NOT NULL"));
     }
+    // The slot is handed on only once the first copy is done.
+    let log = s.tern.log_contents();
+    let line_of = |needle: &str, id: u64| {
+        log.lines()
+            .position(|l| l.contains(&format!("migration{{id={id} ")) && l.contains(needle))
+    };
+    let first_done = line_of("copy done", first).context("first copy done not logged")?;
+    let second_starts = line_of("copy starts", second).context("second copy start not logged")?;
     ensure!(
-        s.tern.log_contents().contains("copy waits for a slot"),
-        "{}",
-        s.tern.log_tail()
+        first_done < second_starts,
+        "the second copy started before the first was done:\n{log}"
     );
+    ensure!(log.contains("copy waits for a slot"), "{log}");
     Ok(())
 }
 

@@ -278,10 +278,12 @@ async fn copy_phase(
         )
         .await?;
     }
-    drop(slot);
     let position = apply_pending(s, changes).await?;
     checkpoint(s, &position).await?;
     tracing::info!(rows_copied = s.copier.rows_copied, "copy done");
+    // Freed here, once the copy is done and checkpointed (the slot would go
+    // with `slot` anyway; the log then shows one copy ending before the next starts).
+    drop(slot);
     Ok(())
 }
 

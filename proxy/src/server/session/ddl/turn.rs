@@ -22,7 +22,7 @@ use super::{DdlMode, PendingConditions};
 use crate::backend::conn::InternalReply;
 use crate::migrate::store::ownership_lock_name;
 use crate::migrate::MigrateError;
-use crate::protocol::errcode::{ER_LOCK_WAIT_TIMEOUT, ER_QUERY_INTERRUPTED};
+use crate::protocol::errcode::{ER_LOCK_WAIT_TIMEOUT, ER_QUERY_INTERRUPTED, ER_SERVER_SHUTDOWN};
 
 /// What the wait left to do.
 pub(in crate::server::session) enum Turn {
@@ -126,6 +126,13 @@ impl Session {
                 {
                     return self.answer_error(code, &message).await;
                 }
+                if self.shared.migrations.is_stopping() {
+                    // The migration ended because Tern is stopping: no new
+                    // one starts now, as a server shutting down starts no ALTER.
+                    return self
+                        .answer_error(ER_SERVER_SHUTDOWN, "Server shutdown in progress")
+                        .await;
+                }
                 tracing::info!(
                     waited_ms = clock.started.elapsed().as_millis() as u64,
                     "ALTER's turn: the table's migration has ended"
@@ -168,6 +175,7 @@ impl Session {
     async fn answer_error(&mut self, code: u16, message: &str) -> Result<Turn, SessionEnd> {
         let state = match code {
             ER_QUERY_INTERRUPTED => "70100",
+            ER_SERVER_SHUTDOWN => "08S01",
             _ => "HY000",
         };
         self.send_error(code, state, message).await?;
