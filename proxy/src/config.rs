@@ -211,6 +211,10 @@ pub struct ServeArgs {
     /// [default: 600].
     #[arg(long, env = "TERN_MIGRATION_MAX_THROTTLE_SECS")]
     pub migration_max_throttle_secs: Option<u64>,
+    /// How many online ALTERs (of different tables) copy rows at the same
+    /// time; the others wait for a copy slot. 0 means no limit [default: 1].
+    #[arg(long, env = "TERN_MIGRATION_MAX_CONCURRENT")]
+    pub migration_max_concurrent: Option<usize>,
     /// The copy of an online ALTER slows down while the p99 of client writes
     /// through Tern exceeds this multiple of its p99 before the migration
     /// (plus 5 ms); 0 turns the signal off [default: 2].
@@ -277,6 +281,7 @@ pub struct FileConfig {
     pub migration_keep_old_secs: Option<u64>,
     pub migration_replica_grace_secs: Option<u64>,
     pub migration_max_throttle_secs: Option<u64>,
+    pub migration_max_concurrent: Option<usize>,
     pub migration_latency_factor: Option<f64>,
     pub migration_max_write_ms: Option<u64>,
     pub migration_max_checkpoint_age_pct: Option<f64>,
@@ -353,6 +358,10 @@ impl ServeArgs {
     ) -> Result<crate::migrate::MigrateSettings, ConfigError> {
         let d = crate::migrate::MigrateSettings::default();
         Ok(crate::migrate::MigrateSettings {
+            max_concurrent: self
+                .migration_max_concurrent
+                .or(file.migration_max_concurrent)
+                .unwrap_or(d.max_concurrent),
             chunk_target: self
                 .migration_chunk_ms
                 .or(file.migration_chunk_ms)
@@ -607,12 +616,13 @@ mod tests {
             crate::migrate::DEFAULT_REPLICA_GRACE
         );
         assert_eq!(s.migrate.max_throttle, crate::migrate::DEFAULT_MAX_THROTTLE);
+        assert_eq!(s.migrate.max_concurrent, 1);
         let dir = std::env::temp_dir().join(format!("tern-cfg-bounds-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("tern.toml");
         std::fs::write(
             &file,
-            "migration_replica_grace_secs = 5\nmigration_max_throttle_secs = 0\n",
+            "migration_replica_grace_secs = 5\nmigration_max_throttle_secs = 0\nmigration_max_concurrent = 0\n",
         )
         .expect("write");
         let s = args(&[
@@ -629,6 +639,7 @@ mod tests {
         .expect("resolves");
         assert_eq!(s.migrate.replica_grace, Duration::from_secs(5));
         assert_eq!(s.migrate.max_throttle, Duration::from_secs(7));
+        assert_eq!(s.migrate.max_concurrent, 0);
     }
 
     #[test]

@@ -147,6 +147,7 @@ async fn reload_on_sighup(
                     keep_old_secs = settings.migrate.keep_old.as_secs(),
                     replica_grace_secs = settings.migrate.replica_grace.as_secs(),
                     max_throttle_secs = settings.migrate.max_throttle.as_secs(),
+                    max_concurrent = settings.migrate.max_concurrent,
                     latency_factor = settings.migrate.pace.latency_factor,
                     max_write_ms = settings.migrate.pace.max_write.as_millis() as u64,
                     max_checkpoint_age_pct = settings.migrate.pace.max_checkpoint_age_pct,

@@ -1035,12 +1035,26 @@ async fn a_second_tern_neither_resumes_nor_duplicates_a_running_migration() -> R
             .any(|r| r.get::<String, _>("runs_here").as_deref() == Some("yes")),
         "the first instance lost its migration"
     );
+    // A second ALTER of the table waits for the other instance's migration,
+    // as for one of its own, up to the session's lock_wait_timeout; an async
+    // one is refused at once.
+    c2.query_drop("SET SESSION lock_wait_timeout = 1").await?;
     let (code, _, message) = server_error(
         c2.query_drop("ALTER TABLE tw MODIFY v BIGINT NOT NULL, FORCE")
             .await,
     )?;
     ensure!(
-        code == 1205 && message.contains("already running"),
+        code == 1205 && message == "Lock wait timeout exceeded; try restarting transaction",
+        "{code} {message}"
+    );
+    let (code, _, message) = server_error(
+        c2.query_drop("/* tern:async */ ALTER TABLE tw MODIFY v BIGINT NOT NULL, FORCE")
+            .await,
+    )?;
+    ensure!(
+        code == 1205
+            && message.contains("already running")
+            && message.contains("another Tern instance"),
         "{code} {message}"
     );
     // Steering through the other instance: the command goes through the

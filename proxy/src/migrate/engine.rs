@@ -22,6 +22,7 @@ use super::conn::connect;
 use super::gate::WriteGate;
 use super::migration::Migration;
 use super::settings::MigrateSettings;
+use super::slots::CopySlots;
 use super::store::{self, State};
 use super::{runner, start, sweeper, throttle, MigrateError};
 use crate::admin::latency::{LatencyBuckets, LatencyHistory};
@@ -55,6 +56,8 @@ pub struct Engine {
     /// Migration tasks still running, and a wake-up when one ends.
     running: AtomicUsize,
     task_ended: Notify,
+    /// Copy phases running now, bounded by `--migration-max-concurrent`.
+    pub(super) copy_slots: CopySlots,
     /// Latency of client writes through Tern: the copy's pace follows it
     /// (see `pace`). Empty for `tern alter`, which has no clients.
     pub client_writes: Arc<LatencyHistory>,
@@ -80,6 +83,7 @@ impl Engine {
             stopping: CancellationToken::new(),
             running: AtomicUsize::new(0),
             task_ended: Notify::new(),
+            copy_slots: CopySlots::default(),
             client_writes: Arc::new(LatencyHistory::new(client_writes)),
         })
     }

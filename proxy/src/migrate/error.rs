@@ -26,7 +26,9 @@ pub enum MigrateError {
     /// The table does not exist: the session lets the server answer natively.
     #[error("table not found")]
     NoSuchTable,
-    #[error("a migration of {0} is already running")]
+    /// The table is being migrated and the change may not wait for it (an
+    /// async ALTER); a synchronous one waits its turn instead.
+    #[error("a migration of {0} is already running; an async ALTER does not wait for it: send it again once that migration has ended, or without async to wait its turn")]
     Busy(String),
     #[error("migration cancelled")]
     Cancelled,

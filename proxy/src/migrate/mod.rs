@@ -26,6 +26,7 @@
 //! - [`gate`]: Tern-side write hold during a freeze; a closed gate always opens
 //! - [`throttle`]: the copy waits on lag and load; a replica that stopped applying leaves after its grace
 //! - [`pace`]: the copy slows before clients feel it; slowing is fast, speeding up gradual
+//! - [`slots`]: how many copies run at once; only the copy phase holds a slot, handed on in id order
 //! - [`store`]: the control table; a checkpoint never claims an unapplied change; one owner per table
 //! - [`sweeper`]: drops only recorded old tables past their keep time
 //! - [`conn`]: every connection that moves rows converts values the same way
@@ -64,6 +65,7 @@ pub mod remote;
 pub mod report;
 pub mod runner;
 pub mod settings;
+pub mod slots;
 pub mod start;
 pub mod store;
 pub mod sweeper;

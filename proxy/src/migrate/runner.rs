@@ -28,6 +28,7 @@ use super::mapping::Mapping;
 use super::migration::{Finished, Migration};
 use super::pace::{self, ClientLatency, Pace, ServerPressure};
 use super::settings::MigrateSettings;
+use super::slots::SlotClaim;
 use super::start::Started;
 use super::store::{self, State};
 use super::table::{qualified, Table};
@@ -43,6 +44,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const LOG_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How long the copier sleeps while throttled or paused before looking again.
 const IDLE_STEP: Duration = Duration::from_millis(100);
+/// How long a copy waiting for a slot sleeps before looking again: a freed
+/// slot, an operator command, a cancel or a shutdown end the wait at once, so
+/// the step only paces catch-up and picks up a raised limit (SIGHUP).
+const SLOT_STEP: Duration = Duration::from_millis(500);
 /// How long a postponed migration sleeps between catch-ups: COMPLETE ends the
 /// wait at once, so the step only paces how often captured changes are applied.
 const POSTPONED_STEP: Duration = Duration::from_millis(200);
@@ -219,13 +224,9 @@ async fn copy_phase(
     let baseline = clock.pace.baseline_p99();
     m.update(|p| {
         p.state = State::Copying;
-        p.copy_started = Some(Instant::now());
         p.baseline_p99 = baseline;
     });
-    tracing::info!(
-        baseline_write_p99_ms = baseline.map(|b| b.as_secs_f64() * 1000.0),
-        "copy starts at full pace"
-    );
+    let mut slot = engine.copy_slots.claim(m.id);
     while !s.copier.done() {
         if let Err(e) = m.interrupted() {
             if matches!(e, MigrateError::Stopping) {
@@ -237,15 +238,31 @@ async fn copy_phase(
         if m.is_paused() {
             // A pause is the operator's wait, not a throttle: it does not count
             // towards the throttle bound, which starts again after RESUME.
+            // Another copy may use the slot meanwhile.
             if clock.throttled_since.take().is_some() {
                 m.update(|p| p.throttled = None);
             }
+            slot.give_back();
             apply_pending(s, changes).await?;
             m.idle(IDLE_STEP).await;
             continue;
         }
         // Settings may change under a running migration (SIGHUP).
         let settings = engine.settings();
+        if !slot.held() {
+            if !wait_for_slot(engine, &settings, s, changes, &mut clock, &mut slot).await? {
+                continue;
+            }
+            m.update(|p| {
+                p.throttled = None;
+                p.copy_started.get_or_insert_with(Instant::now);
+            });
+            tracing::info!(
+                baseline_write_p99_ms = baseline.map(|b| b.as_secs_f64() * 1000.0),
+                copies_running = engine.copy_slots.in_use(),
+                "copy starts at full pace"
+            );
+        }
         s.copier.set_target(settings.chunk_target);
         let Some(verdict) = wait_if_throttled(engine, &settings, s, changes, &mut clock).await?
         else {
@@ -267,7 +284,42 @@ async fn copy_phase(
     let position = apply_pending(s, changes).await?;
     checkpoint(s, &position).await?;
     tracing::info!(rows_copied = s.copier.rows_copied, "copy done");
+    // Freed here, once the copy is done and checkpointed (the slot would go
+    // with `slot` anyway; the log then shows one copy ending before the next starts).
+    drop(slot);
     Ok(())
+}
+
+/// Takes a copy slot (`--migration-max-concurrent`), or, while none is free,
+/// shows why in `throttled`, applies changes and idles until a slot is freed
+/// or an operator command, a cancel or a shutdown arrives. Waiting for a slot
+/// is not a throttle: it never counts towards `max_throttle`. Whether the slot
+/// is held.
+async fn wait_for_slot(
+    engine: &Engine,
+    settings: &MigrateSettings,
+    s: &mut Started,
+    changes: &Changes,
+    clock: &mut CopyClock,
+    slot: &mut SlotClaim<'_>,
+) -> Result<bool, MigrateError> {
+    let m = s.migration.clone();
+    // Registered before the look, so a slot freed in between still wakes us.
+    let freed = engine.copy_slots.freed.notified();
+    let Err(reason) = slot.take(settings.max_concurrent) else {
+        return Ok(true);
+    };
+    clock.throttled_since = None;
+    if m.progress().throttled.as_deref() != Some(reason.as_str()) {
+        tracing::info!(reason = %reason, "copy waits for a slot");
+    }
+    m.update(|p| p.throttled = Some(reason));
+    apply_pending(s, changes).await?;
+    tokio::select! {
+        () = m.idle(SLOT_STEP) => {}
+        () = freed => {}
+    }
+    Ok(false)
 }
 
 /// Asks the throttle. While it says wait, applies changes and idles one step

@@ -25,6 +25,9 @@ pub struct MigrateSettings {
     /// Longest continuous throttle (no chunk copied) before the migration
     /// fails; zero means no bound.
     pub max_throttle: Duration,
+    /// How many migrations may be in their copy phase at once; zero means
+    /// no limit. Verify, postponement and cut-over take no slot.
+    pub max_concurrent: usize,
     /// How table changes run in sessions that did not `SET tern_ddl`.
     pub ddl_mode: plan::DdlMode,
     /// The limits the copy's pace holds client latency and server pressure to.
@@ -42,6 +45,12 @@ pub const DEFAULT_REPLICA_GRACE: Duration = Duration::from_secs(30);
 /// migration step) can wait for an answer.
 pub const DEFAULT_MAX_THROTTLE: Duration = Duration::from_secs(600);
 
+/// One copy at a time: copies of different tables compete for the same
+/// disk, buffer pool, redo log and replica apply thread, so two at once take
+/// about as long as one after the other while each one's pace signals see the
+/// other's load; an operator with headroom raises it.
+pub const DEFAULT_MAX_CONCURRENT: usize = 1;
+
 impl Default for MigrateSettings {
     fn default() -> Self {
         MigrateSettings {
@@ -52,6 +61,7 @@ impl Default for MigrateSettings {
             keep_old: Duration::from_secs(86_400),
             replica_grace: DEFAULT_REPLICA_GRACE,
             max_throttle: DEFAULT_MAX_THROTTLE,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
             ddl_mode: plan::DdlMode::Online,
             pace: PaceLimits::default(),
         }

@@ -34,6 +34,7 @@
 //! statements (see [`note`]).
 
 mod note;
+mod turn;
 
 use std::time::Duration;
 
@@ -77,6 +78,15 @@ enum PeekedPacket {
     Progress,
     /// An ERR or a result set: relayed as the server sent it.
     Other,
+}
+
+/// How a change of a table no migration runs on ended.
+enum Changed {
+    /// The client has its answer; the outcome when the primary gave it.
+    Answered(Option<RelayOutcome>),
+    /// A migration of the table started meanwhile (another session's change
+    /// won the race for it): the change waits its turn again.
+    Busy,
 }
 
 enum Probe {
@@ -152,11 +162,6 @@ impl Session {
                     .await
             }
         };
-        if alter.client_chose_algorithm() {
-            // The client's ALGORITHM/LOCK is the client's decision: the
-            // server's answer, a refusal included, is the answer.
-            return self.as_sent(seq, payload, c).await;
-        }
         let schema = alter.table.schema.clone().or_else(|| {
             self.schema
                 .as_deref()
@@ -173,6 +178,60 @@ impl Session {
         {
             return self.as_sent(seq, payload, c).await;
         }
+        // A second change of a table being migrated waits for that migration
+        // to end, then is planned against the table as it left it.
+        let mut turn = None;
+        loop {
+            if let turn::Turn::Answered = self
+                .wait_table_turn(&schema, &alter.table.name, mode, &mut turn)
+                .await?
+            {
+                return Ok(None);
+            }
+            let postponed = c.hints.get("postpone").is_some();
+            match self
+                .change_table(
+                    seq,
+                    payload,
+                    c,
+                    mode,
+                    alter.clone(),
+                    schema.clone(),
+                    postponed,
+                )
+                .await?
+            {
+                Changed::Answered(outcome) => return Ok(outcome),
+                // Another change of the table started in between: wait again.
+                Changed::Busy => {
+                    if Self::turn_left(&turn).is_some_and(|left| left.is_zero()) {
+                        self.lock_wait_timeout().await?;
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The change of a table no migration is running on: as the client chose
+    /// (ALGORITHM=, LOCK=), as sent when the session is bound to it, in place
+    /// when the server can, or online.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_table(
+        &mut self,
+        seq: u8,
+        payload: &Bytes,
+        c: &Classified<'_>,
+        mode: DdlMode,
+        alter: OnlineAlter,
+        schema: String,
+        postponed: bool,
+    ) -> Result<Changed, SessionEnd> {
+        if alter.client_chose_algorithm() {
+            // The client's ALGORITHM/LOCK is the client's decision: the
+            // server's answer, a refusal included, is the answer.
+            return self.as_sent(seq, payload, c).await.map(Changed::Answered);
+        }
         // A session holding LOCK TABLES would block the copy's own cut-over
         // lock; with a temporary table the name may mean that table, which
         // only this connection sees; with sql_log_bin off the client asked for
@@ -187,11 +246,14 @@ impl Session {
             None
         };
         if let Some(why) = session_bound {
-            return self.run_natively(seq, payload, c, why).await;
+            return self
+                .run_natively(seq, payload, c, why)
+                .await
+                .map(Changed::Answered);
         }
         if !alter.names_engine {
             if let Probe::Answered = self.try_without_copy(&payload[1..], c, &alter).await? {
-                return Ok(None);
+                return Ok(Changed::Answered(None));
             }
         }
         // Reading a (derived) table makes the server start a new diagnostics
@@ -224,20 +286,26 @@ impl Session {
             alter,
             schema,
             sql_mode,
-            postponed: c.hints.get("postpone").is_some(),
+            postponed,
             max_error_count,
         };
         let migration = match self.shared.migrations.submit(request).await {
             Ok(m) => m,
-            Err(MigrateError::NoSuchTable) => return self.as_sent(seq, payload, c).await,
-            Err(MigrateError::Refused(why)) if mode != DdlMode::OnlineStrict => {
-                return self.run_natively(seq, payload, c, &why).await;
+            Err(MigrateError::NoSuchTable) => {
+                return self.as_sent(seq, payload, c).await.map(Changed::Answered)
             }
+            Err(MigrateError::Refused(why)) if mode != DdlMode::OnlineStrict => {
+                return self
+                    .run_natively(seq, payload, c, &why)
+                    .await
+                    .map(Changed::Answered);
+            }
+            Err(MigrateError::Busy(_)) if mode != DdlMode::Async => return Ok(Changed::Busy),
             Err(e) => {
                 let (code, state, message) = e.client_error();
                 self.send_error(code, &state, &message).await?;
                 self.ddl_note = Some(PendingConditions::error(code, &message));
-                return Ok(None);
+                return Ok(Changed::Answered(None));
             }
         };
         tracing::info!(migration = migration.id, user = %crate::logsafe::untrusted(&self.identity.user), async_mode = mode == DdlMode::Async, "online ALTER started");
@@ -245,10 +313,10 @@ impl Session {
             self.follow_migration(migration.clone());
             self.send_rows(&["migration_id"], &[vec![Some(migration.id.to_string())]])
                 .await?;
-            return Ok(None);
+            return Ok(Changed::Answered(None));
         }
         self.await_migration(&migration).await?;
-        Ok(None)
+        Ok(Changed::Answered(None))
     }
 
     /// Runs the client's statement as sent, because Tern cannot run it online

@@ -1,0 +1,369 @@
+//! Several migrations at once: copies of different tables share the copy
+//! slots (`--migration-max-concurrent`, one by default), a second ALTER of a
+//! table being migrated waits for that migration as the server would queue it
+//! behind the first ALTER's metadata lock (bounded by its `lock_wait_timeout`),
+//! and `TERN COMPLETE a, b` cuts several postponed migrations over in one
+//! RENAME. Real primary + replica, real Tern.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use common::{server_error, Setup};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+/// Column of `SHOW TERN MIGRATIONS`.
+const COL_STATE: usize = 3;
+const COL_ROWS_COPIED: usize = 4;
+const COL_ROWS_TOTAL: usize = 5;
+const COL_THROTTLED: usize = 13;
+const COL_ERROR: usize = 14;
+/// Bound on any wait for a migration state in these tests.
+const STATE_BOUND: Duration = Duration::from_secs(120);
+
+/// The `SHOW TERN MIGRATIONS` row of migration `id`, as text.
+async fn migration_row(c: &mut Conn, id: u64) -> Result<Vec<Option<String>>> {
+    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+    for row in rows {
+        let values: Vec<Option<String>> = (0..row.len())
+            .map(|i| row.get::<Option<String>, _>(i).flatten())
+            .collect();
+        if values.first().cloned().flatten() == Some(id.to_string()) {
+            return Ok(values);
+        }
+    }
+    bail!("migration {id} not listed")
+}
+
+fn column(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
+async fn wait_for_state(c: &mut Conn, id: u64, want: &str) -> Result<Vec<Option<String>>> {
+    let deadline = Instant::now() + STATE_BOUND;
+    loop {
+        let row = migration_row(c, id).await?;
+        if column(&row, COL_STATE) == want {
+            return Ok(row);
+        }
+        ensure!(
+            !["done", "failed", "cancelled"].contains(&column(&row, COL_STATE).as_str()),
+            "migration {id} ended before reaching {want}: {row:?}"
+        );
+        ensure!(
+            Instant::now() < deadline,
+            "migration {id} never reached {want}: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
+    let id: Option<String> = c.query_first(sql).await?;
+    Ok(id.context("no migration id")?.parse()?)
+}
+
+async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
+    let row: Option<(String, String)> = conn
+        .query_first(format!("SHOW CREATE TABLE {table}"))
+        .await?;
+    Ok(row.context("no such table")?.1)
+}
+
+/// A plain HTTP/1.1 GET of a JSON document.
+async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
+    let (_, body) = common::http_get(addr, path).await?;
+    let start = body.find(['{', '[']).context("no JSON")?;
+    let end = body.rfind(['}', ']']).context("no JSON end")?;
+    Ok(serde_json::from_str(&body[start..=end])?)
+}
+
+fn replica_caught_up(s: &Setup) -> Result<()> {
+    tokio::task::block_in_place(|| {
+        s.cluster
+            .wait_replicas_caught_up(Duration::from_secs(60))
+            .context("replica catching up")
+    })
+}
+
+/// `table` with `rows` rows and a wide column, so that its copy takes a while.
+async fn wide_table(admin: &mut Conn, table: &str, rows: u32) -> Result<()> {
+    admin
+        .query_drop(format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY, v INT NOT NULL, pad CHAR(200) NOT NULL);
+             INSERT INTO {table} SELECT seq, seq, REPEAT('x', 200) FROM seq_1_to_{rows};"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// With the default one copy slot, a second migration waits in state copying
+/// with the reason shown (SHOW TERN MIGRATIONS and /api/migrations) until the
+/// first copy is done; the wait does not count towards the throttle bound
+/// (here 1 s, shorter than the first copy), and both finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_copy_waits_for_the_slot_and_both_finish() -> Result<()> {
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    let s = Setup::start(
+        1,
+        &[
+            "--migration-max-throttle-secs",
+            "1",
+            "--migration-chunk-ms",
+            "20",
+            "--http",
+            &http,
+        ],
+    )?;
+    s.tern
+        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let mut admin = s.admin_direct().await?;
+    wide_table(&mut admin, "big", 300_000).await?;
+    wide_table(&mut admin, "small", 1_000).await?;
+    // The throttle bound is short here: no replica lag from the loads.
+    replica_caught_up(&s)?;
+    let mut c = s.app_via_tern().await?;
+    let first = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE big MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let second = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE small MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let want = format!("waiting for a copy slot (1 of 1 in use, by migration {first})");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = migration_row(&mut c, second).await?;
+        if column(&row, COL_THROTTLED) == want {
+            ensure!(column(&row, COL_STATE) == "copying", "{row:?}");
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline && column(&row, COL_STATE) == "copying",
+            "the second migration does not wait for the slot: {row:?}\n{}",
+            s.tern.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let listed = get_json(&http, "/api/migrations").await?;
+    let api = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["id"] == second))
+        .context("second migration not in /api/migrations")?;
+    ensure!(api["throttled"] == want.as_str(), "{api}");
+    let waiting_since = Instant::now();
+    // The second copies only once the first copy is done.
+    loop {
+        let first_row = migration_row(&mut c, first).await?;
+        let second_row = migration_row(&mut c, second).await?;
+        if column(&second_row, COL_THROTTLED) != want {
+            ensure!(
+                column(&first_row, COL_STATE) != "copying"
+                    || column(&first_row, COL_ROWS_COPIED) != "0",
+                "{first_row:?} {second_row:?}"
+            );
+            break;
+        }
+        ensure!(
+            column(&second_row, COL_ROWS_COPIED) == "0",
+            "{second_row:?}"
+        );
+        ensure!(
+            waiting_since.elapsed() < STATE_BOUND,
+            "still waiting: {second_row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waited = waiting_since.elapsed();
+    ensure!(
+        waited > Duration::from_secs(1),
+        "the first copy took only {waited:?}: too quick to show the wait is not a throttle"
+    );
+    for id in [first, second] {
+        let row = wait_for_state(&mut c, id, "done").await?;
+        ensure!(column(&row, COL_ERROR).is_empty(), "{row:?}");
+    }
+    for table in ["big", "small"] {
+        ensure!(show_create(&mut admin, table)
+            .await?
+            .contains("`v` bigint(20) NOT NULL"));
+    }
+    // The slot is handed on only once the first copy is done.
+    let log = s.tern.log_contents();
+    let line_of = |needle: &str, id: u64| {
+        log.lines()
+            .position(|l| l.contains(&format!("migration{{id={id} ")) && l.contains(needle))
+    };
+    let first_done = line_of("copy done", first).context("first copy done not logged")?;
+    let second_starts = line_of("copy starts", second).context("second copy start not logged")?;
+    ensure!(
+        first_done < second_starts,
+        "the second copy started before the first was done:\n{log}"
+    );
+    ensure!(log.contains("copy waits for a slot"), "{log}");
+    Ok(())
+}
+
+/// With `--migration-max-concurrent 2` both copies run at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_slots_copy_two_tables_at_once() -> Result<()> {
+    let s = Setup::start(
+        1,
+        &[
+            "--migration-max-concurrent",
+            "2",
+            "--migration-chunk-ms",
+            "20",
+        ],
+    )?;
+    let mut admin = s.admin_direct().await?;
+    wide_table(&mut admin, "ta", 200_000).await?;
+    wide_table(&mut admin, "tb", 200_000).await?;
+    replica_caught_up(&s)?;
+    let mut c = s.app_via_tern().await?;
+    let a = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE ta MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let b = start_async(
+        &mut c,
+        "/* tern:async */ ALTER TABLE tb MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    let deadline = Instant::now() + STATE_BOUND;
+    let mut both_copying = false;
+    while Instant::now() < deadline {
+        let ra = migration_row(&mut c, a).await?;
+        let rb = migration_row(&mut c, b).await?;
+        for r in [&ra, &rb] {
+            ensure!(
+                !column(r, COL_THROTTLED).contains("copy slot"),
+                "a migration waits for a slot with two slots: {r:?}"
+            );
+        }
+        let copying = |r: &[Option<String>]| {
+            let copied: u64 = column(r, COL_ROWS_COPIED).parse().unwrap_or(0);
+            let total: u64 = column(r, COL_ROWS_TOTAL).parse().unwrap_or(0);
+            column(r, COL_STATE) == "copying" && copied > 0 && copied < total
+        };
+        if copying(&ra) && copying(&rb) {
+            both_copying = true;
+            break;
+        }
+        if column(&ra, COL_STATE) != "copying" && column(&rb, COL_STATE) != "copying" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ensure!(both_copying, "never saw both copies under way at once");
+    for id in [a, b] {
+        wait_for_state(&mut c, id, "done").await?;
+    }
+    Ok(())
+}
+
+/// A synchronous ALTER of a table being migrated waits for that migration to
+/// end, then runs on the table it left (here: a change of a column only the
+/// first change adds); an async one is refused at once; and one whose
+/// `lock_wait_timeout` runs out first gets the server's ERROR 1205.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alter_of_a_table_being_migrated_waits_its_turn() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE w (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO w SELECT seq, seq FROM seq_1_to_2000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let first = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE w ADD COLUMN c1 INT NOT NULL DEFAULT 1, MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    wait_for_state(&mut c, first, "postponed").await?;
+
+    // Runs out of its own lock_wait_timeout: the server's error, table as it was.
+    let mut impatient = s.app_via_tern().await?;
+    impatient
+        .query_drop("SET SESSION lock_wait_timeout = 1")
+        .await?;
+    let started = Instant::now();
+    let (code, state, message) = server_error(
+        impatient
+            .query_drop("ALTER TABLE w MODIFY v VARCHAR(20) NOT NULL")
+            .await,
+    )?;
+    let took = started.elapsed();
+    ensure!(
+        (code, state.as_str(), message.as_str())
+            == (
+                1205,
+                "HY000",
+                "Lock wait timeout exceeded; try restarting transaction"
+            ),
+        "{code} {state} {message}"
+    );
+    ensure!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "waited {took:?} with lock_wait_timeout = 1"
+    );
+    // SHOW WARNINGS carries the error, as after the server's own.
+    let warnings: Vec<(String, u32, String)> = impatient.query("SHOW WARNINGS").await?;
+    ensure!(
+        warnings.iter().any(|w| w.1 == 1205),
+        "SHOW WARNINGS: {warnings:?}"
+    );
+
+    // Async: no wait, a clear refusal.
+    let (code, _, message) = server_error(
+        c.query_drop("/* tern:async */ ALTER TABLE w MODIFY v VARCHAR(20) NOT NULL")
+            .await,
+    )?;
+    ensure!(
+        code == 1205 && message.contains(&format!("migration {first}")),
+        "{code} {message}"
+    );
+
+    // Waits, then runs on the new table: c1 exists only there.
+    let mut patient = s.app_via_tern().await?;
+    let waiting = tokio::spawn(async move {
+        let started = Instant::now();
+        let r = patient
+            .query_drop("ALTER TABLE w MODIFY c1 BIGINT NOT NULL DEFAULT 2")
+            .await;
+        (r, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ensure!(!waiting.is_finished(), "the second ALTER did not wait");
+    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
+    ensure!(
+        rows.len() == 1,
+        "the waiting ALTER started a migration already"
+    );
+    c.query_drop(format!("TERN COMPLETE {first}")).await?;
+    let (result, took) = tokio::time::timeout(STATE_BOUND, waiting)
+        .await
+        .context("the waiting ALTER never returned")??;
+    result.with_context(|| format!("the waiting ALTER failed:\n{}", s.tern.log_tail()))?;
+    ensure!(took >= Duration::from_millis(1500), "{took:?}");
+    let create = show_create(&mut admin, "w").await?;
+    ensure!(
+        create.contains("`v` bigint(20) NOT NULL")
+            && create.contains("`c1` bigint(20) NOT NULL DEFAULT 2"),
+        "{create}"
+    );
+    let row = migration_row(&mut c, first).await?;
+    ensure!(column(&row, COL_STATE) == "done", "{row:?}");
+    let n: Option<u64> = admin.query_first("SELECT COUNT(*) FROM w").await?;
+    ensure!(n == Some(2000), "{n:?}");
+    Ok(())
+}
