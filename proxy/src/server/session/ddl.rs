@@ -232,19 +232,7 @@ impl Session {
             // server's answer, a refusal included, is the answer.
             return self.as_sent(seq, payload, c).await.map(Changed::Answered);
         }
-        // A session holding LOCK TABLES would block the copy's own cut-over
-        // lock; with a temporary table the name may mean that table, which
-        // only this connection sees; with sql_log_bin off the client asked for
-        // a change replicas do not get. The server's own ALTER keeps all three.
-        let session_bound = if self.pins.lock_tables {
-            Some("the session holds LOCK TABLES")
-        } else if self.pins.temporary_table {
-            Some("the session has temporary tables")
-        } else if self.pins.sql_log_bin {
-            Some("the session turned sql_log_bin off")
-        } else {
-            None
-        };
+        let session_bound = self.session_bound_reason();
         if let Some(why) = session_bound {
             return self
                 .run_natively(seq, payload, c, why)
@@ -256,31 +244,7 @@ impl Session {
                 return Ok(Changed::Answered(None));
             }
         }
-        // Reading a (derived) table makes the server start a new diagnostics
-        // area, as the client's own statement would: the in-place tries'
-        // refusals are not the client's warnings, and the copy's warnings are
-        // then the whole list. A SELECT without a table would leave them there.
-        let (sql_mode, max_error_count) = match self
-            .own_query(
-                "SELECT @@SESSION.sql_mode, @@SESSION.max_error_count FROM (SELECT 1) AS tern_diagnostics_reset",
-            )
-            .await?
-        {
-            InternalReply::Rows(rows) => {
-                let value = |i: usize| {
-                    rows.first()
-                        .and_then(|r| r.get(i).cloned().flatten())
-                        .map(|v| String::from_utf8_lossy(&v).into_owned())
-                };
-                (
-                    value(0).unwrap_or_default(),
-                    value(1)
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(crate::migrate::DEFAULT_MAX_ERROR_COUNT),
-                )
-            }
-            _ => (String::new(), crate::migrate::DEFAULT_MAX_ERROR_COUNT),
-        };
+        let (sql_mode, max_error_count) = self.copy_context().await?;
         let request = AlterRequest {
             statement: String::from_utf8_lossy(&payload[1..]).into_owned(),
             alter,
@@ -317,6 +281,52 @@ impl Session {
         }
         self.await_migration(&migration).await?;
         Ok(Changed::Answered(None))
+    }
+
+    /// Why this session's change must run as the server's own ALTER, if it
+    /// must: a session holding LOCK TABLES would block the copy's own cut-over
+    /// lock; with a temporary table the name may mean that table, which only
+    /// this connection sees; with sql_log_bin off the client asked for a
+    /// change replicas do not get. The server's own ALTER keeps all three.
+    fn session_bound_reason(&self) -> Option<&'static str> {
+        if self.pins.lock_tables {
+            Some("the session holds LOCK TABLES")
+        } else if self.pins.temporary_table {
+            Some("the session has temporary tables")
+        } else if self.pins.sql_log_bin {
+            Some("the session turned sql_log_bin off")
+        } else {
+            None
+        }
+    }
+
+    /// The client's `sql_mode` and `max_error_count`, which the copy takes
+    /// over. Reading a (derived) table makes the server start a new
+    /// diagnostics area, as the client's own statement would: the in-place
+    /// tries' refusals are not the client's warnings, and the copy's warnings
+    /// are then the whole list. A SELECT without a table would leave them there.
+    async fn copy_context(&mut self) -> Result<(String, u64), SessionEnd> {
+        let reply = self
+            .own_query(
+                "SELECT @@SESSION.sql_mode, @@SESSION.max_error_count FROM (SELECT 1) AS tern_diagnostics_reset",
+            )
+            .await?;
+        Ok(match reply {
+            InternalReply::Rows(rows) => {
+                let value = |i: usize| {
+                    rows.first()
+                        .and_then(|r| r.get(i).cloned().flatten())
+                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                };
+                (
+                    value(0).unwrap_or_default(),
+                    value(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(crate::migrate::DEFAULT_MAX_ERROR_COUNT),
+                )
+            }
+            _ => (String::new(), crate::migrate::DEFAULT_MAX_ERROR_COUNT),
+        })
     }
 
     /// Runs the client's statement as sent, because Tern cannot run it online
