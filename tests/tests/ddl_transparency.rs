@@ -248,7 +248,9 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
         .await?;
     ensure!(is_ok(&a), "{a:?}");
 
-    // Tables with a trigger, and a change that would move an InnoDB table to MyISAM.
+    // A table with a trigger migrates online now: the same answer as the
+    // server's, no Note. A change that would move an InnoDB table to MyISAM
+    // still runs as sent, with the Note.
     sides
         .setup(
             &s,
@@ -258,7 +260,7 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
         )
         .await?;
     let a = sides
-        .compare("ALTER TABLE tg MODIFY n BIGINT", &["tg"], Some("trigger"))
+        .compare("ALTER TABLE tg MODIFY n BIGINT", &["tg"], None)
         .await?;
     ensure!(is_ok(&a), "{a:?}");
     let a = sides
@@ -324,7 +326,7 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
     ensure!(
         metrics
             .lines()
-            .any(|l| l == "tern_ddl_native_fallbacks_total 6"),
+            .any(|l| l == "tern_ddl_native_fallbacks_total 5"),
         "{}",
         metrics
             .lines()

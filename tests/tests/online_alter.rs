@@ -333,7 +333,6 @@ async fn refused_tables_run_natively_with_a_note_and_strict_mode_refuses() -> Re
             "neither a PRIMARY KEY",
             "nokey",
         ),
-        ("ALTER TABLE trig MODIFY n BIGINT", "trigger", "trig"),
         (
             "ALTER TABLE child MODIFY id BIGINT",
             "foreign keys",
