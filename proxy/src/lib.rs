@@ -20,7 +20,8 @@
 //!             statement classifier and the built-in function allow list;
 //!             reading of routine bodies and view definitions; reading of
 //!             ALTER TABLE / CREATE INDEX / DROP INDEX (alter); Tern's own
-//!             statements and KILL (admin)
+//!             statements and KILL (admin); the SETs and diagnostics
+//!             statements the session follows (session_statements)
 //! route/      the routing decision for one statement: rules + session view +
 //!             catalog in, primary or replica (with a consistency) out
 //! gtid.rs     GTIDs and GTID sets for MariaDB and MySQL

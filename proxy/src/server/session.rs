@@ -65,6 +65,7 @@ use crate::protocol::status::{AUTOCOMMIT, IN_TRANS};
 use crate::route::{plan, Pins, Plan, Route, SessionView, Target};
 use crate::sql::admin::parse as parse_tern_statement;
 use crate::sql::classify::{classify_bytes, Classified};
+use crate::sql::session_statements;
 use prepared::PreparedStatement;
 use replica::{ReadCommand, ReplicaLink, ReplicaRead};
 
@@ -420,7 +421,9 @@ impl Session {
         c: &Classified<'_>,
         route: &Route,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
-        if route.target == Target::Primary && is_diagnostics_query(&payload[1..]) {
+        if route.target == Target::Primary
+            && session_statements::is_diagnostics_query(&String::from_utf8_lossy(&payload[1..]))
+        {
             if let Some(outcome) = self.diagnostics_on_last_replica(seq, payload).await? {
                 return Ok(Some(outcome));
             }
@@ -499,13 +502,13 @@ impl Session {
             self.pins.apply(Some(pin));
         }
         if c.kind == StatementKind::Set && !outcome.error {
-            if let Some(tracked) = tracks_own_gtids(&payload[1..]) {
+            let sql = String::from_utf8_lossy(&payload[1..]);
+            if let Some(tracked) = session_statements::tracks_own_gtids(&sql) {
                 self.own_gtids_untracked = !tracked;
             }
             // SHOW PROFILES and the optimizer trace describe the session's own
             // statements: from now on they all run where those are kept.
-            let sql = &payload[1..];
-            if contains_ci(sql, b"profiling") || contains_ci(sql, b"optimizer_trace") {
+            if session_statements::sets_self_inspection(&sql) {
                 self.pins.self_inspection = true;
             }
         }
@@ -847,39 +850,6 @@ impl Session {
     }
 }
 
-fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// After a session `SET session_track_system_variables = ...`: whether the
-/// server still reports the session's commit GTIDs (the list names `last_gtid`
-/// or `*`, or is the global default). `None` for any other statement, and for
-/// `SET GLOBAL` or `SET STATEMENT ... FOR`, which leave the session's list alone.
-fn tracks_own_gtids(sql: &[u8]) -> Option<bool> {
-    const NAME: &[u8] = b"session_track_system_variables";
-    let at = sql
-        .windows(NAME.len())
-        .position(|w| w.eq_ignore_ascii_case(NAME))?;
-    let (before, value) = sql.split_at(at + NAME.len());
-    if contains_ci(before, b"GLOBAL") || contains_ci(before, b"STATEMENT") {
-        return None;
-    }
-    Some(
-        contains_ci(value, b"last_gtid") || value.contains(&b'*') || contains_ci(value, b"DEFAULT"),
-    )
-}
-
-/// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`: they describe the
-/// previous statement, wherever it ran.
-fn is_diagnostics_query(sql: &[u8]) -> bool {
-    let trimmed = sql.trim_ascii_start();
-    trimmed.len() >= 4
-        && trimmed[..4].eq_ignore_ascii_case(b"SHOW")
-        && (contains_ci(trimmed, b"WARNINGS") || contains_ci(trimmed, b"ERRORS"))
-}
-
 /// Can this SET statement be replayed on a replica connection to give it the
 /// session's state? Only session-scoped assignments qualify: never GLOBAL ones,
 /// passwords or roles' defaults (writes), `SET STATEMENT ... FOR` (one statement),
@@ -893,51 +863,12 @@ fn is_replayable_set(c: &Classified<'_>, sql: &[u8]) -> bool {
     if c.sets_autocommit.is_some() {
         return false;
     }
-    let text = sql.trim_ascii_start();
-    let after_set = text.get(3..).unwrap_or_default().trim_ascii_start();
-    let first_word: &[u8] = after_set
-        .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
-        .next()
-        .unwrap_or_default();
-    for banned in [
-        &b"GLOBAL"[..],
-        b"PASSWORD",
-        b"DEFAULT",
-        b"STATEMENT",
-        b"TRANSACTION",
-    ] {
+    let text = String::from_utf8_lossy(sql);
+    let first_word = session_statements::set_first_word(&text).unwrap_or_default();
+    for banned in ["GLOBAL", "PASSWORD", "DEFAULT", "STATEMENT", "TRANSACTION"] {
         if first_word.eq_ignore_ascii_case(banned) {
             return false;
         }
     }
-    !contains_ci(text, b"GLOBAL")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tracks_own_gtids;
-
-    #[test]
-    fn a_session_tracking_list_without_last_gtid_is_noticed() {
-        let t = |sql: &str| tracks_own_gtids(sql.as_bytes());
-        assert_eq!(
-            t("SET session_track_system_variables='auto_increment_increment'"),
-            Some(false)
-        );
-        assert_eq!(
-            t("SET SESSION session_track_system_variables = 'autocommit,last_gtid'"),
-            Some(true)
-        );
-        assert_eq!(t("set @@session_track_system_variables='*'"), Some(true));
-        assert_eq!(
-            t("SET session_track_system_variables = DEFAULT"),
-            Some(true)
-        );
-        assert_eq!(t("SET GLOBAL session_track_system_variables = ''"), None);
-        assert_eq!(
-            t("SET STATEMENT session_track_system_variables='' FOR SELECT 1"),
-            None
-        );
-        assert_eq!(t("SET NAMES utf8mb4"), None);
-    }
+    !session_statements::sets_global(&text)
 }

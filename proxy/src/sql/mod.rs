@@ -3,8 +3,10 @@
 //! classifier for the hot path (no full parse), the built-in function allow
 //! list, the reading of stored function bodies and view definitions for the
 //! catalog (`classify`), the reading of ALTER TABLE, CREATE INDEX and DROP
-//! INDEX for online migrations (`alter`), and Tern's own statements (`TERN
-//! ...`, `SHOW TERN ...`, `SET tern_*`) and KILL (`admin`). No full SQL parser
+//! INDEX for online migrations (`alter`), Tern's own statements (`TERN
+//! ...`, `SHOW TERN ...`, `SET tern_*`) and KILL (`admin`), and the `SET`s and
+//! diagnostics statements whose effect on the session Tern follows
+//! (`session_statements`). No full SQL parser
 //! is compiled into Tern: sqlparser serves only as the classifier's test
 //! oracle (a dev-dependency). `tests` holds the corpus of spellings every
 //! reader must read alike.
@@ -14,6 +16,7 @@ pub mod alter;
 pub mod classify;
 pub mod keyword;
 pub mod lexer;
+pub mod session_statements;
 
 #[cfg(test)]
 mod tests;

@@ -40,6 +40,13 @@ pub(crate) const STATEMENTS: &[&str] = &[
     "KILL HARD QUERY 3",
     "SET @@SESSION.tern_ddl = 'native'",
     "SET tern_ddl = online_strict",
+    // SETs and diagnostics statements whose effect on the session Tern follows.
+    "SET SESSION session_track_system_variables = 'autocommit,last_gtid'",
+    "SET session_track_system_variables = 'autocommit'",
+    "SET GLOBAL max_connections = 10",
+    "SET profiling = 1",
+    "SHOW WARNINGS LIMIT 2",
+    "SHOW COUNT ( * ) ERRORS",
     "LOCK TABLES t WRITE , u READ",
     "SELECT * FROM t WHERE s = 'it''s' LIMIT 10",
     // Table changes, for the classifier and the ALTER reader.
@@ -251,6 +258,34 @@ fn admin_reader_reads_every_spelling_alike() {
         }
         other => other.map(|s| format!("{s:?}")),
     });
+}
+
+#[test]
+fn session_statement_readers_read_every_spelling_alike() {
+    use super::session_statements as s;
+    reads_alike(|sql| {
+        (
+            s::tracks_own_gtids(sql),
+            s::sets_self_inspection(sql),
+            s::sets_global(sql),
+            s::is_diagnostics_query(sql),
+            s::set_first_word(sql).map(str::to_ascii_uppercase),
+        )
+    });
+    assert_eq!(
+        STATEMENTS
+            .iter()
+            .filter(|t| s::is_diagnostics_query(t))
+            .count(),
+        2
+    );
+    assert_eq!(
+        STATEMENTS
+            .iter()
+            .filter_map(|t| s::tracks_own_gtids(t))
+            .collect::<Vec<_>>(),
+        [true, false]
+    );
 }
 
 /// What specifications mean, whatever their spelling: their tokens, words
