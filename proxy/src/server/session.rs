@@ -421,7 +421,9 @@ impl Session {
         c: &Classified<'_>,
         route: &Route,
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
+        // SHOW is of kind Other: the kind spares writes and reads the check.
         if route.target == Target::Primary
+            && c.kind == StatementKind::Other
             && session_statements::is_diagnostics_query(&String::from_utf8_lossy(&payload[1..]))
         {
             if let Some(outcome) = self.diagnostics_on_last_replica(seq, payload).await? {

@@ -39,6 +39,14 @@ fn tokens(sql: &str) -> Vec<Token<'_>> {
     }
 }
 
+/// Whether `needle` occurs in `sql`, ignoring ASCII case: the sniff that
+/// decides whether a statement is worth reading at all.
+fn mentions(sql: &str, needle: &str) -> bool {
+    sql.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 fn is_word(t: Option<&Token<'_>>, word: &str) -> bool {
     t.is_some_and(|t| t.tok == Tok::Word && t.text.eq_ignore_ascii_case(word))
 }
@@ -135,6 +143,9 @@ fn assignment<'a>(item: &[Token<'a>]) -> Option<Assignment<'a>> {
 /// sets no such session variable (`SET GLOBAL`, `SET STATEMENT ... FOR`, any
 /// other statement).
 pub fn tracks_own_gtids(sql: &str) -> Option<bool> {
+    if !mentions(sql, "session_track_system_variables") {
+        return None;
+    }
     let a = set_assignments(sql).into_iter().find(|a| {
         a.scope == Scope::Session
             && a.name
@@ -152,6 +163,9 @@ pub fn tracks_own_gtids(sql: &str) -> Option<bool> {
 /// Does this `SET` turn on something that records the session's own
 /// statements where they run (`profiling...`, `optimizer_trace...`)?
 pub fn sets_self_inspection(sql: &str) -> bool {
+    if !mentions(sql, "profiling") && !mentions(sql, "optimizer_trace") {
+        return false;
+    }
     set_assignments(sql).iter().any(|a| {
         let name = a.name.to_ascii_lowercase();
         name.starts_with("profiling") || name.starts_with("optimizer_trace")
@@ -160,6 +174,9 @@ pub fn sets_self_inspection(sql: &str) -> bool {
 
 /// Does any assignment of this `SET` apply globally?
 pub fn sets_global(sql: &str) -> bool {
+    if !mentions(sql, "global") {
+        return false;
+    }
     set_assignments(sql)
         .iter()
         .any(|a| a.scope == Scope::Global)
@@ -168,19 +185,26 @@ pub fn sets_global(sql: &str) -> bool {
 /// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS` (with or without
 /// `LIMIT`): they describe the previous statement, wherever it ran.
 pub fn is_diagnostics_query(sql: &str) -> bool {
-    let t = tokens(sql);
-    if !is_word(t.first(), "SHOW") {
+    // Every statement routed to the primary asks this: look at the first
+    // few tokens only, without collecting them.
+    let mut lexer = Lexer::new(sql);
+    let mut next = || {
+        let t = lexer.next_token(&mut NoHints);
+        (t.tok != Tok::Eof).then_some(t)
+    };
+    if !is_word(next().as_ref(), "SHOW") {
         return false;
     }
     let list = |t: Option<&Token<'_>>| is_word(t, "WARNINGS") || is_word(t, "ERRORS");
-    if list(t.get(1)) {
+    let second = next();
+    if list(second.as_ref()) {
         return true;
     }
-    is_word(t.get(1), "COUNT")
-        && t.get(2).is_some_and(|t| t.tok == Tok::LParen)
-        && t.get(3).is_some_and(|t| t.text == "*")
-        && t.get(4).is_some_and(|t| t.tok == Tok::RParen)
-        && list(t.get(5))
+    is_word(second.as_ref(), "COUNT")
+        && next().is_some_and(|t| t.tok == Tok::LParen)
+        && next().is_some_and(|t| t.text == "*")
+        && next().is_some_and(|t| t.tok == Tok::RParen)
+        && list(next().as_ref())
 }
 
 #[cfg(test)]
