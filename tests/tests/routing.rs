@@ -637,7 +637,18 @@ async fn reset_connection_keeps_the_schema_for_replica_reads() -> Result<()> {
 /// does not report commits); new sessions return to session consistency.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_your_writes_follows_tracking_lost_and_back() -> Result<()> {
-    let s = Setup::start(1, &["--monitor-interval-ms", "100"])?;
+    // The replica runs 2 s behind on purpose; on a loaded machine its lag may
+    // pass the default 5 s bound, which would take it out of the rotation and
+    // hide what this test asserts (which consistency a read gets).
+    let s = Setup::start(
+        1,
+        &[
+            "--monitor-interval-ms",
+            "100",
+            "--max-replica-lag-ms",
+            "60000",
+        ],
+    )?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
     admin
