@@ -704,6 +704,7 @@ async fn read_your_writes_follows_tracking_lost_and_back() -> Result<()> {
     }
     // A new session reads with session consistency again: with no writes of its
     // own, a replica that is 2 s behind may answer (direct write not yet there).
+    until_replica_serves(&s, &ids).await?;
     admin
         .query_drop("UPDATE app.tb SET v = 1000 WHERE id = 1")
         .await?;
@@ -716,8 +717,10 @@ async fn read_your_writes_follows_tracking_lost_and_back() -> Result<()> {
         .await?;
     let (v, server) = row.context("row")?;
     assert_eq!(
-        server, ids.replica,
-        "a fresh session's read left the replica"
+        server,
+        ids.replica,
+        "a fresh session's read left the replica:\n{}",
+        s.tern.log_tail()
     );
     assert_ne!(
         v, 1000,
