@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -365,5 +367,317 @@ async fn alter_of_a_table_being_migrated_waits_its_turn() -> Result<()> {
     ensure!(column(&row, COL_STATE) == "done", "{row:?}");
     let n: Option<u64> = admin.query_first("SELECT COUNT(*) FROM w").await?;
     ensure!(n == Some(2000), "{n:?}");
+    Ok(())
+}
+
+/// Inserts with increasing ids until stopped; returns the ids the server acknowledged.
+async fn writer(
+    mut conn: Conn,
+    table: &'static str,
+    first: u64,
+    stop: Arc<AtomicBool>,
+) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    let mut id = first;
+    while !stop.load(Ordering::Relaxed) {
+        conn.exec_drop(
+            format!("INSERT INTO {table} (id, v) VALUES (?, ?)"),
+            (id, id),
+        )
+        .await
+        .with_context(|| format!("insert {id} into {table}"))?;
+        ids.push(id);
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(ids)
+}
+
+/// Every `RENAME TABLE` statement in the primary's binlogs.
+async fn binlog_renames(admin: &mut Conn) -> Result<Vec<String>> {
+    let logs: Vec<mysql_async::Row> = admin.query("SHOW BINARY LOGS").await?;
+    let mut renames = Vec::new();
+    for log in logs {
+        let name: String = log.get(0).context("log name")?;
+        let events: Vec<mysql_async::Row> = admin
+            .query(format!("SHOW BINLOG EVENTS IN '{name}'"))
+            .await?;
+        for e in events {
+            let info: Option<String> = e.get_opt::<String, _>("Info").and_then(|r| r.ok());
+            if let Some(info) = info.filter(|i| i.to_ascii_uppercase().contains("RENAME TABLE")) {
+                renames.push(info);
+            }
+        }
+    }
+    Ok(renames)
+}
+
+/// `TERN COMPLETE a, b` under writes to both tables: both changes go live in
+/// one RENAME (one statement, one GTID, in the binlog), no acknowledged write
+/// is lost, and no moment existed with one table swapped and the other not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn complete_group_swaps_both_tables_in_one_rename() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE g1 (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO g1 SELECT seq, seq FROM seq_1_to_5000;
+             CREATE TABLE g2 (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO g2 SELECT seq, seq FROM seq_1_to_5000;
+             CREATE TABLE g1_inserts (n BIGINT NOT NULL);
+             INSERT INTO g1_inserts VALUES (0);
+             CREATE TRIGGER g1_counts AFTER INSERT ON g1 FOR EACH ROW UPDATE g1_inserts SET n = n + 1;",
+        )
+        .await?;
+    let renames_before = binlog_renames(&mut admin).await?.len();
+    let mut c = s.app_via_tern().await?;
+    let a = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE g1 ADD COLUMN c1 INT NOT NULL DEFAULT 1, MODIFY v VARCHAR(30) NOT NULL",
+    )
+    .await?;
+    let b = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE g2 ADD COLUMN c2 INT NOT NULL DEFAULT 2, MODIFY v VARCHAR(30) NOT NULL",
+    )
+    .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let w1 = tokio::spawn(writer(
+        s.app_via_tern().await?,
+        "g1",
+        1_000_000,
+        stop.clone(),
+    ));
+    let w2 = tokio::spawn(writer(
+        s.app_via_tern().await?,
+        "g2",
+        1_000_000,
+        stop.clone(),
+    ));
+    // A writer that bypasses Tern is held by the database locks alone.
+    let w3 = tokio::spawn(writer(s.app_direct().await?, "g2", 2_000_000, stop.clone()));
+    wait_for_state(&mut c, a, "postponed").await?;
+    wait_for_state(&mut c, b, "postponed").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A bad group changes nothing and says why.
+    for (sql, want) in [
+        (
+            format!("TERN COMPLETE {a}, {a}"),
+            format!("Migration {a} is listed twice"),
+        ),
+        (
+            format!("TERN COMPLETE {a}, 999999"),
+            "Unknown migration 999999".to_string(),
+        ),
+    ] {
+        let (code, _, message) = server_error(c.query_drop(&sql).await)?;
+        ensure!(
+            code == 1105 && message.contains(&want),
+            "{sql}: {code} {message}"
+        );
+    }
+    for id in [a, b] {
+        ensure!(column(&migration_row(&mut c, id).await?, COL_STATE) == "postponed");
+    }
+
+    c.query_drop(format!("TERN COMPLETE {a}, {b}"))
+        .await
+        .with_context(|| s.tern.log_tail())?;
+    for id in [a, b] {
+        wait_for_state(&mut c, id, "done").await?;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked1 = w1.await??;
+    let acked2 = w2.await??;
+    let acked3 = w3.await??;
+    ensure!(
+        show_create(&mut admin, "g1")
+            .await?
+            .contains("`c1` int(11) NOT NULL DEFAULT 1")
+            && show_create(&mut admin, "g2")
+                .await?
+                .contains("`c2` int(11) NOT NULL DEFAULT 2"),
+        "both changes are not live"
+    );
+    for (table, acked) in [("g1", &acked1), ("g2", &acked2), ("g2", &acked3)] {
+        ensure!(!acked.is_empty(), "no writes to {table}");
+        let first = acked[0];
+        let last = acked[acked.len() - 1];
+        let n: Option<u64> = admin
+            .query_first(format!(
+                "SELECT COUNT(*) FROM {table} WHERE id BETWEEN {first} AND {last}"
+            ))
+            .await?;
+        if n != Some(acked.len() as u64) {
+            let present: Vec<u64> = admin
+                .query(format!(
+                    "SELECT id FROM {table} WHERE id BETWEEN {first} AND {last}"
+                ))
+                .await?;
+            let missing: Vec<u64> = acked
+                .iter()
+                .filter(|id| !present.contains(id))
+                .copied()
+                .collect();
+            let old: Vec<String> = admin
+                .query(format!(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME LIKE '{table}\\_tern%'"
+                ))
+                .await?;
+            let mut found = Vec::new();
+            for o in &old {
+                for id in &missing {
+                    let there: Option<u64> = admin
+                        .query_first(format!("SELECT COUNT(*) FROM {o} WHERE id = {id}"))
+                        .await?;
+                    found.push(format!("{id} in {o}: {there:?}"));
+                }
+            }
+            bail!(
+                "{table}: {} writes acknowledged, {n:?} in the table; missing {missing:?}; {found:?}\n{}",
+                acked.len(),
+                s.tern.log_contents()
+            );
+        }
+    }
+    // The trigger fired once per insert all along, and sits on the new g1.
+    let counted: Option<u64> = admin.query_first("SELECT n FROM g1_inserts").await?;
+    ensure!(
+        counted == Some(acked1.len() as u64),
+        "trigger counted {counted:?} of {} inserts",
+        acked1.len()
+    );
+    let on: Option<String> = admin
+        .query_first("SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = 'g1_counts'")
+        .await?;
+    ensure!(on.as_deref() == Some("g1"), "trigger on {on:?}");
+    let renames = binlog_renames(&mut admin).await?;
+    let new: Vec<&String> = renames.iter().skip(renames_before).collect();
+    ensure!(
+        new.len() == 1,
+        "expected one RENAME in the binlog, got {new:?}"
+    );
+    let rename = new[0];
+    for name in [
+        "`g1`",
+        "`g2`",
+        &format!("g1_tern{a}_old"),
+        &format!("g2_tern{b}_new"),
+    ] {
+        ensure!(rename.contains(name), "{name} not in {rename}");
+    }
+    ensure!(s.tern.log_contents().contains("group cut-over done"));
+
+    // Ended migrations are no group.
+    let (code, _, message) = server_error(c.query_drop(format!("TERN COMPLETE {a}, {b}")).await)?;
+    ensure!(
+        code == 1105 && message.contains("has already ended"),
+        "{code} {message}"
+    );
+    Ok(())
+}
+
+/// A migration that is still copying cannot join a group: it has not been
+/// verified yet; one that was never postponed is no group member either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_group_refuses_members_not_ready() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let mut admin = s.admin_direct().await?;
+    wide_table(&mut admin, "slow", 300_000).await?;
+    admin
+        .query_drop(
+            "CREATE TABLE ready (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO ready SELECT seq, seq FROM seq_1_to_1000;",
+        )
+        .await?;
+    replica_caught_up(&s)?;
+    let mut c = s.app_via_tern().await?;
+    let ready = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE ready MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    wait_for_state(&mut c, ready, "postponed").await?;
+    let slow = start_async(
+        &mut c,
+        "/* tern:async tern:postpone */ ALTER TABLE slow MODIFY v BIGINT NOT NULL",
+    )
+    .await?;
+    c.query_drop(format!("TERN PAUSE {slow}")).await?;
+    let (code, _, message) =
+        server_error(c.query_drop(format!("TERN COMPLETE {ready}, {slow}")).await)?;
+    ensure!(
+        code == 1105 && message.contains(&format!("Migration {slow} has not been verified yet")),
+        "{code} {message}"
+    );
+    ensure!(column(&migration_row(&mut c, ready).await?, COL_STATE) == "postponed");
+    // Still usable alone afterwards.
+    c.query_drop(format!("TERN CANCEL {slow}")).await?;
+    c.query_drop(format!("TERN COMPLETE {ready}")).await?;
+    wait_for_state(&mut c, ready, "done").await?;
+    ensure!(show_create(&mut admin, "ready")
+        .await?
+        .contains("`v` bigint(20) NOT NULL"));
+    Ok(())
+}
+
+/// The group cut-over lets a member's table go only while the RENAME waits on
+/// it: a multi-table RENAME takes its locks one at a time in name order, so
+/// a table let go earlier hands its queued writes to the table about to
+/// become the old one (a lost write, seen with a writer that bypassed Tern).
+/// The probe must see the RENAME's wait on the first table it needs and not
+/// on the next, and see nothing where no RENAME waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_cutover_probe_sees_only_the_table_the_rename_waits_on() -> Result<()> {
+    let cluster = tern_tests::cluster::Cluster::start(0)?;
+    let opts = cluster.primary().opts(
+        tern_tests::cluster::ADMIN_USER,
+        tern_tests::cluster::ADMIN_PASSWORD,
+        Some("app"),
+    );
+    let mut admin = Conn::new(opts.clone()).await?;
+    admin
+        .query_drop("CREATE TABLE pa (id INT PRIMARY KEY); CREATE TABLE pb (id INT PRIMARY KEY);")
+        .await?;
+    let mut locker = Conn::new(opts.clone()).await?;
+    locker.query_drop("LOCK TABLES pa WRITE, pb WRITE").await?;
+    let mut probe = tern::migrate::mdl_probe::connect(&opts).await?;
+    let soon = || tokio::time::Instant::now() + Duration::from_millis(300);
+    for table in ["pa", "pb"] {
+        ensure!(
+            !tern::migrate::mdl_probe::exclusive_waits_on(&mut probe, "app", table, soon()).await,
+            "a wait seen on {table} before any RENAME"
+        );
+    }
+    // Listed b first: the server still asks for pa first.
+    let mut renamer = Conn::new(opts.clone()).await?;
+    let renaming = tokio::spawn(async move {
+        renamer
+            .query_drop("RENAME TABLE pb TO pb_old, pa TO pa_old")
+            .await
+    });
+    ensure!(
+        tern::migrate::mdl_probe::exclusive_waits_on(
+            &mut probe,
+            "app",
+            "pa",
+            tokio::time::Instant::now() + Duration::from_secs(10)
+        )
+        .await,
+        "the RENAME's wait on pa was not seen"
+    );
+    ensure!(
+        !tern::migrate::mdl_probe::exclusive_waits_on(&mut probe, "app", "pb", soon()).await,
+        "a wait seen on pb, which the RENAME has not asked for yet"
+    );
+    locker.query_drop("UNLOCK TABLES").await?;
+    renaming.await??;
+    let tables: Vec<String> = admin
+        .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME LIKE 'p%' ORDER BY 1")
+        .await?;
+    ensure!(tables == ["pa_old", "pb_old"], "{tables:?}");
     Ok(())
 }

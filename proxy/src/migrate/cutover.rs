@@ -52,7 +52,7 @@ use crate::protocol::errcode::ER_LOCK_WAIT_TIMEOUT;
 /// Comment that marks a sentry table, so that only a sentry is ever dropped as one.
 pub const SENTRY_COMMENT: &str = "tern cut-over sentry";
 /// How long to wait for a killed query's connection to answer.
-const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often to look for the RENAME in the processlist.
 const PROCESSLIST_POLL: Duration = Duration::from_millis(1);
 
@@ -71,8 +71,8 @@ pub struct FreezeContext<'a> {
 /// The lock connection also holds the shadow (written by the final apply,
 /// which under LOCK TABLES must run on the connection that holds the locks).
 pub struct Frozen {
-    lock: Conn,
-    guard: GateGuard,
+    pub(super) lock: Conn,
+    pub(super) guard: GateGuard,
     pub deadline: Instant,
     pub steps: HoldSteps,
 }
@@ -119,7 +119,7 @@ fn lock_wait_secs(bound: Duration) -> u64 {
     bound.as_secs() + 1
 }
 
-async fn kill_query(opts: &Opts, id: u32) {
+pub(super) async fn kill_query(opts: &Opts, id: u32) {
     match Conn::new(opts.clone()).await {
         Ok(mut c) => {
             let _ = c.query_drop(format!("KILL QUERY {id}")).await;
@@ -177,10 +177,21 @@ pub async fn freeze(
     cx: &FreezeContext<'_>,
     lock_sql: String,
 ) -> Result<Option<Frozen>, MigrateError> {
+    freeze_until(cx, lock_sql, None).await
+}
+
+/// [`freeze`], every step bounded by `deadline` when one is given (a group
+/// cut-over: the hold bound counted from the first member's gate), else by
+/// the hold bound from this gate's closing.
+pub(super) async fn freeze_until(
+    cx: &FreezeContext<'_>,
+    lock_sql: String,
+    deadline: Option<Instant>,
+) -> Result<Option<Frozen>, MigrateError> {
     let lock = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
     let source = &cx.mapping.source;
     let guard = cx.gate.close(&source.schema, &source.name);
-    let deadline = Instant::now() + cx.bound;
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + cx.bound);
     let (lock, locked) = run_until(cx.opts, lock, lock_sql, deadline).await;
     let mut steps = HoldSteps::default();
     let mut lock = match (lock, locked?) {
@@ -274,7 +285,7 @@ pub async fn drop_sentry(work: &mut Conn, schema: &str, name: &str) -> Result<()
 /// by deleted tail rows are not handed out again. Runs just before the freeze
 /// (under it the shadow is locked): rows inserted in between arrive with
 /// their ids and move the shadow's counter themselves.
-async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), MigrateError> {
+pub(super) async fn carry_auto_increment(work: &mut Conn, m: &Mapping) -> Result<(), MigrateError> {
     let q = "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
     let source: Option<Option<u64>> = work
         .exec_first_as(q, (&m.source.schema, &m.source.name))
@@ -387,7 +398,7 @@ pub async fn swap(
 /// Moves the original's triggers onto the shadow on the lock connection.
 /// On failure, whatever moved is moved back and the reason returned: the
 /// caller backs out.
-async fn carry_triggers(
+pub(super) async fn carry_triggers(
     cx: &FreezeContext<'_>,
     frozen: &mut Frozen,
 ) -> Result<Vec<Trigger>, String> {
@@ -408,9 +419,9 @@ async fn carry_triggers(
 }
 
 /// The RENAME on its own connection, answering the GTID it was written with.
-type Renaming = JoinHandle<Result<String, mysql_async::Error>>;
+pub(super) type Renaming = JoinHandle<Result<String, mysql_async::Error>>;
 
-fn spawn_rename(mut rename: Conn, rename_sql: String) -> Renaming {
+pub(super) fn spawn_rename(mut rename: Conn, rename_sql: String) -> Renaming {
     tokio::spawn(async move {
         let r = rename.query_drop(rename_sql).await;
         let gtid = match r {
@@ -434,7 +445,22 @@ async fn wait_until_queued(
     frozen: &mut Frozen,
     renaming: &Renaming,
 ) -> Result<bool, MigrateError> {
-    while Instant::now() < frozen.deadline && !renaming.is_finished() {
+    let queued = rename_queued(work, rename_id, frozen.deadline, renaming).await?;
+    if queued {
+        frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
+    }
+    Ok(queued)
+}
+
+/// Polls the processlist until the RENAME waits on a metadata lock (true),
+/// or it ended or `deadline` passed (false).
+pub(super) async fn rename_queued(
+    work: &mut Conn,
+    rename_id: u32,
+    deadline: Instant,
+    renaming: &Renaming,
+) -> Result<bool, MigrateError> {
+    while Instant::now() < deadline && !renaming.is_finished() {
         let state: Option<Option<String>> = work
             .exec_first_as(
                 "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
@@ -442,7 +468,6 @@ async fn wait_until_queued(
             )
             .await?;
         if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
-            frozen.steps.rename_queued = frozen.guard.closed_at.elapsed();
             return Ok(true);
         }
         tokio::time::sleep(PROCESSLIST_POLL).await;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::group::Ticket;
 use super::pace::Reading;
 use super::report::AlterReport;
 use super::store::State;
@@ -123,6 +124,9 @@ pub struct Migration {
     /// resume, postpone, complete) end its current wait.
     pub(super) wake: Notify,
     outcome: watch::Sender<Option<Outcome>>,
+    /// A group cut-over's ticket (`TERN COMPLETE a, b`), until the runner
+    /// takes it.
+    group: Mutex<Option<Ticket>>,
 }
 
 impl Migration {
@@ -156,6 +160,7 @@ impl Migration {
             stopping,
             wake: Notify::new(),
             outcome: watch::channel(None).0,
+            group: Mutex::new(None),
         }
     }
 
@@ -213,6 +218,22 @@ impl Migration {
             () = self.cancel.cancelled() => {}
             () = self.stopping.cancelled() => {}
         }
+    }
+
+    /// Hands the runner a group cut-over's ticket; false when it has one
+    /// already.
+    pub(super) fn hand_ticket(&self, ticket: Ticket) -> bool {
+        let mut slot = self.group.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(ticket);
+        true
+    }
+
+    /// The group cut-over's ticket, if one was handed.
+    pub(super) fn take_ticket(&self) -> Option<Ticket> {
+        self.group.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -24,6 +24,8 @@
 //! - [`cutover`]: freeze and sentry swap; clients are held no longer than the hold bound
 //! - [`triggers`]: on the original until the frozen moment of the cut-over, then on the new table; never on two at once
 //! - [`gate`]: Tern-side write hold during a freeze; a closed gate always opens
+//! - [`group`]: several postponed migrations swapped in one RENAME; any failure backs every member out
+//! - [`mdl_probe`]: sees a RENAME wait on a table; true only when the server refused the probe
 //! - [`throttle`]: the copy waits on lag and load; a replica that stopped applying leaves after its grace
 //! - [`pace`]: the copy slows before clients feel it; slowing is fast, speeding up gradual
 //! - [`slots`]: how many copies run at once; only the copy phase holds a slot, handed on in id order
@@ -57,7 +59,9 @@ pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod gate;
+pub mod group;
 pub mod mapping;
+pub mod mdl_probe;
 pub mod migration;
 pub mod pace;
 pub mod plan;

@@ -24,6 +24,7 @@ use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
 use super::cutover::{self, FreezeContext, HoldSteps, SwapOutcome};
 use super::engine::Engine;
+use super::group::{self, MemberEnd};
 use super::mapping::Mapping;
 use super::migration::{Finished, Migration};
 use super::pace::{self, ClientLatency, Pace, ServerPressure};
@@ -164,7 +165,10 @@ async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, Migrat
     let changes = &capture.changes;
     copy_phase(engine, s, changes).await?;
     verify_phase(engine, s, changes).await?;
-    wait_while_postponed(s, changes).await?;
+    if let Some(finished) = wait_while_postponed(engine, s, changes).await? {
+        // Cut over with others in one RENAME (`TERN COMPLETE a, b`).
+        return Ok(finished);
+    }
     // Fresh statistics, as a native rebuild leaves them, measured before the
     // write hold so the swap does not wait for them. InnoDB keeps them across
     // the RENAME.
@@ -573,21 +577,33 @@ async fn checksum_round(
     Ok(Some(differ))
 }
 
-/// Postponed: keeps up with the binlog until an operator says COMPLETE.
-async fn wait_while_postponed(s: &mut Started, changes: &Changes) -> Result<(), MigrateError> {
+/// Postponed: keeps up with the binlog until an operator says COMPLETE. A
+/// `TERN COMPLETE a, b` takes part in the group's cut-over here: the end
+/// when the group swapped, else the migration stays postponed.
+async fn wait_while_postponed(
+    engine: &Engine,
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<Option<Finished>, MigrateError> {
     let m = s.migration.clone();
     if !m.is_postponed() {
-        return Ok(());
+        return Ok(None);
     }
     store::set_state(&mut s.work, m.id, State::Postponed).await?;
     m.update(|p| p.state = State::Postponed);
     tracing::info!("cut-over postponed until TERN COMPLETE");
     while m.is_postponed() {
         m.interrupted()?;
+        if let Some(ticket) = m.take_ticket() {
+            match group::member(engine, s, changes, ticket).await? {
+                MemberEnd::Swapped(finished) => return Ok(Some(finished)),
+                MemberEnd::BackedOut => continue,
+            }
+        }
         apply_pending(s, changes).await?;
         m.idle(POSTPONED_STEP).await;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Cuts over, backing off while the lock is not granted within the bound. A
@@ -654,7 +670,10 @@ fn log_swapped(attempt: u32, held: Duration, gtid: &str, steps: &HoldSteps) {
     );
 }
 
-async fn apply_pending(s: &mut Started, changes: &Changes) -> Result<GtidSet, MigrateError> {
+pub(super) async fn apply_pending(
+    s: &mut Started,
+    changes: &Changes,
+) -> Result<GtidSet, MigrateError> {
     let (keys, position) = changes.take().map_err(MigrateError::Internal)?;
     if !keys.is_empty() {
         apply(
@@ -703,7 +722,7 @@ fn freeze_context<'a>(
 }
 
 /// `ANALYZE TABLE`; stale statistics are no reason to fail the change.
-async fn analyze(work: &mut Conn, table: &str) {
+pub(super) async fn analyze(work: &mut Conn, table: &str) {
     let started = Instant::now();
     match work.query_drop(format!("ANALYZE TABLE {table}")).await {
         Ok(()) => tracing::info!(

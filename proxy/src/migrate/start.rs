@@ -240,12 +240,17 @@ pub async fn resume(
     }
     // Triggers on the shadow mean Tern stopped inside a cut-over: they belong
     // on the original (see `triggers`).
-    let stranded = triggers::on_table(&mut work, &record.schema, &record.shadow_table).await?;
-    if !stranded.is_empty() {
-        triggers::move_to(&mut work, &record.schema, &stranded, &record.table).await?;
+    let stranded = triggers::return_from_shadow(
+        &mut work,
+        &record.schema,
+        &record.shadow_table,
+        &record.table,
+    )
+    .await?;
+    if stranded > 0 {
         tracing::warn!(
             migration = record.id,
-            triggers = stranded.len(),
+            triggers = stranded,
             "moved the triggers an interrupted cut-over left on the shadow back to the original"
         );
     }

@@ -100,10 +100,6 @@ fn definer_sql(definer: &str) -> String {
     }
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
 /// The statements that create `t` on `schema.table`, preceded by the session
 /// settings the trigger was created under (they are part of what it does).
 /// The body is sent as UTF-8 text; a trigger created under another client
@@ -118,9 +114,9 @@ pub fn create_statements(schema: &str, table: &str, t: &Trigger) -> [String; 2] 
     [
         format!(
             "SET SESSION sql_mode = {}, character_set_client = {}, collation_connection = {}",
-            sql_string(&t.sql_mode),
-            sql_string(charset),
-            sql_string(&t.collation_connection),
+            crate::sql::string_literal(&t.sql_mode),
+            crate::sql::string_literal(charset),
+            crate::sql::string_literal(&t.collation_connection),
         ),
         format!(
             "CREATE DEFINER={} TRIGGER {} {} {} ON {} FOR EACH ROW {}",
@@ -132,6 +128,20 @@ pub fn create_statements(schema: &str, table: &str, t: &Trigger) -> [String; 2] 
             t.body
         ),
     ]
+}
+
+/// Moves every trigger found on the shadow back onto the original, and says
+/// how many there were. Tern creates shadows without triggers, so any found
+/// there were moved by a cut-over that did not swap (see the module doc).
+pub async fn return_from_shadow(
+    conn: &mut Conn,
+    schema: &str,
+    shadow: &str,
+    original: &str,
+) -> Result<usize, MigrateError> {
+    let stranded = on_table(conn, schema, shadow).await?;
+    move_to(conn, schema, &stranded, original).await?;
+    Ok(stranded.len())
 }
 
 /// Moves `triggers` (each by name, from whichever table holds it) onto
@@ -171,9 +181,9 @@ pub async fn move_to(
         let _ = conn
             .query_drop(format!(
                 "SET SESSION sql_mode = {}, character_set_client = {}, collation_connection = {}",
-                sql_string(&sql_mode),
-                sql_string(&charset),
-                sql_string(&collation)
+                crate::sql::string_literal(&sql_mode),
+                crate::sql::string_literal(&charset),
+                crate::sql::string_literal(&collation)
             ))
             .await;
     }

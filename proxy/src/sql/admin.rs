@@ -20,6 +20,9 @@ pub enum TernStatement<'a> {
         verb: Verb,
         id: u64,
     },
+    /// `TERN COMPLETE <id>, <id>, ...`: several postponed migrations cut
+    /// over together in one RENAME (two ids at least; one is `Control`).
+    CompleteGroup(Vec<u64>),
     /// `SET [SESSION|GLOBAL|LOCAL] tern_<name> [= <value>]`, also spelled
     /// `@@[scope.]tern_<name>`. `variable` is the name as written;
     /// `value` is the text after `=` up to the end of the statement
@@ -110,25 +113,42 @@ pub fn parse(sql: &str) -> Option<TernStatement<'_>> {
     None
 }
 
-/// The rest of `TERN <verb> <id>`.
+/// The rest of `TERN <verb> <id>`, or of `TERN COMPLETE <id>, <id>, ...`.
 fn control(tokens: &mut Tokens<'_>) -> Option<TernStatement<'static>> {
     let verb = tokens.next();
     let verb = (verb.tok == Tok::Word)
         .then(|| Verb::from_word(verb.text))
         .flatten()?;
-    let id = tokens.next();
-    let id = (id.tok == Tok::Number)
-        .then(|| id.text.parse().ok())
-        .flatten()?;
-    tokens
-        .at_end()
-        .then_some(TernStatement::Control { verb, id })
+    let mut ids = vec![migration_id(tokens.next())?];
+    loop {
+        let next = tokens.next();
+        match next.tok {
+            Tok::Comma if verb == Verb::Complete => ids.push(migration_id(tokens.next())?),
+            Tok::Semi => return tokens.at_end().then_some(statement(verb, ids)),
+            Tok::Eof => return Some(statement(verb, ids)),
+            _ => return None,
+        }
+    }
+}
+
+/// A migration id: digits only.
+fn migration_id(token: Token<'_>) -> Option<u64> {
+    (token.tok == Tok::Number && token.text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| token.text.parse().ok())
+        .flatten()
+}
+
+fn statement(verb: Verb, ids: Vec<u64>) -> TernStatement<'static> {
+    match ids.as_slice() {
+        [id] => TernStatement::Control { verb, id: *id },
+        _ => TernStatement::CompleteGroup(ids),
+    }
 }
 
 fn malformed(sql: &str) -> TernStatement<'static> {
     let text = sql.trim().trim_end_matches(';').trim();
     TernStatement::Malformed(format!(
-        "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS and TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>"
+        "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS, TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id> and TERN COMPLETE <id>, <id>, ..."
     ))
 }
 
@@ -280,6 +300,27 @@ mod tests {
             control(Verb::Cancel, 4)
         );
         assert_eq!(parse("/*!TERN COMPLETE 9*/"), control(Verb::Complete, 9));
+    }
+
+    #[test]
+    fn tern_complete_of_a_group() {
+        let group = |ids: &[u64]| Some(TernStatement::CompleteGroup(ids.to_vec()));
+        assert_eq!(parse("TERN COMPLETE 3, 4"), group(&[3, 4]));
+        assert_eq!(parse("tern complete 3,4 ,5;"), group(&[3, 4, 5]));
+        assert_eq!(parse("TERN COMPLETE 7 /* x */ , 7"), group(&[7, 7]));
+        assert_eq!(parse("TERN COMPLETE 9;"), control(Verb::Complete, 9));
+        for sql in [
+            "TERN COMPLETE 3,",
+            "TERN COMPLETE 3,,4",
+            "TERN COMPLETE ,3",
+            "TERN COMPLETE 3 4",
+            "TERN COMPLETE 3, x",
+            "TERN PAUSE 3, 4",
+            "TERN CANCEL 3,4",
+            "TERN COMPLETE 3; 4",
+        ] {
+            assert!(is_malformed(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -26,3 +26,9 @@ mod tests;
 pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
+
+/// Quotes text as a string literal for a connection whose `sql_mode` lacks
+/// `NO_BACKSLASH_ESCAPES` (Tern's own connections): it reads back as `text`.
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}

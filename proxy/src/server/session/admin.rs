@@ -1,5 +1,5 @@
 //! Tern's own statements on a session: `SHOW TERN MIGRATIONS`,
-//! `TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>` and
+//! `TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>`, `TERN COMPLETE <id>, <id>, ...` and
 //! `SET [SESSION] tern_consistency | tern_ddl = ...`, read by
 //! [`crate::sql::admin`] and answered here without reaching the server (a
 //! KILL, read by the same parser, is handed on to `kill.rs`).
@@ -47,6 +47,13 @@ impl Session {
                 }
                 self.control(control(verb), id).await
             }
+            TernStatement::CompleteGroup(ids) => {
+                if !self.administers().await? {
+                    return Ok(());
+                }
+                let done = self.shared.migrations.complete_group(&ids).await;
+                self.answer_control(done).await
+            }
         }
     }
 
@@ -88,7 +95,14 @@ impl Session {
 
     /// `TERN <verb> <id>`.
     async fn control(&mut self, verb: Control, id: u64) -> Result<(), SessionEnd> {
-        match self.shared.migrations.control(id, verb).await {
+        let done = self.shared.migrations.control(id, verb).await;
+        self.answer_control(done).await
+    }
+
+    /// OK, or ERROR 1105 with the engine's reason (the server has no code for
+    /// a migration that cannot take a command).
+    async fn answer_control(&mut self, done: Result<(), String>) -> Result<(), SessionEnd> {
+        match done {
             Ok(()) => {
                 let ok = ok_payload(0, 0, self.status_flags(), 0);
                 self.send_client(1, &ok).await
@@ -101,7 +115,7 @@ impl Session {
         let role_check = match &self.shared.settings.admin_role {
             Some(role) => format!(
                 " + (SELECT COUNT(*) FROM information_schema.APPLICABLE_ROLES WHERE ROLE_NAME = {})",
-                sql_string(role)
+                crate::sql::string_literal(role)
             ),
             None => String::new(),
         };
@@ -279,10 +293,6 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         shadow,
         old,
     ]
-}
-
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 #[cfg(test)]
