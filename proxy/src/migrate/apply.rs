@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use super::copy::HighWater;
+use super::foreign_keys::{cascaded_keys, Cascade, CascadeHits};
 use super::mapping::Mapping;
 use super::table::{KeyTuple, Table};
 use super::MigrateError;
@@ -84,4 +85,23 @@ pub async fn apply(
         }
     }
     Ok(keys.len())
+}
+
+/// `keys` and the keys of the shadow rows the parents' cascades in `hits`
+/// changed (see `foreign_keys`), once each.
+pub async fn with_cascaded(
+    conn: &mut Conn,
+    m: &Mapping,
+    shadow_key: &Table,
+    cascades: &[Cascade],
+    mut keys: Vec<KeyTuple>,
+    hits: &CascadeHits,
+) -> Result<Vec<KeyTuple>, MigrateError> {
+    if hits.is_empty() {
+        return Ok(keys);
+    }
+    let cascaded = cascaded_keys(conn, &m.shadow.qualified(), shadow_key, cascades, hits).await?;
+    let mut seen: std::collections::HashSet<KeyTuple> = keys.iter().cloned().collect();
+    keys.extend(cascaded.into_iter().filter(|k| seen.insert(k.clone())));
+    Ok(keys)
 }

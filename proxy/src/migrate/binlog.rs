@@ -11,6 +11,10 @@
 //!   read (XID, COMMIT, or the single event of a standalone group), so a
 //!   checkpoint that stores it never skips half a transaction on resume.
 //! - A lost connection reconnects from `position`; events read twice are harmless.
+//! - A parent whose changes cascade into the table (see `foreign_keys`)
+//!   contributes, for each row it deletes or whose referenced columns it
+//!   changes, the old referenced values: the child rows that held them are
+//!   found in the shadow when the changes are applied.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -24,6 +28,7 @@ use mysql_async::{BinlogStreamRequest, Opts};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::foreign_keys::{Cascade, CascadeHits};
 use super::table::{literal, KeyTuple, Table};
 use crate::gtid::{Gtid, GtidSet, MariaGtid};
 
@@ -41,6 +46,7 @@ const MAX_RECONNECTS: u32 = 20;
 #[derive(Default)]
 struct Pending {
     keys: HashSet<KeyTuple>,
+    cascade_hits: CascadeHits,
     /// Every transaction up to here has been read completely.
     position: GtidSet,
     error: Option<String>,
@@ -59,8 +65,9 @@ impl Changes {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the keys collected so far, with the position they are complete up to.
-    pub fn take(&self) -> Result<(Vec<KeyTuple>, GtidSet), String> {
+    /// Takes the changes collected so far, with the position they are
+    /// complete up to.
+    pub fn take(&self) -> Result<Taken, String> {
         let mut p = self.lock();
         if let Some(e) = &p.error {
             return Err(e.clone());
@@ -68,8 +75,11 @@ impl Changes {
         if p.schema_changed {
             return Err("the table's columns changed while it was being migrated".into());
         }
-        let keys = p.keys.drain().collect();
-        Ok((keys, p.position.clone()))
+        Ok(Taken {
+            keys: p.keys.drain().collect(),
+            cascade_hits: std::mem::take(&mut p.cascade_hits),
+            position: p.position.clone(),
+        })
     }
 
     pub fn pending_keys(&self) -> usize {
@@ -104,6 +114,16 @@ impl Changes {
     }
 }
 
+/// What [`Changes::take`] hands over.
+pub struct Taken {
+    /// Keys of the table's changed rows.
+    pub keys: Vec<KeyTuple>,
+    /// Parent values whose children a cascade changed (`foreign_keys`).
+    pub cascade_hits: CascadeHits,
+    /// Every transaction up to here is in the above.
+    pub position: GtidSet,
+}
+
 pub struct Capture {
     pub changes: Arc<Changes>,
     task: JoinHandle<()>,
@@ -122,6 +142,7 @@ struct Watch {
     table: String,
     columns: usize,
     key: Vec<(usize, super::table::ColumnClass)>,
+    cascades: Vec<Cascade>,
 }
 
 impl Capture {
@@ -129,6 +150,7 @@ impl Capture {
     pub async fn start(
         opts: Opts,
         table: &Table,
+        cascades: &[Cascade],
         from: GtidSet,
     ) -> Result<Capture, super::MigrateError> {
         let watch = Watch {
@@ -139,6 +161,7 @@ impl Capture {
                 .key_columns()
                 .map(|c| (c.ordinal, c.class.clone()))
                 .collect(),
+            cascades: cascades.to_vec(),
         };
         let changes = Arc::new(Changes {
             pending: Mutex::new(Pending {
@@ -260,6 +283,13 @@ async fn read_events(
                         if tme.database_name() == watch.schema && tme.table_name() == watch.table {
                             collect_keys(&rows, tme, watch, changes);
                         }
+                        for (i, cascade) in watch.cascades.iter().enumerate() {
+                            if tme.database_name() == cascade.parent_schema
+                                && tme.table_name() == cascade.parent_table
+                            {
+                                collect_cascade_hits(&rows, tme, i, cascade, changes);
+                            }
+                        }
                     }
                 }
             }
@@ -307,5 +337,74 @@ fn collect_keys(
     p.keys.extend(keys);
     if unreadable {
         p.schema_changed = true;
+    }
+}
+
+/// The referenced values in a parent row image: `Ok(None)` when one is NULL
+/// (no child can hold it), `Err` when the image lacks a column (a minimal
+/// row image).
+fn referenced_values(
+    image: &mysql_async::binlog::row::BinlogRow,
+    cascade: &Cascade,
+) -> Result<Option<KeyTuple>, ()> {
+    let mut values = Vec::with_capacity(cascade.referenced.len());
+    for (pos, class) in &cascade.referenced {
+        match image.as_ref(*pos) {
+            Some(BinlogValue::Value(v)) => match literal(class, v) {
+                Some(l) => values.push(l),
+                None => return Ok(None),
+            },
+            _ => return Err(()),
+        }
+    }
+    Ok(Some(values))
+}
+
+/// The old referenced values of the parent rows this event deletes, or whose
+/// referenced values it changes, where the foreign key cascades that way.
+fn collect_cascade_hits(
+    rows: &mysql_async::binlog::events::RowsEventData<'_>,
+    tme: &mysql_async::binlog::events::TableMapEvent<'_>,
+    index: usize,
+    cascade: &Cascade,
+    changes: &Changes,
+) {
+    let mut hits = Vec::new();
+    let mut unreadable = tme.columns_count() as usize != cascade.parent_columns;
+    for row in rows.rows(tme) {
+        let (before, after) = match row {
+            Ok((Some(before), after)) => (before, after),
+            // An insert (no before image) cascades nothing.
+            Ok((None, _)) => continue,
+            Err(_) => {
+                unreadable = true;
+                break;
+            }
+        };
+        let Ok(old) = referenced_values(&before, cascade) else {
+            unreadable = true;
+            break;
+        };
+        let cascaded = match &after {
+            None => cascade.on_delete,
+            Some(after) => match referenced_values(after, cascade) {
+                Ok(new) => cascade.on_update && new != old,
+                Err(()) => {
+                    unreadable = true;
+                    break;
+                }
+            },
+        };
+        if let Some(old) = old.filter(|_| cascaded) {
+            hits.push((index, old));
+        }
+    }
+    let mut p = changes.lock();
+    p.cascade_hits.extend(hits);
+    if unreadable {
+        p.error = Some(format!(
+            "the rows of `{}`.`{}`, whose changes cascade into the table, could not be read from the binlog",
+            cascade.parent_schema, cascade.parent_table
+        ));
     }
 }

@@ -36,11 +36,12 @@ use mysql_async::{Conn, Opts};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::apply::apply;
+use super::apply::{apply, with_cascaded};
 use super::binlog::Changes;
 use super::conn::engine_conn;
 use super::copy::HighWater;
 use super::fetch::Fetch;
+use super::foreign_keys;
 use super::gate::{GateGuard, WriteGate};
 use super::mapping::Mapping;
 use super::table::{qualified, Table};
@@ -63,6 +64,8 @@ pub struct FreezeContext<'a> {
     pub changes: &'a Changes,
     pub mapping: &'a Mapping,
     pub shadow_key: &'a Table,
+    pub foreign_keys: &'a foreign_keys::Plan,
+    pub cascades: &'a [foreign_keys::Cascade],
     /// Longest time clients' writes may be held, from gate close to gate open.
     pub bound: Duration,
 }
@@ -217,8 +220,17 @@ pub(super) async fn freeze_until(
         let _ = lock.query_drop("UNLOCK TABLES").await;
         return Ok(None);
     }
-    let (keys, position) = cx.changes.take().map_err(MigrateError::Internal)?;
-    tracing::debug!(keys = keys.len(), target = %target, position = %position, "final catch-up under the lock");
+    let taken = cx.changes.take().map_err(MigrateError::Internal)?;
+    let keys = with_cascaded(
+        &mut lock,
+        cx.mapping,
+        cx.shadow_key,
+        cx.cascades,
+        taken.keys,
+        &taken.cascade_hits,
+    )
+    .await?;
+    tracing::debug!(keys = keys.len(), target = %target, position = %taken.position, "final catch-up under the lock");
     // Autocommit statements: START TRANSACTION would release the table locks.
     apply(
         &mut lock,
@@ -351,6 +363,13 @@ pub async fn swap(
             return Ok(SwapOutcome::BackedOut { held, reason });
         }
     };
+    // So do the foreign keys (see `foreign_keys`).
+    if let Err(reason) = carry_foreign_keys(cx, &mut frozen).await {
+        return_triggers(cx, &mut frozen.lock, &moved).await;
+        let held = frozen.release().await;
+        drop_sentry(work, &source.schema, old_name).await?;
+        return Ok(SwapOutcome::BackedOut { held, reason });
+    }
     // 3. The RENAME on its own connection.
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {} TO {}",
@@ -409,10 +428,7 @@ pub(super) async fn carry_triggers(
         .map_err(|e| format!("cannot read the triggers: {e}"))?;
     if let Err(e) = triggers::move_to(&mut frozen.lock, &source.schema, &found, &shadow.name).await
     {
-        let back = triggers::move_to(&mut frozen.lock, &source.schema, &found, &source.name).await;
-        if let Err(back) = back {
-            tracing::error!(error = %back, table = %crate::logsafe::untrusted(source.qualified()), "cannot move the triggers back to the original; the next start moves them");
-        }
+        return_triggers(cx, &mut frozen.lock, &found).await;
         return Err(format!("cannot move the triggers: {e}"));
     }
     Ok(found)
@@ -475,6 +491,56 @@ pub(super) async fn rename_queued(
     Ok(false)
 }
 
+/// Moves the original's foreign keys onto the shadow on the lock connection.
+/// On failure, whatever moved is moved back and the reason returned: the
+/// caller backs out.
+pub(super) async fn carry_foreign_keys(
+    cx: &FreezeContext<'_>,
+    frozen: &mut Frozen,
+) -> Result<(), String> {
+    let (source, shadow) = (&cx.mapping.source, &cx.mapping.shadow);
+    let moved = foreign_keys::move_to_shadow(
+        &mut frozen.lock,
+        &source.schema,
+        &source.name,
+        &shadow.name,
+        cx.foreign_keys,
+    )
+    .await;
+    if let Err(e) = moved {
+        return_foreign_keys(cx, &mut frozen.lock).await;
+        return Err(format!("cannot move the foreign keys: {e}"));
+    }
+    Ok(())
+}
+
+/// Puts back what [`carry_foreign_keys`] moved, on `conn` (the lock
+/// connection while it holds the lock). A failure is logged: the next start
+/// puts them back.
+pub(super) async fn return_foreign_keys(cx: &FreezeContext<'_>, conn: &mut Conn) {
+    let (source, shadow) = (&cx.mapping.source, &cx.mapping.shadow);
+    let back = foreign_keys::move_back(
+        conn,
+        &source.schema,
+        &source.name,
+        &shadow.name,
+        cx.foreign_keys,
+    )
+    .await;
+    if let Err(e) = back {
+        tracing::error!(error = %e, table = %crate::logsafe::untrusted(source.qualified()), "cannot give the original its foreign keys back; the next start does");
+    }
+}
+
+/// Puts the triggers [`carry_triggers`] moved back on the original; a
+/// failure is logged, the next start moves them.
+async fn return_triggers(cx: &FreezeContext<'_>, conn: &mut Conn, moved: &[Trigger]) {
+    let source = &cx.mapping.source;
+    if let Err(e) = triggers::move_to(conn, &source.schema, moved, &source.name).await {
+        tracing::error!(error = %e, table = %crate::logsafe::untrusted(source.qualified()), "cannot move the triggers back to the original; the next start moves them");
+    }
+}
+
 /// Backs out while the sentry still exists (so the RENAME cannot have run):
 /// kills the RENAME, gives it a moment to answer, unlocks, opens the gate and
 /// drops the sentry. Returns how long writes were held and the RENAME's own
@@ -490,10 +556,8 @@ async fn abort_rename(
 ) -> Result<(Duration, Option<mysql_async::Error>), MigrateError> {
     kill_query(cx.opts, rename_id).await;
     let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
-    let source = &cx.mapping.source;
-    if let Err(e) = triggers::move_to(&mut frozen.lock, &source.schema, moved, &source.name).await {
-        tracing::error!(error = %e, table = %crate::logsafe::untrusted(source.qualified()), "cannot move the triggers back to the original; the next start moves them");
-    }
+    return_foreign_keys(cx, &mut frozen.lock).await;
+    return_triggers(cx, &mut frozen.lock, moved).await;
     let held = frozen.release().await;
     drop_sentry(work, &cx.mapping.source.schema, old_name).await?;
     let failed = match finished {
@@ -526,6 +590,7 @@ async fn read_back_rename(
             steps,
         });
     }
+    return_foreign_keys(cx, work).await;
     triggers::move_to(work, &source.schema, moved, &source.name).await?;
     drop_sentry(work, &source.schema, old_name).await?;
     Ok(SwapOutcome::BackedOut {

@@ -55,6 +55,7 @@ use super::conn::engine_conn;
 use super::cutover::{self, FreezeContext, KILL_GRACE};
 use super::engine::Engine;
 use super::fetch::Fetch;
+use super::foreign_keys;
 use super::mdl_probe;
 use super::migration::{Finished, Migration};
 use super::start::Started;
@@ -200,6 +201,8 @@ async fn member_steps(
         changes,
         mapping: &s.mapping,
         shadow_key: &s.shadow_key,
+        foreign_keys: &s.foreign_keys,
+        cascades: &s.cascades,
         bound: engine.settings().hold_bound,
     };
     let lock_sql = format!("LOCK TABLES {source} WRITE, {sentry} WRITE, {shadow} WRITE");
@@ -209,7 +212,11 @@ async fn member_steps(
         return back_out(s, None, why).await;
     };
     // The triggers go to the shadow under the lock, as in a cut-over alone.
-    if let Err(why) = cutover::carry_triggers(&cx, &mut frozen).await {
+    let carried = match cutover::carry_triggers(&cx, &mut frozen).await {
+        Ok(_) => cutover::carry_foreign_keys(&cx, &mut frozen).await,
+        Err(why) => Err(why),
+    };
+    if let Err(why) = carried {
         ticket.report(m.id, Report::Failed(why.clone()));
         return back_out(s, Some(frozen), &why).await;
     }
@@ -275,7 +282,8 @@ async fn member_steps(
 }
 
 /// Releases what the member holds (the lock and gate when `frozen`), moves
-/// any triggers it carried back to the original and drops its sentry; the
+/// any triggers and foreign keys it carried back to the original and drops
+/// its sentry; the
 /// migration stays postponed. Only called while the RENAME cannot have run
 /// or is known not to have.
 async fn back_out(
@@ -286,16 +294,26 @@ async fn back_out(
     let schema = s.mapping.source.schema.clone();
     let (shadow, original) = (&s.mapping.shadow.name, &s.mapping.source.name);
     // Under the lock only the lock connection may touch the tables.
-    let returned = match frozen {
+    let (triggers, foreign_keys) = match frozen {
         Some(mut frozen) => {
-            let r = triggers::return_from_shadow(&mut frozen.lock, &schema, shadow, original).await;
+            let c = &mut frozen.lock;
+            let t = triggers::return_from_shadow(c, &schema, shadow, original).await;
+            let f = foreign_keys::move_back(c, &schema, original, shadow, &s.foreign_keys).await;
             frozen.release().await;
-            r
+            (t, f)
         }
-        None => triggers::return_from_shadow(&mut s.work, &schema, shadow, original).await,
+        None => {
+            let c = &mut s.work;
+            let t = triggers::return_from_shadow(c, &schema, shadow, original).await;
+            let f = foreign_keys::move_back(c, &schema, original, shadow, &s.foreign_keys).await;
+            (t, f)
+        }
     };
-    if let Err(e) = returned {
+    if let Err(e) = triggers {
         tracing::error!(error = %e, "cannot move the triggers back to the original; the next start moves them");
+    }
+    if let Err(e) = foreign_keys {
+        tracing::error!(error = %e, "cannot give the original its foreign keys back; the next start does");
     }
     cutover::drop_sentry(&mut s.work, &schema, &s.old_name).await?;
     tracing::info!(reason = %why, "group cut-over backed out; the migration stays postponed");

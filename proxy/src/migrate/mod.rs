@@ -22,6 +22,7 @@
 //! - [`apply`]: replay re-reads the current rows, so it is idempotent and order-free
 //! - [`verify`]: both checksums read the same frozen moment
 //! - [`cutover`]: freeze and sentry swap; clients are held no longer than the hold bound
+//! - [`foreign_keys`]: a child's shadow gets its constraints only inside the freeze; parents' cascades are followed from their row events
 //! - [`triggers`]: on the original until the frozen moment of the cut-over, then on the new table; never on two at once
 //! - [`gate`]: Tern-side write hold during a freeze; a closed gate always opens
 //! - [`group`]: several postponed migrations swapped in one RENAME; any failure backs every member out
@@ -58,6 +59,7 @@ pub mod cutover;
 pub mod engine;
 pub mod error;
 pub mod fetch;
+pub mod foreign_keys;
 pub mod gate;
 pub mod group;
 pub mod mapping;

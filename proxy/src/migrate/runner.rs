@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::apply::apply;
+use super::apply::{apply, with_cascaded};
 use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
 use super::cutover::{self, FreezeContext, HoldSteps, SwapOutcome};
 use super::engine::Engine;
+use super::foreign_keys;
 use super::group::{self, MemberEnd};
 use super::mapping::Mapping;
 use super::migration::{Finished, Migration};
@@ -160,8 +161,13 @@ pub(super) async fn abandon(
 /// The migration's steps, in order. Change capture runs from the start
 /// position (or the checkpoint's) until the cut-over is done or given up.
 async fn drive(engine: &Arc<Engine>, s: &mut Started) -> Result<Finished, MigrateError> {
-    let capture =
-        Capture::start(engine.opts.clone(), &s.mapping.source, s.position.clone()).await?;
+    let capture = Capture::start(
+        engine.opts.clone(),
+        &s.mapping.source,
+        &s.cascades,
+        s.position.clone(),
+    )
+    .await?;
     let changes = &capture.changes;
     copy_phase(engine, s, changes).await?;
     verify_phase(engine, s, changes).await?;
@@ -545,7 +551,14 @@ async fn checksum_round(
         c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .await?;
     }
-    let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, changes);
+    let cx = freeze_context(
+        engine,
+        &s.sql_mode,
+        &s.mapping,
+        &s.shadow_key,
+        (&s.foreign_keys, &s.cascades),
+        changes,
+    );
     let lock_sql = format!(
         "LOCK TABLES {} READ, {} WRITE",
         s.mapping.source.qualified(),
@@ -629,7 +642,14 @@ async fn cut_over(
         attempts += 1;
         store::note_attempt(&mut s.work, m.id, attempts).await?;
         m.update(|p| p.cutover_attempts = attempts);
-        let cx = freeze_context(engine, &s.sql_mode, &s.mapping, &s.shadow_key, changes);
+        let cx = freeze_context(
+            engine,
+            &s.sql_mode,
+            &s.mapping,
+            &s.shadow_key,
+            (&s.foreign_keys, &s.cascades),
+            changes,
+        );
         match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
             SwapOutcome::Swapped { held, gtid, steps } => {
                 log_swapped(attempts, held, &gtid, &steps);
@@ -674,7 +694,16 @@ pub(super) async fn apply_pending(
     s: &mut Started,
     changes: &Changes,
 ) -> Result<GtidSet, MigrateError> {
-    let (keys, position) = changes.take().map_err(MigrateError::Internal)?;
+    let taken = changes.take().map_err(MigrateError::Internal)?;
+    let keys = with_cascaded(
+        &mut s.work,
+        &s.mapping,
+        &s.shadow_key,
+        &s.cascades,
+        taken.keys,
+        &taken.cascade_hits,
+    )
+    .await?;
     if !keys.is_empty() {
         apply(
             &mut s.work,
@@ -686,7 +715,7 @@ pub(super) async fn apply_pending(
         )
         .await?;
     }
-    Ok(position)
+    Ok(taken.position)
 }
 
 async fn checkpoint(s: &mut Started, position: &GtidSet) -> Result<(), MigrateError> {
@@ -708,6 +737,7 @@ fn freeze_context<'a>(
     sql_mode: &'a str,
     mapping: &'a Mapping,
     shadow_key: &'a Table,
+    foreign_keys: (&'a foreign_keys::Plan, &'a [foreign_keys::Cascade]),
     changes: &'a Changes,
 ) -> FreezeContext<'a> {
     FreezeContext {
@@ -717,6 +747,8 @@ fn freeze_context<'a>(
         changes,
         mapping,
         shadow_key,
+        foreign_keys: foreign_keys.0,
+        cascades: foreign_keys.1,
         bound: engine.settings().hold_bound,
     }
 }

@@ -23,6 +23,7 @@ use super::copy::{Copier, HighWater};
 use super::cutover;
 use super::engine::{AlterRequest, Engine};
 use super::fetch::Fetch;
+use super::foreign_keys;
 use super::mapping::Mapping;
 use super::migration::{Migration, Progress};
 use super::runner::abandon;
@@ -49,6 +50,10 @@ pub struct Started {
     /// Whether the server's own ALTER would copy the rows (ALGORITHM=COPY)
     /// rather than work in place: it decides what the client is told.
     pub(super) native_copies: bool,
+    /// The original's foreign keys and the new table's.
+    pub(super) foreign_keys: foreign_keys::Plan,
+    /// Parents whose changes cascade into the original.
+    pub(super) cascades: Vec<foreign_keys::Cascade>,
 }
 
 fn refused(r: check::Refusal) -> MigrateError {
@@ -84,15 +89,20 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
     .await?;
     let span = tracing::info_span!("migration", id, table = %crate::logsafe::untrusted(source.qualified()));
     let _enter = span.enter();
-    let (mapping, position, native_copies) =
-        match create_shadow(&mut work, &source, &shadow_name, &req, id).await {
-            Ok(v) => v,
-            Err(e) => {
-                let shadow_q = qualified(&source.schema, &shadow_name);
-                abandon(Some(&mut work), id, &shadow_q, None, &e).await;
-                return Err(e);
-            }
-        };
+    let ShadowMade {
+        mapping,
+        position,
+        native_copies,
+        foreign_keys: fk_plan,
+        cascades,
+    } = match create_shadow(&mut work, &source, &shadow_name, &req, id).await {
+        Ok(v) => v,
+        Err(e) => {
+            let shadow_q = qualified(&source.schema, &shadow_name);
+            abandon(Some(&mut work), id, &shadow_q, None, &e).await;
+            return Err(e);
+        }
+    };
     let shadow_key = mapping
         .shadow_key()
         .ok_or_else(|| MigrateError::Internal("shadow key".into()))?;
@@ -126,6 +136,8 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
         old_name,
         sql_mode: req.sql_mode,
         native_copies,
+        foreign_keys: fk_plan,
+        cascades,
     })
 }
 
@@ -138,27 +150,39 @@ async fn checked_source(work: &mut Conn, req: &AlterRequest) -> Result<Table, Mi
     check::has_usable_key(&source).map_err(refused)?;
     check::is_transactional(&source).map_err(refused)?;
     check::name_leaves_room(&source).map_err(refused)?;
-    check::no_foreign_keys(work, &source.schema, &source.name)
+    check::not_referenced(work, &source.schema, &source.name)
         .await?
         .map_err(refused)?;
     if req.alter.adds_foreign_key {
+        // The server checks every row against a new foreign key; the copy
+        // cannot hold the rows still for that without blocking writes.
         return Err(MigrateError::Refused(
-            "the change adds a foreign key".into(),
+            "the change adds a foreign key, which the server checks against every row".into(),
         ));
     }
     Ok(source)
 }
 
+/// What [`create_shadow`] made and learnt.
+struct ShadowMade {
+    mapping: Mapping,
+    /// Where change capture starts.
+    position: GtidSet,
+    /// Whether the native ALTER would copy the rows.
+    native_copies: bool,
+    foreign_keys: foreign_keys::Plan,
+    cascades: Vec<foreign_keys::Cascade>,
+}
+
 /// Creates the shadow in its new shape, runs the checks that need it, and
-/// records the binlog position the change capture starts from. Returns the
-/// column mapping, that position, and whether the native ALTER would copy.
+/// records the binlog position the change capture starts from.
 async fn create_shadow(
     work: &mut Conn,
     source: &Table,
     shadow_name: &str,
     req: &AlterRequest,
     id: u64,
-) -> Result<(Mapping, GtidSet, bool), MigrateError> {
+) -> Result<ShadowMade, MigrateError> {
     let shadow_q = qualified(&source.schema, shadow_name);
     let created = work
         .query_drop(format!(
@@ -179,13 +203,26 @@ async fn create_shadow(
         }
         other => other?,
     }
-    let native_copies = build_shadow(work, &shadow_q, &req.alter.specs).await?;
+    // The shadow tries the change with the original's foreign keys, so that
+    // the server applies its own rules to them (see `foreign_keys`).
+    let original_keys = foreign_keys::of_table(work, &source.schema, &source.name).await?;
+    let trial = foreign_keys::Trial::new(original_keys, &source.name, shadow_name, id)
+        .map_err(MigrateError::Refused)?;
+    trial.add_to_shadow(work, &source.schema).await?;
+    let specs =
+        crate::sql::alter::with_foreign_key_names(&req.alter.specs, |name| trial.shadow_name(name));
+    let native_copies = build_shadow(work, &shadow_q, &specs).await?;
+    let fk_plan = trial.finish(work, &source.schema).await?;
+    store::set_foreign_keys(work, id, &fk_plan.to_json()).await?;
     let shadow = Table::load(work, &source.schema, shadow_name)
         .await?
         .ok_or_else(|| MigrateError::Internal("the shadow table vanished".into()))?;
     check::is_transactional(&shadow).map_err(refused)?;
     let mapping = Mapping::new(source.clone(), shadow, &req.alter);
     check::keeps_key_columns(&mapping).map_err(refused)?;
+    let cascades = foreign_keys::cascades_of(work, &fk_plan, &mapping)
+        .await?
+        .map_err(MigrateError::Refused)?;
     let position = primary_position(work).await?;
     store::checkpoint(work, id, None, false, &position.to_string(), 0).await?;
     // The copy keeps as many of its warnings as the client's session would.
@@ -194,7 +231,13 @@ async fn create_shadow(
         req.max_error_count.min(65_535)
     ))
     .await?;
-    Ok((mapping, position, native_copies))
+    Ok(ShadowMade {
+        mapping,
+        position,
+        native_copies,
+        foreign_keys: fk_plan,
+        cascades,
+    })
 }
 
 /// Gives the empty shadow its new shape, and finds out on it (where it costs
@@ -254,9 +297,37 @@ pub async fn resume(
             "moved the triggers an interrupted cut-over left on the shadow back to the original"
         );
     }
+    // The same for foreign keys: the original lacks some it had.
+    let fk_plan = match &record.foreign_keys {
+        Some(json) => foreign_keys::Plan::from_json(json)?,
+        None => foreign_keys::Plan::default(),
+    };
+    let moved_back = foreign_keys::move_back(
+        &mut work,
+        &record.schema,
+        &record.table,
+        &record.shadow_table,
+        &fk_plan,
+    )
+    .await?;
+    if moved_back {
+        tracing::warn!(
+            migration = record.id,
+            "gave the original back the foreign keys an interrupted cut-over had moved to the shadow"
+        );
+    }
     let (mapping, shadow_key, high_water, position) = match reload(&mut work, &record).await {
         Ok(v) => v,
         Err(e) => {
+            let shadow_q = qualified(&record.schema, &record.shadow_table);
+            abandon(Some(&mut work), record.id, &shadow_q, None, &e).await;
+            return Err(e);
+        }
+    };
+    let cascades = match foreign_keys::cascades_of(&mut work, &fk_plan, &mapping).await? {
+        Ok(c) => c,
+        Err(why) => {
+            let e = MigrateError::Internal(format!("cannot follow the cascades any more: {why}"));
             let shadow_q = qualified(&record.schema, &record.shadow_table);
             abandon(Some(&mut work), record.id, &shadow_q, None, &e).await;
             return Err(e);
@@ -298,6 +369,8 @@ pub async fn resume(
         sql_mode: record.sql_mode,
         // Nobody waits for a resumed migration's answer.
         native_copies: true,
+        foreign_keys: fk_plan,
+        cascades,
     }))
 }
 

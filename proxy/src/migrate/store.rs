@@ -67,26 +67,46 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
             updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
             finished_at DATETIME(6) NULL,
             requested VARCHAR(16) NULL,
+            foreign_keys LONGTEXT NULL,
             KEY by_table (table_schema, table_name, state)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         control_table()
     ))
     .await?;
-    // Tables made before `requested` existed get it (an instant change).
-    let has_requested: Option<u64> = conn
-        .exec_first_as(
-            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-             AND TABLE_NAME = 'migrations' AND COLUMN_NAME = 'requested'",
-            (CONTROL_SCHEMA,),
-        )
-        .await?;
-    if has_requested == Some(0) {
-        conn.query_drop(format!(
-            "ALTER TABLE {} ADD COLUMN requested VARCHAR(16) NULL",
-            control_table()
-        ))
-        .await?;
+    // Tables made before a column existed get it (an instant change).
+    for (column, definition) in [
+        ("requested", "VARCHAR(16) NULL"),
+        ("foreign_keys", "LONGTEXT NULL"),
+    ] {
+        let has: Option<u64> = conn
+            .exec_first_as(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+                 AND TABLE_NAME = 'migrations' AND COLUMN_NAME = ?",
+                (CONTROL_SCHEMA, column),
+            )
+            .await?;
+        if has == Some(0) {
+            conn.query_drop(format!(
+                "ALTER TABLE {} ADD COLUMN {column} {definition}",
+                control_table()
+            ))
+            .await?;
+        }
     }
+    Ok(())
+}
+
+/// Records how the shadow holds the original's foreign keys
+/// (`foreign_keys::Plan`), for a later start to put them back.
+pub async fn set_foreign_keys(conn: &mut Conn, id: u64, plan: &str) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET foreign_keys = ? WHERE id = ?",
+            control_table()
+        ),
+        (plan, id),
+    )
+    .await?;
     Ok(())
 }
 
@@ -191,6 +211,8 @@ pub struct Record {
     pub cutover_attempts: u32,
     pub shadow_table: String,
     pub old_table: String,
+    /// `foreign_keys::Plan` as JSON; `None` before the shadow was made.
+    pub foreign_keys: Option<String>,
 }
 
 /// Key tuples are stored as their literals, one per line: literals never hold
@@ -381,7 +403,7 @@ pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
         .all_as(format!(
             "SELECT id, table_schema, table_name, statement, specs, sql_mode, state, postponed, \
              copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table, \
-             rows_total FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
+             rows_total, foreign_keys FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
             control_table()
         ))
         .await?;
@@ -417,6 +439,7 @@ fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
         shadow_table: take(&mut r, 13)?,
         old_table: take(&mut r, 14)?,
         rows_total: take(&mut r, 15)?,
+        foreign_keys: take(&mut r, 16)?,
     })
 }
 

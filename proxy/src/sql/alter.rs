@@ -680,5 +680,32 @@ fn column_list_names(list: &[Token<'_>]) -> Vec<String> {
     names
 }
 
+/// `specs` with the constraint named by each `DROP FOREIGN KEY` or `DROP
+/// CONSTRAINT` renamed where `rename` gives a new name: the shadow holds the
+/// original's foreign keys under names of its own (see
+/// `migrate::foreign_keys`). Everything else stays byte for byte.
+pub fn with_foreign_key_names(specs: &str, rename: impl Fn(&str) -> Option<String>) -> String {
+    let text = Text::read(specs);
+    let mut out = String::with_capacity(specs.len() + 16);
+    let mut copied = 0;
+    for spec in split_top_level(&text.toks) {
+        let at = match (kw(spec, 0), kw(spec, 1), kw(spec, 2)) {
+            (Kw::Drop, Kw::Foreign, Kw::Key) => skip_if_exists(spec, 3),
+            (Kw::Drop, Kw::Constraint, _) => skip_if_exists(spec, 2),
+            _ => continue,
+        };
+        let (Some(name), Some(token)) = (ident(spec, at), spec.get(at)) else {
+            continue;
+        };
+        if let Some(new) = rename(&name) {
+            out.push_str(specs.get(copied..token.start).unwrap_or(""));
+            out.push_str(&quote_ident(&new));
+            copied = token.end;
+        }
+    }
+    out.push_str(specs.get(copied..).unwrap_or(""));
+    out
+}
+
 #[cfg(test)]
 mod tests;

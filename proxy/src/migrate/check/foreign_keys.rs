@@ -1,5 +1,8 @@
-//! Foreign keys would point at (or from) the old table after the swap:
-//! refused, in both directions, unless the server can make the change in place.
+//! A table that other tables reference (a parent) is refused for now: after
+//! the swap their foreign keys would follow the original to its old name. A
+//! table that references itself is refused: its shadow's constraints would
+//! reference the original. A table that only references others (a child)
+//! migrates online, see `migrate::foreign_keys`.
 
 use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
@@ -7,23 +10,27 @@ use mysql_async::Conn;
 use super::Refusal;
 use crate::migrate::MigrateError;
 
-pub async fn no_foreign_keys(
+pub async fn not_referenced(
     conn: &mut Conn,
     schema: &str,
     table: &str,
 ) -> Result<Result<(), Refusal>, MigrateError> {
-    let n: Option<u64> = conn
+    let by: Option<(String, String, String)> = conn
         .exec_first_as(
-            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS \
-             WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) \
-                OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)",
+            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ? \
+             ORDER BY CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? DESC LIMIT 1",
             (schema, table, schema, table),
         )
         .await?;
-    Ok(match n.unwrap_or(0) {
-        0 => Ok(()),
-        _ => Err(Refusal(format!(
-            "table `{schema}`.`{table}` has or is referenced by foreign keys"
+    Ok(match by {
+        None => Ok(()),
+        Some((s, t, name)) if s == schema && t == table => Err(Refusal(format!(
+            "table `{schema}`.`{table}` references itself (foreign key `{name}`)"
+        ))),
+        Some((s, t, name)) => Err(Refusal(format!(
+            "table `{schema}`.`{table}` is referenced by foreign key `{name}` of `{s}`.`{t}`"
         ))),
     })
 }

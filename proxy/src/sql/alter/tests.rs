@@ -341,3 +341,40 @@ fn names_starting_like_numbers_are_names() {
     assert_eq!(a.dropped, vec!["0xg"]);
     assert_eq!(a.added, vec!["0b12"]);
 }
+
+#[test]
+fn dropped_foreign_keys_are_renamed_for_the_shadow_and_nothing_else_changes() {
+    let rename = |name: &str| match name {
+        "fk_a" => Some("tern7_fk1".to_string()),
+        "t_ibfk_1" => Some("t_tern7_new_ibfk_1".to_string()),
+        _ => None,
+    };
+    for (specs, want) in [
+        (
+            "DROP FOREIGN KEY fk_a, ADD COLUMN c INT",
+            "DROP FOREIGN KEY `tern7_fk1`, ADD COLUMN c INT",
+        ),
+        (
+            "drop foreign key if exists `fk_a`, drop constraint t_ibfk_1",
+            "drop foreign key if exists `tern7_fk1`, drop constraint `t_tern7_new_ibfk_1`",
+        ),
+        (
+            "/*!50100 DROP FOREIGN KEY fk_a */, DROP INDEX fk_a",
+            "/*!50100 DROP FOREIGN KEY `tern7_fk1` */, DROP INDEX fk_a",
+        ),
+        (
+            "DROP /* c */ FOREIGN KEY fk_a -- x\n, MODIFY v INT",
+            "DROP /* c */ FOREIGN KEY `tern7_fk1` -- x\n, MODIFY v INT",
+        ),
+        (
+            "DROP FOREIGN KEY other, DROP CONSTRAINT chk",
+            "DROP FOREIGN KEY other, DROP CONSTRAINT chk",
+        ),
+        (
+            "ADD CONSTRAINT fk_a FOREIGN KEY (a) REFERENCES p (id)",
+            "ADD CONSTRAINT fk_a FOREIGN KEY (a) REFERENCES p (id)",
+        ),
+    ] {
+        assert_eq!(with_foreign_key_names(specs, rename), want, "{specs}");
+    }
+}

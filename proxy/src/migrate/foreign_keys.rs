@@ -1,0 +1,605 @@
+//! Foreign keys of the migrated table, where it is the child.
+//!
+//! **The shadow has no foreign keys while the copy runs.** With them, a
+//! client's delete of a parent row would be refused (`RESTRICT`) because of
+//! a shadow row the applier has not removed yet, and the copier's chunks
+//! would take locks on the parents and deadlock with the clients' cascades.
+//! The shadow gets them inside the cut-over's freeze instead, in place and
+//! without reading a row (`foreign_key_checks = 0`), after the original lost
+//! its own (it is about to become the old table, whose rows must neither
+//! hold back a parent's delete nor take its cascades). A swap that backs out
+//! puts both back before the lock is released.
+//!
+//! **Cascades.** A parent's `ON DELETE CASCADE | SET NULL` and `ON UPDATE
+//! CASCADE | SET NULL` change the child inside InnoDB: the binlog has the
+//! parent's row event and nothing for the child. So change capture also
+//! reads the parents' events ([`Cascade`]): a parent row deleted, or whose
+//! referenced columns changed, names the child rows that referenced its old
+//! values. Those are found in the shadow (which still has them as they were)
+//! and copied again from the original, like any other changed row. Rows the
+//! copier has not reached yet are not in the shadow and need nothing. A
+//! chunk that read a row just before its cascade is caught the same way: the
+//! lookup runs after the chunk committed, in the same task. A cascade two
+//! levels away (a grandparent's delete cascading through a parent) leaves no
+//! event for the parent either, so a table reached that way is refused.
+//!
+//! **Names.** The new table ends with the names the server would have given:
+//! the original's names, and for a name InnoDB generated (`t_ibfk_3`) the
+//! same. To learn the final set, the empty shadow is first given the
+//! original's foreign keys under names of its own (`t_tern7_new_ibfk_3` for
+//! a generated name, which keeps InnoDB's numbering; `tern7_fk2` for
+//! another), the change is applied to it with its `DROP FOREIGN KEY` names
+//! translated, so that the server applies all its own rules (an index a
+//! foreign key needs cannot go, a dropped column takes its key along), and
+//! the result is read back and recorded before they are dropped again.
+//!
+//! Invariants:
+//! - Outside the frozen moment of a cut-over, the original has exactly its
+//!   recorded foreign keys and the shadow has none.
+//! - Should Tern die inside that moment, the next start finds the original
+//!   without its recorded foreign keys and puts them back ([`move_back`]),
+//!   as it does for triggers; until then the original has none (documented
+//!   for the person on call, with the statements to run by hand).
+
+use std::collections::HashSet;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use serde::{Deserialize, Serialize};
+
+use super::fetch::Fetch;
+use super::mapping::Mapping;
+use super::table::{literal, qualified, KeyTuple, Table};
+use super::MigrateError;
+use crate::sql::quote_ident;
+
+/// A foreign key as `information_schema` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_schema: String,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `RESTRICT`, `CASCADE`, `SET NULL`, `NO ACTION` or `SET DEFAULT`.
+    pub on_update: String,
+    pub on_delete: String,
+}
+
+/// A rule that makes InnoDB change the child when the parent changes.
+fn cascades(rule: &str) -> bool {
+    matches!(rule, "CASCADE" | "SET NULL" | "SET DEFAULT")
+}
+
+impl ForeignKey {
+    /// `CONSTRAINT name FOREIGN KEY (...) REFERENCES ... [ON ...]`, as the
+    /// server would print it back. `RESTRICT` is the default and is left
+    /// out, as `SHOW CREATE TABLE` leaves it out.
+    pub fn clause(&self, name: &str) -> String {
+        let list = |cols: &[String]| {
+            cols.iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut clause = format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            quote_ident(name),
+            list(&self.columns),
+            qualified(&self.ref_schema, &self.ref_table),
+            list(&self.ref_columns)
+        );
+        for (event, rule) in [("DELETE", &self.on_delete), ("UPDATE", &self.on_update)] {
+            if rule != "RESTRICT" {
+                clause.push_str(&format!(" ON {event} {rule}"));
+            }
+        }
+        clause
+    }
+
+    /// The parent's changes reach this table's rows inside InnoDB.
+    pub fn cascades(&self) -> bool {
+        cascades(&self.on_delete) || cascades(&self.on_update)
+    }
+}
+
+/// The foreign keys `schema.table` has (as the child), by name.
+pub async fn of_table(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<ForeignKey>, MigrateError> {
+    type Row = (String, String, String, String, String, String, String);
+    let rows: Vec<Row> = conn
+        .exec_all_as(
+            "SELECT rc.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, \
+             k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, rc.UPDATE_RULE, rc.DELETE_RULE \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS rc \
+             JOIN information_schema.KEY_COLUMN_USAGE k \
+               ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA \
+              AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME \
+             WHERE rc.CONSTRAINT_SCHEMA = ? AND rc.TABLE_NAME = ? \
+             ORDER BY rc.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+            (schema, table),
+        )
+        .await?;
+    let mut keys: Vec<ForeignKey> = Vec::new();
+    for (name, column, ref_schema, ref_table, ref_column, on_update, on_delete) in rows {
+        match keys.last_mut() {
+            Some(k) if k.name == name => {
+                k.columns.push(column);
+                k.ref_columns.push(ref_column);
+            }
+            _ => keys.push(ForeignKey {
+                name,
+                columns: vec![column],
+                ref_schema,
+                ref_table,
+                ref_columns: vec![ref_column],
+                on_update,
+                on_delete,
+            }),
+        }
+    }
+    Ok(keys)
+}
+
+/// The `_ibfk_<n>` tail of a name InnoDB generated for `table`'s foreign
+/// key, which InnoDB renames with the table.
+fn generated_tail<'a>(name: &'a str, table: &str) -> Option<&'a str> {
+    let tail = name.strip_prefix(table)?;
+    let digits = tail.strip_prefix("_ibfk_")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(tail)
+}
+
+/// The longest constraint name MariaDB accepts, in characters.
+const MAX_NAME: usize = 64;
+/// Room kept for the number of a generated name (`_ibfk_99`).
+const GENERATED_TAIL_ROOM: usize = "_ibfk_99".len();
+
+/// Whether the names InnoDB generates for the shadow's foreign keys
+/// (`<shadow>_ibfk_<n>`) fit in a name.
+pub fn generated_names_fit(shadow: &str) -> bool {
+    shadow.chars().count() + GENERATED_TAIL_ROOM <= MAX_NAME
+}
+
+/// The names the empty shadow gives the original's foreign keys while the
+/// change is tried on it (module doc).
+pub struct Trial {
+    table: String,
+    shadow: String,
+    original: Vec<ForeignKey>,
+    /// (the shadow's name, the original name) for names InnoDB did not generate.
+    named: Vec<(String, String)>,
+}
+
+impl Trial {
+    /// `Err` says why the names cannot be made (a generated name that would
+    /// not fit).
+    pub fn new(
+        original: Vec<ForeignKey>,
+        table: &str,
+        shadow: &str,
+        id: u64,
+    ) -> Result<Trial, String> {
+        let mut named = Vec::new();
+        for (k, fk) in original.iter().enumerate() {
+            if generated_tail(&fk.name, table).is_none() {
+                named.push((format!("tern{id}_fk{}", k + 1), fk.name.clone()));
+            } else if !generated_names_fit(shadow) {
+                return Err(format!(
+                    "the shadow table's name {shadow} leaves no room for the names InnoDB gives its foreign keys"
+                ));
+            }
+        }
+        Ok(Trial {
+            table: table.to_string(),
+            shadow: shadow.to_string(),
+            original,
+            named,
+        })
+    }
+
+    /// The name the shadow gives the original's foreign key `name`.
+    pub fn shadow_name(&self, name: &str) -> Option<String> {
+        if let Some(tail) = generated_tail(name, &self.table) {
+            return Some(format!("{}{tail}", self.shadow));
+        }
+        self.named
+            .iter()
+            .find(|(_, original)| original.eq_ignore_ascii_case(name))
+            .map(|(shadow, _)| shadow.clone())
+    }
+
+    /// The name the new table gives the shadow's foreign key `name`.
+    fn final_name(&self, name: &str) -> String {
+        if let Some(tail) = generated_tail(name, &self.shadow) {
+            return format!("{}{tail}", self.table);
+        }
+        self.named
+            .iter()
+            .find(|(shadow, _)| shadow == name)
+            .map_or_else(|| name.to_string(), |(_, original)| original.clone())
+    }
+
+    /// Gives the empty shadow the original's foreign keys under its names.
+    /// Its indexes are renamed away and back first: MariaDB marks an index
+    /// it made for a foreign key, and a foreign key added later replaces
+    /// such an index with one named after the constraint (measured on
+    /// 10.11: `KEY qid` became `KEY c_ibfk_1`), which a rename clears.
+    pub async fn add_to_shadow(&self, conn: &mut Conn, schema: &str) -> Result<(), MigrateError> {
+        if self.original.is_empty() {
+            return Ok(());
+        }
+        let indexes: Vec<String> = conn
+            .exec_all_as(
+                "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
+                (schema, &self.shadow),
+            )
+            .await?;
+        let shadow_q = qualified(schema, &self.shadow);
+        let renames = |to_temporary: bool| -> Vec<String> {
+            indexes
+                .iter()
+                .enumerate()
+                .map(|(k, name)| {
+                    let temporary = format!("tern_ix{}", k + 1);
+                    let (from, to) = if to_temporary {
+                        (name.as_str(), temporary.as_str())
+                    } else {
+                        (temporary.as_str(), name.as_str())
+                    };
+                    format!("RENAME INDEX {} TO {}", quote_ident(from), quote_ident(to))
+                })
+                .collect()
+        };
+        alter_unchecked(conn, &shadow_q, &renames(true)).await?;
+        alter_unchecked(conn, &shadow_q, &renames(false)).await?;
+        let clauses: Vec<String> = self
+            .original
+            .iter()
+            .filter_map(|fk| Some(format!("ADD {}", fk.clause(&self.shadow_name(&fk.name)?))))
+            .collect();
+        alter_unchecked(conn, &shadow_q, &clauses).await
+    }
+
+    /// After the change was applied to the shadow: reads the foreign keys
+    /// it left, under their final names, and drops them from the shadow.
+    pub async fn finish(self, conn: &mut Conn, schema: &str) -> Result<Plan, MigrateError> {
+        let left = of_table(conn, schema, &self.shadow).await?;
+        let drops: Vec<String> = left
+            .iter()
+            .map(|fk| format!("DROP FOREIGN KEY {}", quote_ident(&fk.name)))
+            .collect();
+        alter_unchecked(conn, &qualified(schema, &self.shadow), &drops).await?;
+        let final_keys = left
+            .into_iter()
+            .map(|fk| ForeignKey {
+                name: self.final_name(&fk.name),
+                ..fk
+            })
+            .collect();
+        Ok(Plan {
+            original: self.original,
+            final_keys,
+        })
+    }
+}
+
+/// The original's foreign keys and the new table's, recorded with the
+/// migration so that a later start can put the original's back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub original: Vec<ForeignKey>,
+    /// Under their final names.
+    pub final_keys: Vec<ForeignKey>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.original.is_empty() && self.final_keys.is_empty()
+    }
+
+    /// The foreign keys the change adds (none of the original's has their
+    /// name): the server would check the existing rows against them.
+    pub fn added(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.final_keys
+            .iter()
+            .filter(|f| !self.original.iter().any(|o| o.name == f.name))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Plan, MigrateError> {
+        serde_json::from_str(text)
+            .map_err(|e| MigrateError::Internal(format!("unreadable foreign key record: {e}")))
+    }
+}
+
+/// `ALTER TABLE` with `foreign_key_checks = 0`: a change of constraints
+/// only, which MariaDB then makes in place without reading a row.
+async fn alter_unchecked(
+    conn: &mut Conn,
+    table: &str,
+    clauses: &[String],
+) -> Result<(), MigrateError> {
+    if clauses.is_empty() {
+        return Ok(());
+    }
+    conn.query_drop(format!(
+        "SET STATEMENT foreign_key_checks = 0 FOR ALTER TABLE {table} {}",
+        clauses.join(", ")
+    ))
+    .await?;
+    Ok(())
+}
+
+fn drops(keys: &[ForeignKey]) -> Vec<String> {
+    keys.iter()
+        .map(|fk| format!("DROP FOREIGN KEY {}", quote_ident(&fk.name)))
+        .collect()
+}
+
+/// Inside the freeze, on the connection that holds the lock: the original
+/// loses its foreign keys and the shadow gets the new table's (module doc).
+/// On an error the caller backs out with [`move_back`].
+pub async fn move_to_shadow(
+    lock: &mut Conn,
+    schema: &str,
+    table: &str,
+    shadow: &str,
+    plan: &Plan,
+) -> Result<(), MigrateError> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let present = of_table(lock, schema, table).await?;
+    alter_unchecked(lock, &qualified(schema, table), &drops(&present)).await?;
+    let on_shadow = of_table(lock, schema, shadow).await?;
+    let adds: Vec<String> = plan
+        .final_keys
+        .iter()
+        .filter(|fk| !on_shadow.iter().any(|s| s.name == fk.name))
+        .map(|fk| format!("ADD {}", fk.clause(&fk.name)))
+        .collect();
+    alter_unchecked(lock, &qualified(schema, shadow), &adds).await
+}
+
+/// Undoes [`move_to_shadow`], from any point of it: the shadow loses its
+/// foreign keys and the original gets back each recorded one it lacks.
+/// Idempotent; says whether it changed anything.
+pub async fn move_back(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+    shadow: &str,
+    plan: &Plan,
+) -> Result<bool, MigrateError> {
+    if plan.is_empty() {
+        return Ok(false);
+    }
+    let on_shadow = of_table(conn, schema, shadow).await?;
+    alter_unchecked(conn, &qualified(schema, shadow), &drops(&on_shadow)).await?;
+    let present = of_table(conn, schema, table).await?;
+    let missing: Vec<String> = plan
+        .original
+        .iter()
+        .filter(|fk| !present.iter().any(|p| p.name == fk.name))
+        .map(|fk| format!("ADD {}", fk.clause(&fk.name)))
+        .collect();
+    alter_unchecked(conn, &qualified(schema, table), &missing).await?;
+    Ok(!on_shadow.is_empty() || !missing.is_empty())
+}
+
+/// A parent whose changes cascade into the migrated table: what change
+/// capture reads in its row events (module doc).
+#[derive(Debug, Clone)]
+pub struct Cascade {
+    pub parent_schema: String,
+    pub parent_table: String,
+    /// Columns in the parent's rows, to recognise its row events.
+    pub parent_columns: usize,
+    /// The referenced columns' positions in the parent's rows, with their
+    /// classes, in the foreign key's order.
+    pub referenced: Vec<(usize, super::table::ColumnClass)>,
+    pub on_delete: bool,
+    pub on_update: bool,
+    /// The child's columns in the shadow, in the foreign key's order.
+    pub shadow_columns: Vec<String>,
+}
+
+/// The cascades that reach the original through `plan.original`, or why one
+/// cannot be followed. `parents` loads a parent table.
+pub async fn cascades_of(
+    conn: &mut Conn,
+    plan: &Plan,
+    mapping: &Mapping,
+) -> Result<Result<Vec<Cascade>, String>, MigrateError> {
+    let mut out = Vec::new();
+    for fk in plan.original.iter().filter(|fk| fk.cascades()) {
+        let Some(parent) = Table::load(conn, &fk.ref_schema, &fk.ref_table).await? else {
+            return Ok(Err(format!(
+                "the parent of foreign key `{}` is gone",
+                fk.name
+            )));
+        };
+        // Its own cascades would change it without a row event.
+        let grand = of_table(conn, &fk.ref_schema, &fk.ref_table).await?;
+        if let Some(g) = grand.iter().find(|g| g.cascades()) {
+            return Ok(Err(format!(
+                "changes cascade into it from `{}`.`{}` through `{}`.`{}` (foreign key `{}`), which leaves no row event to follow",
+                g.ref_schema, g.ref_table, fk.ref_schema, fk.ref_table, g.name
+            )));
+        }
+        let mut referenced = Vec::new();
+        for col in &fk.ref_columns {
+            let Some(c) = parent.column(col) else {
+                return Ok(Err(format!("the parent lacks column `{col}`")));
+            };
+            referenced.push((c.ordinal, c.class.clone()));
+        }
+        let mut shadow_columns = Vec::new();
+        for col in &fk.columns {
+            let Some(pair) = mapping
+                .pairs
+                .iter()
+                .find(|p| p.source.name.eq_ignore_ascii_case(col))
+            else {
+                return Ok(Err(format!(
+                    "the change drops column `{col}`, which the parent's cascades of foreign key `{}` change",
+                    fk.name
+                )));
+            };
+            shadow_columns.push(pair.target.name.clone());
+        }
+        out.push(Cascade {
+            parent_schema: fk.ref_schema.clone(),
+            parent_table: fk.ref_table.clone(),
+            parent_columns: parent.columns.len(),
+            referenced,
+            on_delete: cascades(&fk.on_delete),
+            on_update: cascades(&fk.on_update),
+            shadow_columns,
+        });
+    }
+    Ok(Ok(out))
+}
+
+/// What change capture found for cascades: (index into the cascades, the
+/// parent's old referenced values as literals).
+pub type CascadeHits = HashSet<(usize, KeyTuple)>;
+
+/// Rows per lookup statement.
+const LOOKUP_BATCH: usize = 500;
+
+/// The keys of the shadow rows that referenced the parent values in `hits`:
+/// the rows a cascade changed in the original (module doc). Runs after every
+/// chunk written so far has committed.
+pub async fn cascaded_keys(
+    conn: &mut Conn,
+    shadow: &str,
+    shadow_key: &Table,
+    cascades: &[Cascade],
+    hits: &CascadeHits,
+) -> Result<Vec<KeyTuple>, MigrateError> {
+    let mut keys = Vec::new();
+    let key_list: Vec<String> = shadow_key
+        .key_columns()
+        .map(|c| quote_ident(&c.name))
+        .collect();
+    for (i, cascade) in cascades.iter().enumerate() {
+        let values: Vec<&KeyTuple> = hits
+            .iter()
+            .filter(|(k, _)| *k == i)
+            .map(|(_, v)| v)
+            .collect();
+        for batch in values.chunks(LOOKUP_BATCH) {
+            let columns: Vec<String> = cascade
+                .shadow_columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect();
+            let tuples: Vec<String> = batch
+                .iter()
+                .map(|v| format!("({})", v.join(", ")))
+                .collect();
+            let rows: Vec<mysql_async::Row> = conn
+                .all_as(format!(
+                    "SELECT {} FROM {shadow} WHERE ({}) IN ({})",
+                    key_list.join(", "),
+                    columns.join(", "),
+                    tuples.join(", ")
+                ))
+                .await?;
+            for row in rows {
+                let key: Option<KeyTuple> = shadow_key
+                    .key_columns()
+                    .enumerate()
+                    .map(|(j, c)| row.as_ref(j).and_then(|v| literal(&c.class, v)))
+                    .collect();
+                if let Some(k) = key {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fk(name: &str, on_delete: &str) -> ForeignKey {
+        ForeignKey {
+            name: name.into(),
+            columns: vec!["pid".into(), "k`2".into()],
+            ref_schema: "app".into(),
+            ref_table: "p".into(),
+            ref_columns: vec!["id".into(), "k2".into()],
+            on_update: "RESTRICT".into(),
+            on_delete: on_delete.into(),
+        }
+    }
+
+    #[test]
+    fn clause_reads_as_show_create_table_prints_it() {
+        assert_eq!(
+            fk("fk_a", "CASCADE").clause("x"),
+            "CONSTRAINT `x` FOREIGN KEY (`pid`, `k``2`) REFERENCES `app`.`p` (`id`, `k2`) ON DELETE CASCADE"
+        );
+        assert_eq!(
+            fk("fk_a", "RESTRICT").clause("fk_a"),
+            "CONSTRAINT `fk_a` FOREIGN KEY (`pid`, `k``2`) REFERENCES `app`.`p` (`id`, `k2`)"
+        );
+        assert!(fk("a", "SET NULL").cascades());
+        assert!(!fk("a", "NO ACTION").cascades());
+    }
+
+    #[test]
+    fn names_go_to_the_shadows_form_and_back() {
+        let trial = Trial::new(
+            vec![
+                fk("t_ibfk_1", "CASCADE"),
+                fk("fk_user", "SET NULL"),
+                fk("t_ibfk_x", "CASCADE"),
+            ],
+            "t",
+            "t_tern7_new",
+            7,
+        )
+        .expect("trial");
+        assert_eq!(
+            trial.shadow_name("t_ibfk_1").as_deref(),
+            Some("t_tern7_new_ibfk_1")
+        );
+        assert_eq!(trial.shadow_name("FK_USER").as_deref(), Some("tern7_fk2"));
+        assert_eq!(trial.shadow_name("t_ibfk_x").as_deref(), Some("tern7_fk3"));
+        assert_eq!(trial.shadow_name("other"), None);
+        assert_eq!(trial.final_name("t_tern7_new_ibfk_1"), "t_ibfk_1");
+        assert_eq!(trial.final_name("t_tern7_new_ibfk_4"), "t_ibfk_4");
+        assert_eq!(trial.final_name("tern7_fk2"), "fk_user");
+        assert_eq!(trial.final_name("fk_added"), "fk_added");
+    }
+
+    #[test]
+    fn a_generated_name_that_cannot_fit_is_refused() {
+        let shadow = "s".repeat(60);
+        assert!(Trial::new(vec![fk("t_ibfk_1", "CASCADE")], "t", &shadow, 7).is_err());
+        assert!(Trial::new(vec![fk("named", "CASCADE")], "t", &shadow, 7).is_ok());
+    }
+
+    #[test]
+    fn plan_survives_its_record_and_knows_what_the_change_adds() {
+        let plan = Plan {
+            original: vec![fk("a", "CASCADE")],
+            final_keys: vec![fk("a", "CASCADE"), fk("b", "RESTRICT")],
+        };
+        assert_eq!(Plan::from_json(&plan.to_json()).expect("json"), plan);
+        let added: Vec<&str> = plan.added().map(|f| f.name.as_str()).collect();
+        assert_eq!(added, ["b"]);
+    }
+}
