@@ -145,3 +145,110 @@ async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Resul
     );
     Ok(())
 }
+
+/// A copy slowed to its lowest pace while clients insert faster than it
+/// copies still ends: it copies up to the largest key it saw when it started,
+/// and the rows inserted above that reach the new table through the applier.
+/// (It once chased the table's growth, and never ended.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let port = tern_tests::process::free_port()?;
+    let http = format!("127.0.0.1:{port}");
+    let s = Setup::start(
+        1,
+        &[
+            "--http",
+            &http,
+            "--migration-chunk-ms",
+            "5",
+            "--migration-max-lag-ms",
+            "600000",
+            // Nearly every window has a write over this: the copy runs at
+            // its lowest pace.
+            "--migration-max-write-ms",
+            "1",
+            "--migration-max-checkpoint-age-pct",
+            "99",
+        ],
+    )?;
+    s.tern
+        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE grows (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+             INSERT INTO grows SELECT seq, seq FROM seq_1_to_10000;",
+        )
+        .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let inserted = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3u64 {
+        let mut conn = s.app_via_tern().await?;
+        let (stop, inserted) = (stop.clone(), inserted.clone());
+        writers.push(tokio::spawn(async move {
+            let mut id = 1_000_000 * (w + 1);
+            while !stop.load(Ordering::Relaxed) {
+                conn.exec_drop("INSERT INTO grows (id, v) VALUES (?, ?)", (id, id))
+                    .await?;
+                inserted.fetch_add(1, Ordering::Relaxed);
+                id += 1;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut c = s.app_via_tern().await?;
+    let before_alter = inserted.load(Ordering::Relaxed);
+    let id: Option<String> = c
+        .query_first(
+            "/* tern:async */ ALTER TABLE grows ADD COLUMN w INT NOT NULL DEFAULT 1, FORCE",
+        )
+        .await?;
+    let id: u64 = id.context("migration id")?.parse()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let done = loop {
+        let m = migration(&http, id).await?;
+        if m["state"] == "done" {
+            break m;
+        }
+        ensure!(
+            m["state"] != "failed",
+            "the migration failed: {m}\n{}",
+            s.tern.log_tail()
+        );
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the copy never ended while inserts outran it: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await??;
+    }
+    let total = inserted.load(Ordering::Relaxed);
+    let after_alter = total - before_alter;
+    ensure!(
+        after_alter > 1000,
+        "too few inserts to outrun the copy: {after_alter}"
+    );
+    // Most rows inserted after the start were the applier's, not the copy's.
+    let copied = done["rows_copied"].as_u64().context("rows_copied")?;
+    ensure!(
+        copied < 10_000 + before_alter + after_alter / 2,
+        "the copy chased the inserts: copied {copied}, {before_alter} inserted before the ALTER and {after_alter} after"
+    );
+    // Every acknowledged row is in the new table, which has the new column.
+    let n: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM grows WHERE w = 1")
+        .await?;
+    ensure!(
+        n == Some(10_000 + total),
+        "{n:?} rows, want {}",
+        10_000 + total
+    );
+    Ok(())
+}

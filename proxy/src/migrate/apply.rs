@@ -7,7 +7,9 @@
 //! current row instead of the binlog's image makes replay idempotent and
 //! order-free, and copies values with the same server-side conversion the
 //! copier uses. Keys above the copier's high-water mark are only deleted
-//! (there is nothing to delete): the copier will copy them.
+//! (there is nothing to delete): the copier will copy them. Keys above the
+//! copy's ceiling (inserted after the copy started, above every key it saw)
+//! the copier never reaches: they are applied like copied ones.
 //!
 //! Plain INSERT, not REPLACE: a row that breaks a new unique key must fail the
 //! migration with the server's error, never silently remove another row.
@@ -34,6 +36,7 @@ pub async fn apply(
     shadow_key: &Table,
     keys: &[KeyTuple],
     high_water: &HighWater,
+    ceiling: Option<&KeyTuple>,
     in_transaction: bool,
 ) -> Result<usize, MigrateError> {
     for batch in keys.chunks(BATCH_KEYS) {
@@ -43,26 +46,27 @@ pub async fn apply(
             m.shadow.qualified(),
             shadow_key.key_in(&refs)
         );
-        let insert = match high_water {
-            HighWater::Start => None,
-            HighWater::Key(k) => Some(format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} AND {}",
-                m.shadow.qualified(),
-                m.insert_list,
-                m.select_list,
-                m.source.qualified(),
-                m.source.key_in(&refs),
-                m.source.key_at_most(k)
-            )),
-            HighWater::All => Some(format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}",
+        // Which of the keys the shadow holds rows for: copied, or above the ceiling.
+        let above_ceiling = ceiling.map(|c| m.source.key_after(c));
+        let held = match (high_water, above_ceiling) {
+            (HighWater::All, _) => Some(String::new()),
+            (HighWater::Key(k), None) => Some(format!(" AND {}", m.source.key_at_most(k))),
+            (HighWater::Key(k), Some(above)) => {
+                Some(format!(" AND ({} OR {above})", m.source.key_at_most(k)))
+            }
+            (HighWater::Start, Some(above)) => Some(format!(" AND {above}")),
+            (HighWater::Start, None) => None,
+        };
+        let insert = held.map(|held| {
+            format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}{held}",
                 m.shadow.qualified(),
                 m.insert_list,
                 m.select_list,
                 m.source.qualified(),
                 m.source.key_in(&refs)
-            )),
-        };
+            )
+        });
         if !in_transaction {
             conn.query_drop(&delete).await?;
             if let Some(insert) = &insert {

@@ -15,8 +15,12 @@
 //!   one chunk never holds the shadow's rows (or the replica) for long.
 //! - A single integer key is chunked by value (`id > lo AND id <= lo + step`),
 //!   with the step following the key's density: no index scan to find where a
-//!   chunk ends. Past the largest key seen at the start, the last chunk takes
-//!   everything above the high-water mark (rows inserted meanwhile included).
+//!   chunk ends. The copy ends at the largest key it saw when it started (its
+//!   `ceiling`); rows inserted above it later are the applier's, which brings
+//!   every key above the ceiling up to date like a key already copied. A copy
+//!   that chased the table's growth instead would never end while inserts
+//!   outran it (a copy slowed to yield to the clients, seen in the gentle
+//!   benchmark).
 //! - Each chunk's warnings are counted, and the first `max_error_count` of
 //!   them kept with their row number counted from the start of the copy, as
 //!   the server's own ALTER numbers them: what the waiting client is told.
@@ -67,6 +71,14 @@ pub struct Copier {
     /// Value-range chunking of a single integer key, once its bounds are read.
     span: Option<IntegerSpan>,
     warnings: WarningLog,
+}
+
+impl Copier {
+    /// The largest key the copy goes up to, once known: keys above it are
+    /// the applier's (module doc).
+    pub fn ceiling(&self) -> Option<KeyTuple> {
+        self.span.map(|s| vec![s.max.to_string()])
+    }
 }
 
 /// The copy's warnings: all counted, the first `keep` kept.
@@ -225,14 +237,9 @@ impl Copier {
         };
         let lo = lower.unwrap_or(span.min - 1);
         if lo >= span.max {
-            if let Some((_, max)) = Self::key_bounds(conn, m).await? {
-                span.max = span.max.max(max);
-            }
-            if lo >= span.max {
-                return self
-                    .run_chunk(conn, m, Some(vec![lo.to_string()]), None)
-                    .await;
-            }
+            // At the ceiling: what lies above is the applier's.
+            self.high_water = HighWater::All;
+            return Ok(0);
         }
         let upper = (lo + span.step).min(span.max);
         let step = upper - lo;

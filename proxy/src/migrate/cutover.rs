@@ -238,6 +238,7 @@ pub(super) async fn freeze_until(
         cx.shadow_key,
         &keys,
         &HighWater::All,
+        None,
         false,
     )
     .await?;

@@ -711,6 +711,7 @@ pub(super) async fn apply_pending(
             &s.shadow_key,
             &keys,
             &s.copier.high_water,
+            s.copier.ceiling().as_ref(),
             true,
         )
         .await?;
