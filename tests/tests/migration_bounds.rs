@@ -9,6 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use common::migrations::{
+    column, get_json, migration_row, show_create, start_async, wait_for_state, COL_ERROR,
+    COL_STATE, COL_THROTTLED,
+};
 use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -22,10 +26,6 @@ const MAX_LAG_MS: &str = "300";
 const LAG_SETTLE: Duration = Duration::from_millis(800);
 /// Bound on a synchronous ALTER in these tests: without the fixes it never returns.
 const ALTER_BOUND: Duration = Duration::from_secs(60);
-/// Column of `SHOW TERN MIGRATIONS`.
-const COL_STATE: usize = 3;
-const COL_THROTTLED: usize = 13;
-const COL_ERROR: usize = 14;
 
 async fn replica_conn(s: &Setup) -> Result<Conn> {
     Ok(
@@ -74,56 +74,10 @@ async fn shadow_tables(conn: &mut Conn) -> Result<Vec<String>> {
         .await?)
 }
 
-async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
-    let row: Option<(String, String)> = conn
-        .query_first(format!("SHOW CREATE TABLE {table}"))
-        .await?;
-    Ok(row.context("no such table")?.1)
-}
-
 async fn rows_of(conn: &mut Conn, table: &str) -> Result<Vec<(i64, i64)>> {
     Ok(conn
         .query(format!("SELECT id, v FROM {table} ORDER BY id"))
         .await?)
-}
-
-/// The `SHOW TERN MIGRATIONS` row of migration `id`, as text.
-async fn migration_row(c: &mut Conn, id: u64) -> Result<Vec<Option<String>>> {
-    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
-    for row in rows {
-        let values: Vec<Option<String>> = (0..row.len())
-            .map(|i| row.get::<Option<String>, _>(i).flatten())
-            .collect();
-        if values.first().cloned().flatten() == Some(id.to_string()) {
-            return Ok(values);
-        }
-    }
-    bail!("migration {id} not listed")
-}
-
-fn column(row: &[Option<String>], i: usize) -> String {
-    row.get(i).cloned().flatten().unwrap_or_default()
-}
-
-/// Waits until migration `id` is in state `want`; returns its row.
-async fn wait_for_state(
-    c: &mut Conn,
-    id: u64,
-    want: &str,
-    timeout: Duration,
-) -> Result<Vec<Option<String>>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let row = migration_row(c, id).await?;
-        if column(&row, COL_STATE) == want {
-            return Ok(row);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "migration {id} never reached {want}: {row:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until migration `id` is throttled for a reason containing `why`.
@@ -144,20 +98,6 @@ async fn wait_until_throttled(c: &mut Conn, id: u64, why: &str) -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
-    let id: Option<String> = c.query_first(sql).await?;
-    Ok(id.context("no migration id")?.parse()?)
-}
-
-/// A plain HTTP/1.1 GET of a JSON document.
-async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
-    let (_, body) = common::http_get(addr, path).await?;
-    // Bodies may be chunked: the JSON is between the first and last bracket.
-    let start = body.find(['{', '[']).context("no JSON")?;
-    let end = body.rfind(['}', ']']).context("no JSON end")?;
-    Ok(serde_json::from_str(&body[start..=end])?)
 }
 
 /// The replica's `Last_SQL_Errno`.

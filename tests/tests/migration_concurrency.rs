@@ -12,75 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use common::migrations::{
+    column, get_json, migration_row, show_create, start_async, wait_for_state, COL_ERROR,
+    COL_ROWS_COPIED, COL_ROWS_TOTAL, COL_STATE, COL_THROTTLED,
+};
 use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 /// Column of `SHOW TERN MIGRATIONS`.
-const COL_STATE: usize = 3;
-const COL_ROWS_COPIED: usize = 4;
-const COL_ROWS_TOTAL: usize = 5;
-const COL_THROTTLED: usize = 13;
-const COL_ERROR: usize = 14;
 /// Bound on any wait for a migration state in these tests.
 const STATE_BOUND: Duration = Duration::from_secs(120);
-
-/// The `SHOW TERN MIGRATIONS` row of migration `id`, as text.
-async fn migration_row(c: &mut Conn, id: u64) -> Result<Vec<Option<String>>> {
-    let rows: Vec<mysql_async::Row> = c.query("SHOW TERN MIGRATIONS").await?;
-    for row in rows {
-        let values: Vec<Option<String>> = (0..row.len())
-            .map(|i| row.get::<Option<String>, _>(i).flatten())
-            .collect();
-        if values.first().cloned().flatten() == Some(id.to_string()) {
-            return Ok(values);
-        }
-    }
-    bail!("migration {id} not listed")
-}
-
-fn column(row: &[Option<String>], i: usize) -> String {
-    row.get(i).cloned().flatten().unwrap_or_default()
-}
-
-async fn wait_for_state(c: &mut Conn, id: u64, want: &str) -> Result<Vec<Option<String>>> {
-    let deadline = Instant::now() + STATE_BOUND;
-    loop {
-        let row = migration_row(c, id).await?;
-        if column(&row, COL_STATE) == want {
-            return Ok(row);
-        }
-        ensure!(
-            !["done", "failed", "cancelled"].contains(&column(&row, COL_STATE).as_str()),
-            "migration {id} ended before reaching {want}: {row:?}"
-        );
-        ensure!(
-            Instant::now() < deadline,
-            "migration {id} never reached {want}: {row:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn start_async(c: &mut Conn, sql: &str) -> Result<u64> {
-    let id: Option<String> = c.query_first(sql).await?;
-    Ok(id.context("no migration id")?.parse()?)
-}
-
-async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
-    let row: Option<(String, String)> = conn
-        .query_first(format!("SHOW CREATE TABLE {table}"))
-        .await?;
-    Ok(row.context("no such table")?.1)
-}
-
-/// A plain HTTP/1.1 GET of a JSON document.
-async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
-    let (_, body) = common::http_get(addr, path).await?;
-    let start = body.find(['{', '[']).context("no JSON")?;
-    let end = body.rfind(['}', ']']).context("no JSON end")?;
-    Ok(serde_json::from_str(&body[start..=end])?)
-}
 
 fn replica_caught_up(s: &Setup) -> Result<()> {
     tokio::task::block_in_place(|| {
@@ -188,7 +130,7 @@ async fn second_copy_waits_for_the_slot_and_both_finish() -> Result<()> {
         "the first copy took only {waited:?}: too quick to show the wait is not a throttle"
     );
     for id in [first, second] {
-        let row = wait_for_state(&mut c, id, "done").await?;
+        let row = wait_for_state(&mut c, id, "done", STATE_BOUND).await?;
         ensure!(column(&row, COL_ERROR).is_empty(), "{row:?}");
     }
     for table in ["big", "small"] {
@@ -266,7 +208,7 @@ async fn two_slots_copy_two_tables_at_once() -> Result<()> {
     }
     ensure!(both_copying, "never saw both copies under way at once");
     for id in [a, b] {
-        wait_for_state(&mut c, id, "done").await?;
+        wait_for_state(&mut c, id, "done", STATE_BOUND).await?;
     }
     Ok(())
 }
@@ -291,7 +233,7 @@ async fn alter_of_a_table_being_migrated_waits_its_turn() -> Result<()> {
         "/* tern:async tern:postpone */ ALTER TABLE w ADD COLUMN c1 INT NOT NULL DEFAULT 1, MODIFY v BIGINT NOT NULL",
     )
     .await?;
-    wait_for_state(&mut c, first, "postponed").await?;
+    wait_for_state(&mut c, first, "postponed", STATE_BOUND).await?;
 
     // Runs out of its own lock_wait_timeout: the server's error, table as it was.
     let mut impatient = s.app_via_tern().await?;
@@ -457,8 +399,8 @@ async fn complete_group_swaps_both_tables_in_one_rename() -> Result<()> {
     ));
     // A writer that bypasses Tern is held by the database locks alone.
     let w3 = tokio::spawn(writer(s.app_direct().await?, "g2", 2_000_000, stop.clone()));
-    wait_for_state(&mut c, a, "postponed").await?;
-    wait_for_state(&mut c, b, "postponed").await?;
+    wait_for_state(&mut c, a, "postponed", STATE_BOUND).await?;
+    wait_for_state(&mut c, b, "postponed", STATE_BOUND).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A bad group changes nothing and says why.
@@ -486,7 +428,7 @@ async fn complete_group_swaps_both_tables_in_one_rename() -> Result<()> {
         .await
         .with_context(|| s.tern.log_tail())?;
     for id in [a, b] {
-        wait_for_state(&mut c, id, "done").await?;
+        wait_for_state(&mut c, id, "done", STATE_BOUND).await?;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
@@ -600,7 +542,7 @@ async fn complete_group_refuses_members_not_ready() -> Result<()> {
         "/* tern:async tern:postpone */ ALTER TABLE ready MODIFY v BIGINT NOT NULL",
     )
     .await?;
-    wait_for_state(&mut c, ready, "postponed").await?;
+    wait_for_state(&mut c, ready, "postponed", STATE_BOUND).await?;
     let slow = start_async(
         &mut c,
         "/* tern:async tern:postpone */ ALTER TABLE slow MODIFY v BIGINT NOT NULL",
@@ -617,7 +559,7 @@ async fn complete_group_refuses_members_not_ready() -> Result<()> {
     // Still usable alone afterwards.
     c.query_drop(format!("TERN CANCEL {slow}")).await?;
     c.query_drop(format!("TERN COMPLETE {ready}")).await?;
-    wait_for_state(&mut c, ready, "done").await?;
+    wait_for_state(&mut c, ready, "done", STATE_BOUND).await?;
     ensure!(show_create(&mut admin, "ready")
         .await?
         .contains("`v` bigint(20) NOT NULL"));

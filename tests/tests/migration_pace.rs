@@ -24,14 +24,10 @@ async fn migration(http: &str, id: u64) -> Result<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Result<()> {
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
     // Small chunks and no lag throttle, so that only the pace decides.
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             "--migration-chunk-ms",
             "5",
             "--migration-max-lag-ms",
@@ -44,8 +40,6 @@ async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Resul
             "99",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(
@@ -154,13 +148,9 @@ async fn slow_client_writes_slow_the_copy_and_fast_ones_bring_it_back() -> Resul
 async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             "--migration-chunk-ms",
             "5",
             "--migration-max-lag-ms",
@@ -173,8 +163,6 @@ async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
             "99",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(

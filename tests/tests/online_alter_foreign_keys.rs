@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use common::migrations::show_create;
 use common::Setup;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -48,13 +49,6 @@ async fn family(admin: &mut Conn) -> Result<()> {
         ))
         .await?;
     Ok(())
-}
-
-async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
-    let row: Option<(String, String)> = conn
-        .query_first(format!("SHOW CREATE TABLE {table}"))
-        .await?;
-    Ok(row.context("SHOW CREATE TABLE")?.1)
 }
 
 /// The `CONSTRAINT` lines of a `SHOW CREATE TABLE`.
@@ -260,18 +254,8 @@ async fn foreign_keys_moved_by_a_killed_cutover_go_back_at_the_next_start() -> R
         .await?;
     let id: u64 = id.context("migration id")?.parse()?;
     let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows: Vec<mysql_async::Row> = steer.query("SHOW TERN MIGRATIONS").await?;
-        if rows
-            .iter()
-            .any(|r| r.get::<String, _>(3).as_deref() == Some("postponed"))
-        {
-            break;
-        }
-        ensure!(Instant::now() < deadline, "never postponed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::migrations::wait_for_state(&mut steer, id, "postponed", Duration::from_secs(60))
+        .await?;
     drop(steer);
     s.tern.kill9()?;
     drop(c);

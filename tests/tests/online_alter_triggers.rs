@@ -176,18 +176,8 @@ async fn triggers_stranded_on_the_shadow_by_a_killed_cutover_go_back_at_the_next
         .await?;
     let id: u64 = id.context("migration id")?.parse()?;
     let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows: Vec<mysql_async::Row> = steer.query("SHOW TERN MIGRATIONS").await?;
-        if rows
-            .iter()
-            .any(|r| r.get::<String, _>(3).as_deref() == Some("postponed"))
-        {
-            break;
-        }
-        ensure!(std::time::Instant::now() < deadline, "never postponed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::migrations::wait_for_state(&mut steer, id, "postponed", Duration::from_secs(60))
+        .await?;
     drop(steer);
     s.tern.kill9()?;
     drop(c);

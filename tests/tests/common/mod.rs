@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod migrations;
+
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -32,6 +34,18 @@ impl Setup {
         let cluster = Cluster::start(replicas)?;
         let tern = TernProcess::start(&cluster, extra_args)?;
         Ok(Setup { tern, cluster })
+    }
+
+    /// [`Setup::start`] with Tern's HTTP endpoint on a free port, once it
+    /// listens; returns its address too.
+    pub fn start_with_http(replicas: usize, extra_args: &[&str]) -> Result<(Setup, String)> {
+        let http = format!("127.0.0.1:{}", tern_tests::process::free_port()?);
+        let mut args = vec!["--http", http.as_str()];
+        args.extend_from_slice(extra_args);
+        let s = Setup::start(replicas, &args)?;
+        s.tern
+            .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+        Ok((s, http))
     }
 
     pub fn tern_opts(&self, user: &str, password: &str) -> Opts {
