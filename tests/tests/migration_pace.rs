@@ -167,22 +167,23 @@ async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
     admin
         .query_drop(
             "CREATE TABLE grows (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
-             INSERT INTO grows SELECT seq, seq FROM seq_1_to_10000;",
+             INSERT INTO grows SELECT seq, seq FROM seq_1_to_50000;",
         )
         .await?;
     let stop = Arc::new(AtomicBool::new(false));
     let inserted = Arc::new(AtomicU64::new(0));
+    // Ids above every existing one, in the order they are taken.
+    let next_id = Arc::new(AtomicU64::new(1_000_000));
     let mut writers = Vec::new();
-    for w in 0..3u64 {
+    for _ in 0..3 {
         let mut conn = s.app_via_tern().await?;
-        let (stop, inserted) = (stop.clone(), inserted.clone());
+        let (stop, inserted, next_id) = (stop.clone(), inserted.clone(), next_id.clone());
         writers.push(tokio::spawn(async move {
-            let mut id = 1_000_000 * (w + 1);
             while !stop.load(Ordering::Relaxed) {
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
                 conn.exec_drop("INSERT INTO grows (id, v) VALUES (?, ?)", (id, id))
                     .await?;
                 inserted.fetch_add(1, Ordering::Relaxed);
-                id += 1;
             }
             anyhow::Ok(())
         }));
@@ -226,7 +227,7 @@ async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
     // Most rows inserted after the start were the applier's, not the copy's.
     let copied = done["rows_copied"].as_u64().context("rows_copied")?;
     ensure!(
-        copied < 10_000 + before_alter + after_alter / 2,
+        copied < 50_000 + before_alter + after_alter / 2,
         "the copy chased the inserts: copied {copied}, {before_alter} inserted before the ALTER and {after_alter} after"
     );
     // Every acknowledged row is in the new table, which has the new column.
@@ -234,9 +235,9 @@ async fn a_copy_outrun_by_inserts_ends_at_its_ceiling() -> Result<()> {
         .query_first("SELECT COUNT(*) FROM grows WHERE w = 1")
         .await?;
     ensure!(
-        n == Some(10_000 + total),
+        n == Some(50_000 + total),
         "{n:?} rows, want {}",
-        10_000 + total
+        50_000 + total
     );
     Ok(())
 }

@@ -11,8 +11,10 @@
 //! **Swap on MariaDB** (RENAME under LOCK TABLES is error 1192 there), the
 //! sentry-table protocol:
 //! 1. create the sentry, a table named as the original will be renamed to;
-//! 2. freeze with `LOCK TABLES original WRITE, sentry WRITE` on connection L,
-//!    and move the original's triggers onto the shadow (see `triggers`);
+//! 2. freeze with `LOCK TABLES original WRITE, sentry WRITE` (and the tables
+//!    that reference the original) on connection L, and move the original's
+//!    triggers and foreign keys onto the shadow and make those tables
+//!    reference the shadow (see `triggers`, `foreign_keys`);
 //! 3. on connection R, send `RENAME TABLE original TO old, shadow TO original`:
 //!    it queues behind L's lock (and fails outright if it ever ran while the
 //!    sentry exists, so a lost L can never let it swap early);
@@ -23,7 +25,7 @@
 //!
 //! Every step is bounded by the hold bound measured from the moment the gate
 //! closed. A bound hit before step 4 backs out: kill R's query, move the
-//! triggers back, unlock, drop the sentry, open the gate; the migration retries later and the clients
+//! triggers, foreign keys and references back, unlock, drop the sentry, open the gate; the migration retries later and the clients
 //! never wait longer than the bound. If R's connection dies during the
 //! RENAME, whether it happened is read back from the tables themselves.
 
@@ -337,16 +339,27 @@ pub async fn swap(
     let rename = session_for_locks(cx.opts, cx.sql_mode, cx.bound).await?;
     let rename_id = rename.id();
     carry_auto_increment(work, cx.mapping).await?;
+    // Tables that reference this one would follow it to its old name: they
+    // are locked too, and made to reference the shadow (see `foreign_keys`).
+    let children = match children_ready(cx, work).await? {
+        Ok(children) => children,
+        Err(reason) => {
+            drop_sentry(work, &source.schema, old_name).await?;
+            return Ok(SwapOutcome::BackedOut {
+                held: Duration::ZERO,
+                reason,
+            });
+        }
+    };
+    let mut locked = vec![source.qualified(), sentry.clone(), shadow.qualified()];
+    for child in &children.keys {
+        if !locked.contains(&child.qualified()) {
+            locked.push(child.qualified());
+        }
+    }
     // 2. Freeze, the sentry locked with the tables.
-    let frozen = freeze(
-        cx,
-        format!(
-            "LOCK TABLES {} WRITE, {sentry} WRITE, {} WRITE",
-            source.qualified(),
-            shadow.qualified()
-        ),
-    )
-    .await?;
+    let lock_sql = format!("LOCK TABLES {} WRITE", locked.join(" WRITE, "));
+    let frozen = freeze(cx, lock_sql).await?;
     let Some(mut frozen) = frozen else {
         drop_sentry(work, &source.schema, old_name).await?;
         return Ok(SwapOutcome::BackedOut {
@@ -365,7 +378,12 @@ pub async fn swap(
         }
     };
     // So do the foreign keys (see `foreign_keys`).
-    if let Err(reason) = carry_foreign_keys(cx, &mut frozen).await {
+    let carried = match carry_foreign_keys(cx, &mut frozen).await {
+        Ok(()) => carry_children(cx, &mut frozen, &children).await,
+        Err(reason) => Err(reason),
+    };
+    if let Err(reason) = carried {
+        return_foreign_keys(cx, &mut frozen.lock).await;
         return_triggers(cx, &mut frozen.lock, &moved).await;
         let held = frozen.release().await;
         drop_sentry(work, &source.schema, old_name).await?;
@@ -533,6 +551,101 @@ pub(super) async fn return_foreign_keys(cx: &FreezeContext<'_>, conn: &mut Conn)
     }
 }
 
+/// The foreign keys of other tables that reference the original, with the
+/// shadow's names of the columns each references.
+pub(super) struct Children {
+    keys: Vec<foreign_keys::ChildKey>,
+    shadow_columns: Vec<Vec<String>>,
+}
+
+/// Reads the children before the freeze, checks that the shadow can take
+/// each of their foreign keys and pins their indexes; `Err` says why the
+/// cut-over cannot go on now.
+pub(super) async fn children_ready(
+    cx: &FreezeContext<'_>,
+    work: &mut Conn,
+) -> Result<Result<Children, String>, MigrateError> {
+    let source = &cx.mapping.source;
+    let keys = foreign_keys::children_of(work, &source.schema, &source.name).await?;
+    let mut shadow_columns = Vec::with_capacity(keys.len());
+    for child in &keys {
+        match foreign_keys::shadow_columns_for(work, child, cx.mapping).await? {
+            Ok(columns) => shadow_columns.push(columns),
+            Err(why) => return Ok(Err(why)),
+        }
+    }
+    let mut pinned: Vec<String> = Vec::new();
+    for child in &keys {
+        if pinned.contains(&child.qualified()) {
+            continue;
+        }
+        if let Err(e) = foreign_keys::pin_indexes(work, &child.schema, &child.table).await {
+            return Ok(Err(format!(
+                "cannot prepare `{}`.`{}`, which references the table: {e}",
+                child.schema, child.table
+            )));
+        }
+        pinned.push(child.qualified());
+    }
+    Ok(Ok(Children {
+        keys,
+        shadow_columns,
+    }))
+}
+
+/// On the lock connection: makes every child reference the shadow, which
+/// the RENAME then makes the table. A table that came to reference the
+/// original after `children_ready` read them fails the attempt.
+async fn carry_children(
+    cx: &FreezeContext<'_>,
+    frozen: &mut Frozen,
+    children: &Children,
+) -> Result<(), String> {
+    if children.keys.is_empty() {
+        return Ok(());
+    }
+    let (source, shadow) = (&cx.mapping.source, &cx.mapping.shadow);
+    let columns = |c: &foreign_keys::ChildKey| {
+        children
+            .keys
+            .iter()
+            .position(|k| k == c)
+            .and_then(|i| children.shadow_columns.get(i).cloned())
+            .unwrap_or_default()
+    };
+    let moved =
+        foreign_keys::repoint(&mut frozen.lock, &children.keys, &shadow.name, columns).await;
+    let left = match moved {
+        Ok(()) => foreign_keys::children_of(&mut frozen.lock, &source.schema, &source.name)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match left {
+        Ok(left) if left.is_empty() => Ok(()),
+        other => {
+            return_children(cx, &mut frozen.lock).await;
+            Err(match other {
+                Ok(left) => format!(
+                    "`{}`.`{}` came to reference the table meanwhile",
+                    left[0].schema, left[0].table
+                ),
+                Err(e) => {
+                    format!("cannot make the tables that reference it reference the new table: {e}")
+                }
+            })
+        }
+    }
+}
+
+/// Makes the children that reference the shadow reference the original
+/// again, on `conn`; a failure is logged, the next start does it.
+pub(super) async fn return_children(cx: &FreezeContext<'_>, conn: &mut Conn) {
+    if let Err(e) = foreign_keys::return_children(conn, cx.mapping).await {
+        tracing::error!(error = %e, table = %crate::logsafe::untrusted(cx.mapping.source.qualified()), "cannot make the tables that reference the original reference it again; the next start does");
+    }
+}
+
 /// Puts the triggers [`carry_triggers`] moved back on the original; a
 /// failure is logged, the next start moves them.
 async fn return_triggers(cx: &FreezeContext<'_>, conn: &mut Conn, moved: &[Trigger]) {
@@ -557,6 +670,7 @@ async fn abort_rename(
 ) -> Result<(Duration, Option<mysql_async::Error>), MigrateError> {
     kill_query(cx.opts, rename_id).await;
     let finished = tokio::time::timeout(KILL_GRACE, &mut renaming).await;
+    return_children(cx, &mut frozen.lock).await;
     return_foreign_keys(cx, &mut frozen.lock).await;
     return_triggers(cx, &mut frozen.lock, moved).await;
     let held = frozen.release().await;
@@ -591,6 +705,7 @@ async fn read_back_rename(
             steps,
         });
     }
+    return_children(cx, work).await;
     return_foreign_keys(cx, work).await;
     triggers::move_to(work, &source.schema, moved, &source.name).await?;
     drop_sentry(work, &source.schema, old_name).await?;

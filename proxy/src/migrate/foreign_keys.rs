@@ -23,6 +23,21 @@
 //! levels away (a grandparent's delete cascading through a parent) leaves no
 //! event for the parent either, so a table reached that way is refused.
 //!
+//! **Parents.** Tables that reference the migrated table (its children)
+//! reference it by name, and a RENAME makes them follow it to its old name,
+//! with or without `foreign_key_checks` (measured). So inside the freeze the
+//! children are locked with the table, and each child's foreign keys are
+//! dropped and added again referencing the shadow ([`repoint`]): the RENAME
+//! then takes them along to the new table. A child keeps its own names,
+//! rules and indexes (its indexes are pinned beforehand, see
+//! [`pin_indexes`]). A shadow that could not take a child's foreign key (a
+//! referenced column changed or without an index) is refused up front, as
+//! the server's own ALTER would refuse it. A cut-over that backs out makes
+//! the children reference the original again ([`return_children`]), and so
+//! does the next start after a crash inside the freeze. The parent is never
+//! without its children's constraints for a write: the children stay
+//! locked from before the re-point until after the RENAME.
+//!
 //! **Names.** The new table ends with the names the server would have given:
 //! the original's names, and for a name InnoDB generated (`t_ibfk_3`) the
 //! same. To learn the final set, the empty shadow is first given the
@@ -35,7 +50,8 @@
 //!
 //! Invariants:
 //! - Outside the frozen moment of a cut-over, the original has exactly its
-//!   recorded foreign keys and the shadow has none.
+//!   recorded foreign keys and the shadow has none, and no table references
+//!   the shadow.
 //! - Should Tern die inside that moment, the next start finds the original
 //!   without its recorded foreign keys and puts them back ([`move_back`]),
 //!   as it does for triggers; until then the original has none (documented
@@ -222,40 +238,14 @@ impl Trial {
             .map_or_else(|| name.to_string(), |(_, original)| original.clone())
     }
 
-    /// Gives the empty shadow the original's foreign keys under its names.
-    /// Its indexes are renamed away and back first: MariaDB marks an index
-    /// it made for a foreign key, and a foreign key added later replaces
-    /// such an index with one named after the constraint (measured on
-    /// 10.11: `KEY qid` became `KEY c_ibfk_1`), which a rename clears.
+    /// Gives the empty shadow the original's foreign keys under its names,
+    /// its indexes pinned first (see [`pin_indexes`]).
     pub async fn add_to_shadow(&self, conn: &mut Conn, schema: &str) -> Result<(), MigrateError> {
         if self.original.is_empty() {
             return Ok(());
         }
-        let indexes: Vec<String> = conn
-            .exec_all_as(
-                "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
-                (schema, &self.shadow),
-            )
-            .await?;
+        pin_indexes(conn, schema, &self.shadow).await?;
         let shadow_q = qualified(schema, &self.shadow);
-        let renames = |to_temporary: bool| -> Vec<String> {
-            indexes
-                .iter()
-                .enumerate()
-                .map(|(k, name)| {
-                    let temporary = format!("tern_ix{}", k + 1);
-                    let (from, to) = if to_temporary {
-                        (name.as_str(), temporary.as_str())
-                    } else {
-                        (temporary.as_str(), name.as_str())
-                    };
-                    format!("RENAME INDEX {} TO {}", quote_ident(from), quote_ident(to))
-                })
-                .collect()
-        };
-        alter_unchecked(conn, &shadow_q, &renames(true)).await?;
-        alter_unchecked(conn, &shadow_q, &renames(false)).await?;
         let clauses: Vec<String> = self
             .original
             .iter()
@@ -285,6 +275,212 @@ impl Trial {
             final_keys,
         })
     }
+}
+
+/// Renames a table's indexes away and back. MariaDB marks an index it made
+/// for a foreign key, and a foreign key added later on its columns replaces
+/// such an index with one named after the constraint, or moves it last
+/// (measured on 10.11: `KEY qid` became `KEY c_ibfk_1`); a rename clears the
+/// mark, so that adding a foreign key again leaves the indexes as they were.
+/// Instant; waits for the table's metadata lock at most [`PIN_WAIT_SECS`].
+pub async fn pin_indexes(conn: &mut Conn, schema: &str, table: &str) -> Result<(), MigrateError> {
+    let indexes: Vec<String> = conn
+        .exec_all_as(
+            "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
+            (schema, table),
+        )
+        .await?;
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let renames = |to_temporary: bool| -> String {
+        indexes
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let temporary = format!("tern_ix{}", k + 1);
+                let (from, to) = if to_temporary {
+                    (name.as_str(), temporary.as_str())
+                } else {
+                    (temporary.as_str(), name.as_str())
+                };
+                format!("RENAME INDEX {} TO {}", quote_ident(from), quote_ident(to))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let table_q = qualified(schema, table);
+    for to_temporary in [true, false] {
+        conn.query_drop(format!(
+            "SET STATEMENT lock_wait_timeout = {PIN_WAIT_SECS} FOR ALTER TABLE {table_q} {}",
+            renames(to_temporary)
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// How long pinning a child's indexes may wait for its metadata lock.
+pub const PIN_WAIT_SECS: u64 = 5;
+
+/// A foreign key of another table (a child) that references the migrated
+/// table (module doc: parents).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildKey {
+    pub schema: String,
+    pub table: String,
+    pub key: ForeignKey,
+}
+
+impl ChildKey {
+    pub fn qualified(&self) -> String {
+        qualified(&self.schema, &self.table)
+    }
+}
+
+/// The foreign keys of other tables that reference `schema.table`.
+pub async fn children_of(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<ChildKey>, MigrateError> {
+    let tables: Vec<(String, String)> = conn
+        .exec_all_as(
+            "SELECT DISTINCT CONSTRAINT_SCHEMA, TABLE_NAME \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ? \
+               AND NOT (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) \
+             ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME",
+            (schema, table, schema, table),
+        )
+        .await?;
+    let mut children = Vec::new();
+    for (child_schema, child_table) in tables {
+        for key in of_table(conn, &child_schema, &child_table).await? {
+            if key.ref_schema == schema && key.ref_table == table {
+                children.push(ChildKey {
+                    schema: child_schema.clone(),
+                    table: child_table.clone(),
+                    key,
+                });
+            }
+        }
+    }
+    Ok(children)
+}
+
+/// Makes each of `children` reference `to` (in the parent's schema) with
+/// the referenced columns `columns` gives it, same name and rules: per child
+/// table one ALTER dropping its keys and one adding them back (a name cannot
+/// be dropped and added in one ALTER: ERROR 1826), in place with
+/// `foreign_key_checks = 0`.
+pub async fn repoint(
+    conn: &mut Conn,
+    children: &[ChildKey],
+    to: &str,
+    columns: impl Fn(&ChildKey) -> Vec<String>,
+) -> Result<(), MigrateError> {
+    let mut tables: Vec<(&str, &str)> = children
+        .iter()
+        .map(|c| (c.schema.as_str(), c.table.as_str()))
+        .collect();
+    tables.dedup();
+    for (schema, table) in tables {
+        let keys: Vec<&ChildKey> = children
+            .iter()
+            .filter(|c| c.schema == schema && c.table == table)
+            .collect();
+        let table_q = qualified(schema, table);
+        let drops: Vec<String> = keys
+            .iter()
+            .map(|c| format!("DROP FOREIGN KEY {}", quote_ident(&c.key.name)))
+            .collect();
+        alter_unchecked(conn, &table_q, &drops).await?;
+        let adds: Vec<String> = keys
+            .iter()
+            .map(|c| {
+                let moved = ForeignKey {
+                    ref_table: to.to_string(),
+                    ref_columns: columns(c),
+                    ..c.key.clone()
+                };
+                format!("ADD {}", moved.clause(&c.key.name))
+            })
+            .collect();
+        alter_unchecked(conn, &table_q, &adds).await?;
+    }
+    Ok(())
+}
+
+/// The shadow's names of the columns a child references, or why the shadow
+/// cannot take the child's foreign key: each referenced column must be in
+/// the shadow with the same type and collation, and lead an index in order.
+pub async fn shadow_columns_for(
+    conn: &mut Conn,
+    child: &ChildKey,
+    mapping: &Mapping,
+) -> Result<Result<Vec<String>, String>, MigrateError> {
+    let mut columns = Vec::new();
+    for name in &child.key.ref_columns {
+        let pair = mapping
+            .pairs
+            .iter()
+            .find(|p| p.source.name.eq_ignore_ascii_case(name));
+        let Some(pair) = pair.filter(|p| {
+            p.source.column_type == p.target.column_type && p.source.collation == p.target.collation
+        }) else {
+            return Ok(Err(format!(
+                "the change alters or drops column `{name}`, which foreign key `{}` of `{}`.`{}` references",
+                child.key.name, child.schema, child.table
+            )));
+        };
+        columns.push(pair.target.name.clone());
+    }
+    let indexes: Vec<(String, u64, String)> = conn
+        .exec_all_as(
+            "SELECT INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            (&mapping.shadow.schema, &mapping.shadow.name),
+        )
+        .await?;
+    let leads = |index: &str| {
+        columns.iter().enumerate().all(|(i, col)| {
+            indexes.iter().any(|(n, seq, c)| {
+                n == index && *seq == i as u64 + 1 && c.eq_ignore_ascii_case(col)
+            })
+        })
+    };
+    if !indexes.iter().any(|(n, _, _)| leads(n)) {
+        return Ok(Err(format!(
+            "the change leaves no index on the columns foreign key `{}` of `{}`.`{}` references",
+            child.key.name, child.schema, child.table
+        )));
+    }
+    Ok(Ok(columns))
+}
+
+/// Children that reference the shadow, left so by a cut-over that did not
+/// swap, made to reference the original again (the shadow's column names
+/// translated back through `mapping`); says how many.
+pub async fn return_children(conn: &mut Conn, mapping: &Mapping) -> Result<usize, MigrateError> {
+    let (source, shadow) = (&mapping.source, &mapping.shadow);
+    let stranded = children_of(conn, &shadow.schema, &shadow.name).await?;
+    let original_names = |c: &ChildKey| {
+        c.key
+            .ref_columns
+            .iter()
+            .map(|n| {
+                mapping
+                    .pairs
+                    .iter()
+                    .find(|p| p.target.name.eq_ignore_ascii_case(n))
+                    .map_or_else(|| n.clone(), |p| p.source.name.clone())
+            })
+            .collect()
+    };
+    repoint(conn, &stranded, &source.name, original_names).await?;
+    Ok(stranded.len())
 }
 
 /// The original's foreign keys and the new table's, recorded with the

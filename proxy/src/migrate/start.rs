@@ -150,9 +150,10 @@ async fn checked_source(work: &mut Conn, req: &AlterRequest) -> Result<Table, Mi
     check::has_usable_key(&source).map_err(refused)?;
     check::is_transactional(&source).map_err(refused)?;
     check::name_leaves_room(&source).map_err(refused)?;
-    check::not_referenced(work, &source.schema, &source.name)
+    check::no_self_reference(work, &source.schema, &source.name)
         .await?
         .map_err(refused)?;
+    related_not_migrating(work, &source).await?;
     if req.alter.adds_foreign_key {
         // The server checks every row against a new foreign key; the copy
         // cannot hold the rows still for that without blocking writes.
@@ -161,6 +162,33 @@ async fn checked_source(work: &mut Conn, req: &AlterRequest) -> Result<Table, Mi
         ));
     }
     Ok(source)
+}
+
+/// A table whose parent or child is being migrated is refused: the cut-over
+/// of one would change what the other's change capture and constraints
+/// rest on (the parent's row layout, the children's references).
+async fn related_not_migrating(work: &mut Conn, source: &Table) -> Result<(), MigrateError> {
+    let mut related: Vec<(String, String)> =
+        foreign_keys::of_table(work, &source.schema, &source.name)
+            .await?
+            .into_iter()
+            .map(|fk| (fk.ref_schema, fk.ref_table))
+            .collect();
+    related.extend(
+        foreign_keys::children_of(work, &source.schema, &source.name)
+            .await?
+            .into_iter()
+            .map(|c| (c.schema, c.table)),
+    );
+    related.dedup();
+    for (schema, table) in related {
+        if let Some(id) = store::unfinished_on(work, &schema, &table).await? {
+            return Err(MigrateError::Refused(format!(
+                "`{schema}`.`{table}`, which it is linked to by a foreign key, is being migrated (migration {id}); send the change again once that one has ended"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What [`create_shadow`] made and learnt.
@@ -223,6 +251,11 @@ async fn create_shadow(
     let cascades = foreign_keys::cascades_of(work, &fk_plan, &mapping)
         .await?
         .map_err(MigrateError::Refused)?;
+    for child in foreign_keys::children_of(work, &source.schema, &source.name).await? {
+        foreign_keys::shadow_columns_for(work, &child, &mapping)
+            .await?
+            .map_err(MigrateError::Refused)?;
+    }
     let position = primary_position(work).await?;
     store::checkpoint(work, id, None, false, &position.to_string(), 0).await?;
     // The copy keeps as many of its warnings as the client's session would.
@@ -324,6 +357,15 @@ pub async fn resume(
             return Err(e);
         }
     };
+    // And for the tables that reference it: some may reference the shadow.
+    let returned = foreign_keys::return_children(&mut work, &mapping).await?;
+    if returned > 0 {
+        tracing::warn!(
+            migration = record.id,
+            foreign_keys = returned,
+            "made the tables an interrupted cut-over left referencing the shadow reference the original again"
+        );
+    }
     let cascades = match foreign_keys::cascades_of(&mut work, &fk_plan, &mapping).await? {
         Ok(c) => c,
         Err(why) => {

@@ -397,6 +397,24 @@ pub async fn finish(
     Ok(())
 }
 
+/// The id of an unfinished migration of `schema.table`, if there is one
+/// (run here or by another instance).
+pub async fn unfinished_on(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Option<u64>, MigrateError> {
+    conn.exec_first_as(
+        format!(
+            "SELECT id FROM {} WHERE table_schema = ? AND table_name = ? \
+             AND state NOT IN ('done', 'failed', 'cancelled') ORDER BY id LIMIT 1",
+            control_table()
+        ),
+        (schema, table),
+    )
+    .await
+}
+
 /// Migrations that were running when their Tern stopped.
 pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
     let rows: Vec<mysql_async::Row> = conn

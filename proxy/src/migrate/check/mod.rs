@@ -8,7 +8,7 @@ mod key;
 
 pub use binlog::binlog_is_row_based;
 pub use engine::is_transactional;
-pub use foreign_keys::not_referenced;
+pub use foreign_keys::no_self_reference;
 pub use key::{has_usable_key, keeps_key_columns, name_leaves_room};
 
 /// Why Tern will not run an ALTER online.
