@@ -232,7 +232,7 @@ impl Copier {
         let Some(mut span) = self.span else {
             // Empty table: one chunk takes whatever arrived since.
             return self
-                .run_chunk(conn, m, lower.map(|l| vec![l.to_string()]), None)
+                .run_chunk(conn, m, lower.map(|l| vec![l.to_string()]), None, None)
                 .await;
         };
         let lo = lower.unwrap_or(span.min - 1);
@@ -242,16 +242,28 @@ impl Copier {
             return Ok(0);
         }
         let upper = (lo + span.step).min(span.max);
-        let step = upper - lo;
         let before = self.chunk_rows;
+        // However sparse the keys looked, a chunk takes at most twice the rows
+        // asked for: a range sized on a sparse stretch can end in a dense run
+        // (seen: one chunk of 500,000 rows, and a cut-over that then caught
+        // up for 200 ms).
+        let limit = before.saturating_mul(2).max(MIN_CHUNK_ROWS);
         let copied = self
             .run_chunk(
                 conn,
                 m,
                 Some(vec![lo.to_string()]),
                 Some(vec![upper.to_string()]),
+                Some(limit),
             )
             .await?;
+        let mut step = upper - lo;
+        if copied >= limit {
+            // Cut short: the copy reached the last key it wrote.
+            let last = Self::last_copied(conn, m, lo, upper).await?;
+            self.high_water = HighWater::Key(vec![last.to_string()]);
+            step = (last - lo).max(1);
+        }
         // Next step: the rows the timing asks for, at the density just seen.
         let wanted = self.chunk_rows.max(1) as f64;
         span.step = if copied == 0 {
@@ -265,6 +277,32 @@ impl Copier {
         );
         self.span = Some(span);
         Ok(copied)
+    }
+
+    /// The largest key the shadow holds in `(lo, upper]`: where a chunk cut
+    /// short by its row limit stopped (nothing else writes there).
+    async fn last_copied(
+        conn: &mut Conn,
+        m: &Mapping,
+        lo: i128,
+        upper: i128,
+    ) -> Result<i128, MigrateError> {
+        let key = m
+            .source
+            .key_columns()
+            .next()
+            .and_then(|k| m.pairs.iter().find(|p| p.source.name == k.name))
+            .map(|p| crate::sql::quote_ident(&p.target.name))
+            .ok_or_else(|| MigrateError::Internal("the shadow lost the key column".into()))?;
+        let last: Option<Option<String>> = conn
+            .first_as(format!(
+                "SELECT MAX({key}) FROM {} WHERE {key} > {lo} AND {key} <= {upper}",
+                m.shadow.qualified()
+            ))
+            .await?;
+        last.flatten()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| MigrateError::Internal("a cut-short chunk left no key".into()))
     }
 
     /// Chunk ends found by scanning the key index (`LIMIT 1 OFFSET n`): any key type.
@@ -281,7 +319,7 @@ impl Copier {
             .key_rows_after(conn, self.high_water.key(), self.chunk_rows)
             .await?;
         let lower = self.high_water.key().cloned();
-        self.run_chunk(conn, m, lower, upper).await
+        self.run_chunk(conn, m, lower, upper, None).await
     }
 
     /// Copies `(lower, upper]` (open where `None`) and moves the high-water mark to `upper`.
@@ -291,6 +329,7 @@ impl Copier {
         m: &Mapping,
         lower: Option<KeyTuple>,
         upper: Option<KeyTuple>,
+        limit: Option<u64>,
     ) -> Result<u64, MigrateError> {
         let source = &m.source;
         let mut conditions: Vec<String> = lower.iter().map(|l| source.key_after(l)).collect();
@@ -298,7 +337,7 @@ impl Copier {
             conditions.push(source.key_at_most(u));
         }
         let sql = format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {} {} {}",
+            "INSERT INTO {} ({}) SELECT {} FROM {} {} {}{}",
             m.shadow.qualified(),
             m.insert_list,
             m.select_list,
@@ -308,7 +347,11 @@ impl Copier {
                 String::new()
             } else {
                 format!("WHERE {}", conditions.join(" AND "))
-            }
+            },
+            limit.map_or_else(String::new, |n| format!(
+                " ORDER BY {} LIMIT {n}",
+                source.key_list()
+            ))
         );
         let started = Instant::now();
         conn.query_drop(sql).await?;
@@ -328,7 +371,7 @@ impl Copier {
             took_ms = took.as_millis() as u64,
             "chunk"
         );
-        self.tune(took);
+        self.tune(took, copied);
         self.rows_copied += copied;
         self.high_water = match upper {
             Some(u) => HighWater::Key(u),
@@ -337,10 +380,16 @@ impl Copier {
         Ok(copied)
     }
 
-    /// Moves the chunk size towards the target time, at most doubling or halving.
-    fn tune(&mut self, took: Duration) {
+    /// Moves the chunk size towards the target time, at most doubling or
+    /// halving. A chunk that copied under half its rows grows nothing: its
+    /// quick time says nothing about a full one (a run of empty ranges once
+    /// grew the size to its maximum just before a dense run of keys).
+    fn tune(&mut self, took: Duration, copied: u64) {
         let took = took.as_secs_f64().max(0.000_1);
-        let ratio = (self.target.as_secs_f64() / took).clamp(0.5, 2.0);
+        let mut ratio = (self.target.as_secs_f64() / took).clamp(0.5, 2.0);
+        if copied < self.chunk_rows / 2 {
+            ratio = ratio.min(1.0);
+        }
         self.chunk_rows =
             ((self.chunk_rows as f64 * ratio) as u64).clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
     }
@@ -366,17 +415,29 @@ mod tests {
     #[test]
     fn chunk_size_follows_the_target_time() {
         let mut c = Copier::new(HighWater::Start, 0, Duration::from_millis(100));
-        c.tune(Duration::from_millis(10));
+        let full = |c: &Copier| c.chunk_rows;
+        c.tune(Duration::from_millis(10), full(&c));
         assert_eq!(c.chunk_rows, 2_000);
-        c.tune(Duration::from_millis(400));
+        c.tune(Duration::from_millis(400), full(&c));
         assert_eq!(c.chunk_rows, 1_000);
         for _ in 0..30 {
-            c.tune(Duration::from_secs(5));
+            c.tune(Duration::from_secs(5), full(&c));
         }
         assert_eq!(c.chunk_rows, MIN_CHUNK_ROWS);
         for _ in 0..30 {
-            c.tune(Duration::from_micros(1));
+            c.tune(Duration::from_micros(1), full(&c));
         }
         assert_eq!(c.chunk_rows, MAX_CHUNK_ROWS);
+    }
+
+    #[test]
+    fn quick_sparse_chunks_do_not_grow_the_size() {
+        let mut c = Copier::new(HighWater::Start, 0, Duration::from_millis(100));
+        for _ in 0..10 {
+            c.tune(Duration::from_micros(100), 0);
+        }
+        assert_eq!(c.chunk_rows, FIRST_CHUNK_ROWS);
+        c.tune(Duration::from_secs(1), 0);
+        assert_eq!(c.chunk_rows, FIRST_CHUNK_ROWS / 2);
     }
 }
