@@ -83,50 +83,20 @@ async fn orphans(conn: &mut Conn, table: &str) -> Result<u64> {
     n.context("orphans")
 }
 
-/// Parent deletes and key changes that cascade, child inserts and updates,
-/// until stopped. Returns the statements that failed with anything but what
-/// the same workload gets without a migration: a RESTRICT refusal (1451), a
-/// child whose parent a concurrent delete took (1452), a key update meeting
-/// another key (1062), a deadlock between a cascade and a child insert (1213).
-async fn family_writer(
+/// Runs the statements `next` gives until stopped; returns those that failed
+/// with a code other than the ones `next` says the workload gets without a
+/// migration (at most 20, then it stops).
+async fn write_until_stopped(
     mut conn: Conn,
     stop: Arc<AtomicBool>,
-    next_id: Arc<AtomicU64>,
+    mut next: impl FnMut() -> (String, &'static [u16]),
 ) -> Result<Vec<String>> {
     let mut failed = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let (sql, restricts) = {
-            let mut rng = rand::rng();
-            let parent = rng.random_range(1..=PARENTS);
-            match rng.random_range(0..6) {
-                0 => (format!("DELETE FROM p WHERE id = {parent}"), false),
-                1 => (format!("DELETE FROM q WHERE id = {parent}"), false),
-                2 => (
-                    format!(
-                        "UPDATE q SET id = id + {} WHERE id = {parent}",
-                        PARENTS * rng.random_range(10..1000)
-                    ),
-                    false,
-                ),
-                3 => (
-                    format!(
-                        "INSERT IGNORE INTO c (id, pid, qid, rid, v) SELECT {}, p.id, NULL, NULL, 0 FROM p WHERE p.id >= {parent} LIMIT 1",
-                        next_id.fetch_add(1, Ordering::Relaxed)
-                    ),
-                    false,
-                ),
-                4 => (
-                    format!("UPDATE c SET v = v + 1 WHERE id = {}", rng.random_range(1..=CHILDREN)),
-                    false,
-                ),
-                // Refused while a child references it, as without a migration.
-                _ => (format!("DELETE FROM r WHERE id = {parent}"), true),
-            }
-        };
+        let (sql, expected) = next();
         match conn.query_drop(&sql).await {
             Ok(()) => {}
-            Err(mysql_async::Error::Server(e))
-                if matches!(e.code, 1452 | 1062 | 1213) || (restricts && e.code == 1451) => {}
+            Err(mysql_async::Error::Server(e)) if expected.contains(&e.code) => {}
             Err(e) => {
                 failed.push(format!("{sql}: {e}"));
                 if failed.len() >= 20 {
@@ -136,6 +106,49 @@ async fn family_writer(
         }
     }
     Ok(failed)
+}
+
+/// Parent deletes and key changes that cascade, child inserts and updates,
+/// until stopped. Returns the statements that failed with anything but what
+/// the same workload gets without a migration: a RESTRICT refusal (1451), a
+/// child whose parent a concurrent delete took (1452), a key update meeting
+/// another key (1062), a deadlock between a cascade and a child insert (1213).
+async fn family_writer(
+    conn: Conn,
+    stop: Arc<AtomicBool>,
+    next_id: Arc<AtomicU64>,
+) -> Result<Vec<String>> {
+    const WORKLOAD: &[u16] = &[1452, 1062, 1213];
+    const RESTRICTED: &[u16] = &[1451, 1452, 1062, 1213];
+    write_until_stopped(conn, stop, move || {
+        let mut rng = rand::rng();
+        let parent = rng.random_range(1..=PARENTS);
+        match rng.random_range(0..6) {
+            0 => (format!("DELETE FROM p WHERE id = {parent}"), WORKLOAD),
+            1 => (format!("DELETE FROM q WHERE id = {parent}"), WORKLOAD),
+            2 => (
+                format!(
+                    "UPDATE q SET id = id + {} WHERE id = {parent}",
+                    PARENTS * rng.random_range(10..1000)
+                ),
+                WORKLOAD,
+            ),
+            3 => (
+                format!(
+                    "INSERT IGNORE INTO c (id, pid, qid, rid, v) SELECT {}, p.id, NULL, NULL, 0 FROM p WHERE p.id >= {parent} LIMIT 1",
+                    next_id.fetch_add(1, Ordering::Relaxed)
+                ),
+                WORKLOAD,
+            ),
+            4 => (
+                format!("UPDATE c SET v = v + 1 WHERE id = {}", rng.random_range(1..=CHILDREN)),
+                WORKLOAD,
+            ),
+            // Refused while a child references it, as without a migration.
+            _ => (format!("DELETE FROM r WHERE id = {parent}"), RESTRICTED),
+        }
+    })
+    .await
 }
 
 fn migration_args() -> [&'static str; 2] {
@@ -414,40 +427,29 @@ async fn references_to(admin: &mut Conn, table: &str) -> Result<Vec<(String, Str
 /// and child inserts, until stopped; the errors the workload gets without a
 /// migration are not counted.
 async fn parent_writer(
-    mut conn: Conn,
+    conn: Conn,
     stop: Arc<AtomicBool>,
     next_id: Arc<AtomicU64>,
 ) -> Result<Vec<String>> {
-    let mut failed = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let sql = {
-            let mut rng = rand::rng();
-            let parent = rng.random_range(1..=PARENTS);
-            match rng.random_range(0..4) {
-                0 => format!("DELETE FROM pp WHERE id = {parent}"),
-                1 => format!(
-                    "INSERT IGNORE INTO pp (id, v) VALUES ({}, 0)",
-                    next_id.fetch_add(1, Ordering::Relaxed)
-                ),
-                2 => format!(
-                    "INSERT IGNORE INTO kid (id, pid) SELECT {}, id FROM pp WHERE id >= {parent} LIMIT 1",
-                    next_id.fetch_add(1, Ordering::Relaxed)
-                ),
-                _ => format!("UPDATE pp SET v = v + 1 WHERE id = {parent}"),
-            }
+    const WORKLOAD: &[u16] = &[1451, 1452, 1213];
+    write_until_stopped(conn, stop, move || {
+        let mut rng = rand::rng();
+        let parent = rng.random_range(1..=PARENTS);
+        let sql = match rng.random_range(0..4) {
+            0 => format!("DELETE FROM pp WHERE id = {parent}"),
+            1 => format!(
+                "INSERT IGNORE INTO pp (id, v) VALUES ({}, 0)",
+                next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            2 => format!(
+                "INSERT IGNORE INTO kid (id, pid) SELECT {}, id FROM pp WHERE id >= {parent} LIMIT 1",
+                next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            _ => format!("UPDATE pp SET v = v + 1 WHERE id = {parent}"),
         };
-        match conn.query_drop(&sql).await {
-            Ok(()) => {}
-            Err(mysql_async::Error::Server(e)) if matches!(e.code, 1451 | 1452 | 1213) => {}
-            Err(e) => {
-                failed.push(format!("{sql}: {e}"));
-                if failed.len() >= 20 {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(failed)
+        (sql, WORKLOAD)
+    })
+    .await
 }
 
 /// A parent migrates online under writes through Tern and straight to the
