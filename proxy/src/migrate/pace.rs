@@ -21,8 +21,14 @@
 //!   speeding up is gradual.
 //! - Latency windows shorter than [`MIN_WINDOW`] are not judged (too few
 //!   writes to say anything); the pace then stays as it is.
-//! - The baseline is fixed when the copy starts: the copy's own effect never
-//!   becomes the new normal.
+//! - The baselines are fixed when the copy starts: the copy's own effect never
+//!   becomes the new normal. The server's signals are judged against their
+//!   level before the copy too: a workload that keeps the redo log at 90 %
+//!   on its own (measured: seven unthrottled writers with the default 96 MiB
+//!   redo log) would otherwise pin the copy to its floor although the copy
+//!   adds nothing to the pressure it is blamed for. Such a limit becomes the
+//!   level before the copy plus [`CHECKPOINT_HEADROOM_PCT`] (history length:
+//!   twice the level), never lower than the configured one.
 
 use std::time::Duration;
 
@@ -33,6 +39,9 @@ use crate::admin::latency::LatencySnapshot;
 pub const MIN_PACE: f64 = 0.05;
 pub const PACE_STEP: f64 = 0.1;
 pub const MIN_WINDOW: Duration = Duration::from_millis(500);
+/// How far above its level before the copy the checkpoint age may go, in
+/// percentage points, when that level is already above the configured limit.
+pub const CHECKPOINT_HEADROOM_PCT: f64 = 5.0;
 
 /// The limits the signals are held to; `--migration-*` settings, reloadable.
 /// A limit of zero turns its signal off.
@@ -127,6 +136,8 @@ fn ms(d: Duration) -> f64 {
 pub struct Pace {
     level: f64,
     baseline_p99: Option<Duration>,
+    /// What the server said at the first look, before any chunk.
+    baseline_pressure: Option<ServerPressure>,
     readings: Vec<Reading>,
 }
 
@@ -137,6 +148,7 @@ impl Pace {
         Pace {
             level: 1.0,
             baseline_p99,
+            baseline_pressure: None,
             readings: Vec::new(),
         }
     }
@@ -147,6 +159,37 @@ impl Pace {
 
     pub fn baseline_p99(&self) -> Option<Duration> {
         self.baseline_p99
+    }
+
+    pub fn baseline_pressure(&self) -> Option<ServerPressure> {
+        self.baseline_pressure
+    }
+
+    /// Records the server's pressure before the copy's first chunk; later
+    /// calls change nothing.
+    pub fn note_pressure_before_copy(&mut self, pressure: Option<ServerPressure>) {
+        if self.baseline_pressure.is_none() {
+            self.baseline_pressure = pressure;
+        }
+    }
+
+    /// The checkpoint-age limit in percent: the configured one, or the level
+    /// before the copy plus the headroom when the workload alone was above it.
+    fn checkpoint_limit(&self, limits: &PaceLimits) -> f64 {
+        let before = self
+            .baseline_pressure
+            .filter(|b| b.checkpoint_max_age > 0)
+            .map_or(0.0, |b| {
+                b.checkpoint_age as f64 * 100.0 / b.checkpoint_max_age as f64
+            });
+        limits
+            .max_checkpoint_age_pct
+            .max((before + CHECKPOINT_HEADROOM_PCT).min(100.0))
+    }
+
+    fn history_limit(&self, limits: &PaceLimits) -> u64 {
+        let before = self.baseline_pressure.map_or(0, |b| b.history_length);
+        limits.max_history_length.max(before.saturating_mul(2))
     }
 
     /// The signals as last read, for display.
@@ -207,7 +250,7 @@ impl Pace {
                 readings.push(Reading {
                     signal: "checkpoint_age",
                     value: s.checkpoint_age as f64 * 100.0 / s.checkpoint_max_age as f64,
-                    limit: limits.max_checkpoint_age_pct,
+                    limit: self.checkpoint_limit(limits),
                     unit: "%",
                 });
             }
@@ -215,7 +258,7 @@ impl Pace {
                 readings.push(Reading {
                     signal: "history_length",
                     value: s.history_length as f64,
-                    limit: limits.max_history_length as f64,
+                    limit: self.history_limit(limits) as f64,
                     unit: "",
                 });
             }
@@ -328,6 +371,42 @@ mod tests {
         };
         assert_eq!(look(&mut pace, &calm, Some(purge)), 0.25);
         assert!(pace.reason().is_some_and(|r| r.contains("history_length")));
+    }
+
+    #[test]
+    fn pressure_the_workload_had_before_the_copy_is_not_blamed_on_it() {
+        let calm = window(&[1; 100]);
+        let mut pace = Pace::new(None);
+        let before = ServerPressure {
+            checkpoint_age: 90,
+            checkpoint_max_age: 100,
+            history_length: 800_000,
+        };
+        pace.note_pressure_before_copy(Some(before));
+        pace.note_pressure_before_copy(Some(ServerPressure::default()));
+        assert_eq!(look(&mut pace, &calm, Some(before)), 1.0);
+        let same_again = ServerPressure {
+            checkpoint_age: 94,
+            history_length: 1_500_000,
+            ..before
+        };
+        assert_eq!(look(&mut pace, &calm, Some(same_again)), 1.0);
+        let worse = ServerPressure {
+            checkpoint_age: 96,
+            ..before
+        };
+        assert_eq!(look(&mut pace, &calm, Some(worse)), 0.5);
+        assert!(pace
+            .reason()
+            .is_some_and(|r| r.starts_with("checkpoint_age 96%/95%")));
+        let purge = ServerPressure {
+            history_length: 1_700_000,
+            ..before
+        };
+        assert_eq!(look(&mut pace, &calm, Some(purge)), 0.25);
+        assert!(pace
+            .reason()
+            .is_some_and(|r| r.contains("history_length 1700000/1600000")));
     }
 
     #[test]

@@ -263,12 +263,20 @@ async fn copy_phase(
             if !wait_for_slot(engine, &settings, s, changes, &mut clock, &mut slot).await? {
                 continue;
             }
+            if clock.pace.baseline_pressure().is_none() {
+                let before = throttle::pressure_before_copy(&mut s.work).await?;
+                clock.pace.note_pressure_before_copy(before);
+            }
             m.update(|p| {
                 p.throttled = None;
                 p.copy_started.get_or_insert_with(Instant::now);
             });
+            let before = clock.pace.baseline_pressure();
             tracing::info!(
                 baseline_write_p99_ms = baseline.map(|b| b.as_secs_f64() * 1000.0),
+                checkpoint_age_before = before.map(|b| b.checkpoint_age),
+                checkpoint_max_age = before.map(|b| b.checkpoint_max_age),
+                history_length_before = before.map(|b| b.history_length),
                 copies_running = engine.copy_slots.in_use(),
                 "copy starts at full pace"
             );

@@ -124,6 +124,35 @@ async fn server_status(conn: &mut Conn) -> Result<ServerStatus, MigrateError> {
     })
 }
 
+/// How many status reads make the pressure before a copy, and how far apart:
+/// the checkpoint age swings with the page cleaner's flushes, so one read
+/// could land in a trough and take the workload's usual level for the copy's.
+const PRESSURE_SAMPLES: u32 = 5;
+const PRESSURE_SAMPLE_EVERY: Duration = Duration::from_millis(200);
+
+/// The highest checkpoint age and history length over a second of reads,
+/// taken before the copy's first chunk (`None`: the server does not say).
+pub async fn pressure_before_copy(conn: &mut Conn) -> Result<Option<ServerPressure>, MigrateError> {
+    let mut highest: Option<ServerPressure> = None;
+    for sample in 0..PRESSURE_SAMPLES {
+        if sample > 0 {
+            tokio::time::sleep(PRESSURE_SAMPLE_EVERY).await;
+        }
+        let Some(now) = server_status(conn).await?.pressure else {
+            return Ok(None);
+        };
+        highest = Some(match highest {
+            None => now,
+            Some(h) => ServerPressure {
+                checkpoint_age: h.checkpoint_age.max(now.checkpoint_age),
+                checkpoint_max_age: now.checkpoint_max_age,
+                history_length: h.history_length.max(now.history_length),
+            },
+        });
+    }
+    Ok(highest)
+}
+
 impl Throttle {
     /// Looks at every replica and at the primary's load.
     pub async fn check(&self, conn: &mut Conn) -> Result<Verdict, MigrateError> {
