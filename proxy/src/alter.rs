@@ -22,6 +22,25 @@ use tern::protocol::errcode::{
 };
 use tern::sql::alter::{plan, AlterPlan};
 
+/// `tern alter --revert ID`: the previous table of migration ID back online
+/// with every write since its cut-over. A Tern that keeps it current does it
+/// there; otherwise this process reads the binlog from the recorded position
+/// first. Exit status 0 when reverted, 1 with the reason otherwise.
+pub async fn revert(settings: Settings, id: u64) -> anyhow::Result<i32> {
+    let shared = tern::server::Shared::new(settings)?;
+    shared.spawn_monitors();
+    match shared.migrations.revert(id).await {
+        Ok((schema, table, gtid)) => {
+            println!("migration {id} reverted: `{schema}`.`{table}` has its previous definition again (GTID {gtid}); reverting again undoes this");
+            Ok(0)
+        }
+        Err(why) => {
+            eprintln!("ERROR 1105 (HY000): {why}");
+            Ok(1)
+        }
+    }
+}
+
 /// How often the progress bar is redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
 
@@ -138,6 +157,12 @@ pub async fn run(
                 migration.id,
                 finished.held.as_millis(),
                 format_old(&migration)
+            );
+            // The keeper started in this process stops with it; `--revert`
+            // catches up from where it stopped.
+            println!(
+                "undo while the old table is kept (--migration-keep-old-secs): tern alter --revert {}",
+                migration.id
             );
             Ok(0)
         }

@@ -85,8 +85,13 @@ pub struct AlterArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Put migration ID's previous table back online, with every write made
+    /// since its cut-over (as `TERN REVERT ID`), instead of running a statement.
+    #[arg(long, value_name = "ID", conflicts_with = "statement")]
+    pub revert: Option<u64>,
     /// `ALTER TABLE ...`, `CREATE INDEX ... ON ...` or `DROP INDEX ... ON ...`.
-    pub statement: String,
+    #[arg(required_unless_present = "revert")]
+    pub statement: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum, Default)]

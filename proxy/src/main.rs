@@ -38,12 +38,16 @@ fn main() -> anyhow::Result<()> {
             let show_progress =
                 !args.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
             let runtime = build_runtime(1)?;
-            let code = runtime.block_on(alter::run(
-                settings,
-                args.database,
-                &args.statement,
-                show_progress,
-            ))?;
+            let code = match (args.revert, args.statement) {
+                (Some(id), _) => runtime.block_on(alter::revert(settings, id))?,
+                (None, Some(statement)) => runtime.block_on(alter::run(
+                    settings,
+                    args.database,
+                    &statement,
+                    show_progress,
+                ))?,
+                (None, None) => anyhow::bail!("give a statement, or --revert ID"),
+            };
             std::process::exit(code);
         }
         Command::Serve(args) => {

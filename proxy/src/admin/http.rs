@@ -192,6 +192,9 @@ fn migration_json(m: &Migration) -> Value {
         "pace_pct": p.pace_pct,
         "shadow_table": m.side_tables().0,
         "old_table": m.side_tables().1,
+        "reverts": p.reverts,
+        "revertible_until": p.revertible_until,
+        "revert_note": p.revert_note,
         "baseline_write_p99_ms": p.baseline_p99.map(|b| b.as_secs_f64() * 1000.0),
         "signals": p.signals.iter().map(|r| json!({
             "signal": r.signal,

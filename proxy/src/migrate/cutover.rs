@@ -70,6 +70,9 @@ pub struct FreezeContext<'a> {
     pub cascades: &'a [foreign_keys::Cascade],
     /// Longest time clients' writes may be held, from gate close to gate open.
     pub bound: Duration,
+    /// The shadow is a kept old table being swapped back (a revert): changes
+    /// are merged into its rows (see `keeper`), not replaced.
+    pub merge: bool,
 }
 
 /// A table frozen: locked in the database, gated in Tern, shadow caught up.
@@ -80,6 +83,9 @@ pub struct Frozen {
     pub(super) guard: GateGuard,
     pub deadline: Instant,
     pub steps: HoldSteps,
+    /// The primary's binlog position read under the lock: every write to the
+    /// table before the freeze is inside it, none after it.
+    pub position: GtidSet,
 }
 
 /// Where a hold's time went, each step measured from the gate's closing, so
@@ -234,32 +240,39 @@ pub(super) async fn freeze_until(
     .await?;
     tracing::debug!(keys = keys.len(), target = %target, position = %taken.position, "final catch-up under the lock");
     // Autocommit statements: START TRANSACTION would release the table locks.
-    apply(
-        &mut lock,
-        cx.mapping,
-        cx.shadow_key,
-        &keys,
-        &HighWater::All,
-        None,
-        false,
-    )
-    .await?;
+    if cx.merge {
+        super::keeper::merge(&mut lock, cx.mapping, cx.shadow_key, &keys, false).await?;
+    } else {
+        apply(
+            &mut lock,
+            cx.mapping,
+            cx.shadow_key,
+            &keys,
+            &HighWater::All,
+            None,
+            false,
+        )
+        .await?;
+    }
     steps.caught_up = guard.closed_at.elapsed();
     Ok(Some(Frozen {
         lock,
         guard,
         deadline,
         steps,
+        position: target,
     }))
 }
 
 #[derive(Debug)]
 pub enum SwapOutcome {
-    /// The shadow is the table now; `gtid` is the RENAME's GTID.
+    /// The shadow is the table now; `gtid` is the RENAME's GTID. The
+    /// table's row events from `position` on are the new table's.
     Swapped {
         held: Duration,
         gtid: String,
         steps: HoldSteps,
+        position: GtidSet,
     },
     BackedOut {
         held: Duration,
@@ -421,14 +434,27 @@ pub async fn swap(
     let _ = frozen.lock.query_drop("UNLOCK TABLES").await;
     frozen.steps.unlocked = frozen.guard.closed_at.elapsed();
     let steps = frozen.steps;
+    let position = frozen.position.clone();
     // 5. The RENAME's answer.
     let result = tokio::time::timeout(cx.bound + KILL_GRACE, &mut renaming).await;
     let held = frozen.release().await;
     match result {
-        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped { held, gtid, steps }),
+        Ok(Ok(Ok(gtid))) => Ok(SwapOutcome::Swapped {
+            held,
+            gtid,
+            steps,
+            position,
+        }),
         other => {
             let lost = format!("{other:?}");
-            read_back_rename(cx, work, old_name, held, steps, lost, &moved).await
+            let swap = LostSwap {
+                old_name,
+                held,
+                steps,
+                position,
+                lost,
+            };
+            read_back_rename(cx, work, swap, &moved).await
         }
     }
 }
@@ -682,17 +708,30 @@ async fn abort_rename(
     Ok((held, failed))
 }
 
-/// The RENAME's answer was lost (`lost` says how): whether it happened is
-/// read from the tables themselves.
+/// A swap whose RENAME's answer was lost (`lost` says how).
+struct LostSwap<'a> {
+    old_name: &'a str,
+    held: Duration,
+    steps: HoldSteps,
+    position: GtidSet,
+    lost: String,
+}
+
+/// Whether a RENAME whose answer was lost happened is read from the tables
+/// themselves.
 async fn read_back_rename(
     cx: &FreezeContext<'_>,
     work: &mut Conn,
-    old_name: &str,
-    held: Duration,
-    steps: HoldSteps,
-    lost: String,
+    swap: LostSwap<'_>,
     moved: &[Trigger],
 ) -> Result<SwapOutcome, MigrateError> {
+    let LostSwap {
+        old_name,
+        held,
+        steps,
+        position,
+        lost,
+    } = swap;
     let source = &cx.mapping.source;
     let shadow = &cx.mapping.shadow;
     let swapped = !table_exists(work, &shadow.schema, &shadow.name).await?
@@ -703,6 +742,7 @@ async fn read_back_rename(
             held,
             gtid: gtid.unwrap_or_default(),
             steps,
+            position,
         });
     }
     return_children(cx, work).await;

@@ -20,13 +20,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::connect;
 use super::gate::WriteGate;
+use super::keeper::{self, RevertRequest};
 use super::migration::Migration;
 use super::settings::MigrateSettings;
 use super::slots::CopySlots;
+use super::store::KeptRecord;
 use super::store::{self, State};
 use super::{runner, start, sweeper, throttle, MigrateError};
 use crate::admin::latency::{LatencyBuckets, LatencyHistory};
 use crate::backend::monitor::ReplicaHealth;
+use crate::gtid::GtidSet;
 use crate::sql::alter::OnlineAlter;
 
 /// A request from a session.
@@ -61,6 +64,9 @@ pub struct Engine {
     /// Latency of client writes through Tern: the copy's pace follows it
     /// (see `pace`). Empty for `tern alter`, which has no clients.
     pub client_writes: Arc<LatencyHistory>,
+    /// Keepers of finished migrations' previous tables, by migration id
+    /// (see `keeper`): where a revert is asked for.
+    keepers: Mutex<BTreeMap<u64, keeper::Requests>>,
 }
 
 /// How often to retry reaching the control table when the primary is down at start.
@@ -85,6 +91,7 @@ impl Engine {
             task_ended: Notify::new(),
             copy_slots: CopySlots::default(),
             client_writes: Arc::new(LatencyHistory::new(client_writes)),
+            keepers: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -212,6 +219,152 @@ impl Engine {
         });
     }
 
+    /// Starts keeping a just-finished migration's old table current, from
+    /// `position` (the cut-over's freeze), so that it can be reverted.
+    pub(super) async fn keep_after_cutover(
+        self: &Arc<Self>,
+        conn: &mut mysql_async::Conn,
+        m: Arc<Migration>,
+        position: &GtidSet,
+    ) -> Result<(), MigrateError> {
+        store::keep_from(conn, m.id, &position.to_string()).await?;
+        let keep_secs = self.settings().keep_old.as_secs();
+        if let Some(record) = store::kept_record(conn, m.id, keep_secs).await? {
+            self.spawn_keeper(m, record);
+        }
+        Ok(())
+    }
+
+    fn spawn_keeper(self: &Arc<Self>, m: Arc<Migration>, record: KeptRecord) -> keeper::Requests {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        self.keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(m.id, tx.clone());
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let id = m.id;
+            keeper::run(engine.clone(), m, record, rx).await;
+            engine
+                .keepers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
+        tx
+    }
+
+    /// `TERN REVERT <id>`: puts the table's previous version back online
+    /// with every write since the cut-over. Answers the table and the
+    /// revert RENAME's GTID, or why not (for the client).
+    pub async fn revert(self: &Arc<Self>, id: u64) -> Result<(String, String, String), String> {
+        let keeper = self
+            .keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        let keeper = match keeper {
+            Some(k) => k,
+            None => self.keeper_on_demand(id).await?,
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if keeper.send(RevertRequest { reply }).await.is_err() {
+            return Err(self.why_not_revertible(id).await);
+        }
+        let gtid = match answer.await {
+            Ok(answer) => answer?,
+            Err(_) => return Err(self.why_not_revertible(id).await),
+        };
+        let m = self.get(id);
+        tracing::info!(migration = id, gtid = %gtid, "migration reverted");
+        Ok(match m {
+            Some(m) => (m.schema.clone(), m.table.clone(), gtid),
+            None => (String::new(), String::new(), gtid),
+        })
+    }
+
+    /// Starts a keeper for a revertible migration no instance keeps now (its
+    /// instance stopped, or it ran in `tern alter`): it catches up from its
+    /// recorded position before it reverts. Fails with the reason when the
+    /// record says it cannot be reverted.
+    async fn keeper_on_demand(self: &Arc<Self>, id: u64) -> Result<keeper::Requests, String> {
+        let keep_secs = self.settings().keep_old.as_secs();
+        let record = match connect(&self.opts).await {
+            Ok(mut c) => {
+                let r = store::kept_record(&mut c, id, keep_secs).await;
+                let _ = c.disconnect().await;
+                r.ok().flatten()
+            }
+            Err(_) => None,
+        };
+        let keepable = record.filter(|r| {
+            r.state == State::Done
+                && !r.old_dropped
+                && r.revert_note.is_none()
+                && r.secs_left > 0.0
+                && r.keeping
+        });
+        let Some(record) = keepable else {
+            return Err(self.why_not_revertible(id).await);
+        };
+        let m = match self.get(id) {
+            Some(m) => m,
+            None => {
+                let mut progress = super::migration::Progress::new(State::Done, 0, 0, false);
+                progress.reverts = record.reverts;
+                let m = Arc::new(Migration::new(
+                    record.id,
+                    &record.schema,
+                    &record.table,
+                    &record.statement,
+                    progress,
+                    self.stopping.clone(),
+                ));
+                self.register(m.clone());
+                m
+            }
+        };
+        Ok(self.spawn_keeper(m, record))
+    }
+
+    /// Why migration `id` has no keeper here, from its record.
+    async fn why_not_revertible(&self, id: u64) -> String {
+        let keep_secs = self.settings().keep_old.as_secs();
+        let record = match connect(&self.opts).await {
+            Ok(mut c) => {
+                let r = store::kept_record(&mut c, id, keep_secs).await;
+                let _ = c.disconnect().await;
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match record {
+            Err(e) => format!("Cannot read migration {id}: {e}"),
+            Ok(None) => format!("Unknown migration {id}"),
+            Ok(Some(r)) if r.state != State::Done => format!(
+                "Migration {id} has not finished ({}): only a finished migration can be reverted; TERN CANCEL stops a running one",
+                r.state.name()
+            ),
+            Ok(Some(r)) if r.old_dropped => format!(
+                "Migration {id} cannot be reverted: its previous table was dropped when its keep time (--migration-keep-old-secs) ended"
+            ),
+            Ok(Some(r)) => match r.revert_note {
+                Some(why) => format!("Migration {id} cannot be reverted: {why}"),
+                None if !r.keeping => format!(
+                    "Migration {id} cannot be reverted: Tern stopped during its cut-over, so its old table was not kept current"
+                ),
+                None if r.secs_left <= 0.0 => format!(
+                    "Migration {id} cannot be reverted: its keep time (--migration-keep-old-secs) ended at {}",
+                    r.until
+                ),
+                None => format!(
+                    "Migration {id} cannot be reverted here: another Tern instance keeps its previous table current; revert it there"
+                ),
+            },
+        }
+    }
+
     /// Resumes unfinished migrations and starts the old-table sweeper. Runs
     /// until the control table is reachable.
     pub async fn start(self: Arc<Self>) {
@@ -232,7 +385,22 @@ impl Engine {
         let mut conn = connect(&self.opts).await?;
         store::ensure_control_table(&mut conn).await?;
         let records = store::unfinished(&mut conn).await?;
+        let kept = store::kept(&mut conn, self.settings().keep_old.as_secs()).await?;
         let _ = conn.disconnect().await;
+        for record in kept {
+            let mut progress = super::migration::Progress::new(State::Done, 0, 0, false);
+            progress.reverts = record.reverts;
+            let m = Arc::new(Migration::new(
+                record.id,
+                &record.schema,
+                &record.table,
+                &record.statement,
+                progress,
+                self.stopping.clone(),
+            ));
+            self.register(m.clone());
+            self.spawn_keeper(m, record);
+        }
         for record in records {
             let id = record.id;
             match start::resume(self, record).await {

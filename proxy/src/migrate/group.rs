@@ -212,6 +212,7 @@ async fn member_steps(
         foreign_keys: &s.foreign_keys,
         cascades: &s.cascades,
         bound: engine.settings().hold_bound,
+        merge: false,
     };
     let lock_sql = format!("LOCK TABLES {source} WRITE, {sentry} WRITE, {shadow} WRITE");
     let Some(mut frozen) = cutover::freeze_until(&cx, lock_sql, Some(deadline)).await? else {
@@ -270,6 +271,7 @@ async fn member_steps(
         }
     };
     let steps = frozen.steps;
+    let kept_from = frozen.position.clone();
     let held = frozen.release().await;
     let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
     tracing::info!(
@@ -286,6 +288,7 @@ async fn member_steps(
         gtid,
         held,
         report: s.copier.report(s.native_copies),
+        kept_from,
     }))
 }
 

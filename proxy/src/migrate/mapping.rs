@@ -24,6 +24,11 @@ pub struct Mapping {
     pub insert_list: String,
     /// `` `a`, `old_b` `` in the original, in the same order.
     pub select_list: String,
+    /// Shadow columns no original column feeds that a new row must be given
+    /// a value for (NOT NULL without a default), with that value as SQL.
+    /// Only a keeper's mapping has them (see `keeper`); a shadow's new
+    /// columns take their defaults.
+    pub fill: Vec<(String, String)>,
 }
 
 impl Mapping {
@@ -43,6 +48,10 @@ impl Mapping {
                 });
             }
         }
+        Mapping::from_pairs(source, shadow, pairs)
+    }
+
+    fn from_pairs(source: Table, shadow: Table, pairs: Vec<ColumnPair>) -> Mapping {
         let insert_list = pairs
             .iter()
             .map(|p| quote_ident(&p.target.name))
@@ -59,7 +68,22 @@ impl Mapping {
             pairs,
             insert_list,
             select_list,
+            fill: Vec::new(),
         }
+    }
+
+    /// The other way round: the shadow's columns feed the original's (a
+    /// revert; see `keeper`).
+    pub fn inverse(self) -> Mapping {
+        let pairs = self
+            .pairs
+            .into_iter()
+            .map(|p| ColumnPair {
+                source: p.target,
+                target: p.source,
+            })
+            .collect();
+        Mapping::from_pairs(self.shadow, self.source, pairs)
     }
 
     /// Do the key's columns compare the same way in both tables (same type,

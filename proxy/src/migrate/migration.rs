@@ -25,6 +25,7 @@ use super::pace::Reading;
 use super::report::AlterReport;
 use super::store::State;
 use super::MigrateError;
+use crate::gtid::GtidSet;
 
 /// A live view of one migration, for SHOW TERN MIGRATIONS and the sessions waiting on it.
 #[derive(Debug, Clone)]
@@ -49,6 +50,13 @@ pub struct Progress {
     pub signals: Vec<Reading>,
     /// Client write p99 before the migration started, the latency signal's base.
     pub baseline_p99: Option<Duration>,
+    /// Until when `TERN REVERT` can undo it (the primary's time), while its
+    /// previous table is kept current (see `keeper`).
+    pub revertible_until: Option<String>,
+    /// Why it can no longer be reverted, once it cannot.
+    pub revert_note: Option<String>,
+    /// How many times it was reverted (odd: the previous version is live).
+    pub reverts: u32,
 }
 
 impl Progress {
@@ -76,6 +84,9 @@ impl Progress {
             pace_pct: 100,
             signals: Vec::new(),
             baseline_p99: None,
+            revertible_until: None,
+            revert_note: None,
+            reverts: 0,
         }
     }
 
@@ -104,6 +115,9 @@ pub struct Finished {
     pub held: Duration,
     /// What the server's own ALTER would have answered.
     pub report: AlterReport,
+    /// Where the new table's row events begin (the freeze's position): the
+    /// keeper of the old table reads from here (see `keeper`).
+    pub kept_from: GtidSet,
 }
 
 pub type Outcome = Result<Finished, MigrateError>;

@@ -31,6 +31,7 @@
 //! - [`pace`]: the copy slows before clients feel it; slowing is fast, speeding up gradual
 //! - [`slots`]: how many copies run at once; only the copy phase holds a slot, handed on in id order
 //! - [`store`]: the control table; a checkpoint never claims an unapplied change; one owner per table
+//! - [`keeper`]: keeps the previous table current after a cut-over and reverts to it; never reverts with a write missing
 //! - [`sweeper`]: drops only recorded old tables past their keep time
 //! - [`conn`]: every connection that moves rows converts values the same way
 //! - [`fetch`]: typed reads that return an error where mysql_async would panic
@@ -62,6 +63,7 @@ pub mod fetch;
 pub mod foreign_keys;
 pub mod gate;
 pub mod group;
+pub mod keeper;
 pub mod mapping;
 pub mod mdl_probe;
 pub mod migration;

@@ -94,7 +94,17 @@ pub async fn run(engine: Arc<Engine>, mut s: Started) {
                 "migration checkpointed for shutdown"
             );
         }
-        Ok(finished) => record_done(conn.as_mut(), &m, finished, &s.old_name).await,
+        Ok(finished) => {
+            record_done(conn.as_mut(), &m, finished, &s.old_name).await;
+            if let Some(c) = conn.as_mut() {
+                if let Err(e) = engine
+                    .keep_after_cutover(c, m.clone(), &finished.kept_from)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot keep the old table current; the migration cannot be reverted");
+                }
+            }
+        }
         Err(e) => {
             let sentry = (s.mapping.source.schema.as_str(), s.old_name.as_str());
             let shadow = s.mapping.shadow.qualified();
@@ -659,13 +669,19 @@ async fn cut_over(
             changes,
         );
         match cutover::swap(&cx, &mut s.work, &s.old_name).await? {
-            SwapOutcome::Swapped { held, gtid, steps } => {
+            SwapOutcome::Swapped {
+                held,
+                gtid,
+                steps,
+                position,
+            } => {
                 log_swapped(attempts, held, &gtid, &steps);
                 m.update(|p| p.last_hold = Some(held));
                 return Ok(Finished {
                     gtid,
                     held,
                     report: s.copier.report(s.native_copies),
+                    kept_from: position,
                 });
             }
             SwapOutcome::BackedOut { held, reason } => {
@@ -759,6 +775,7 @@ fn freeze_context<'a>(
         foreign_keys: foreign_keys.0,
         cascades: foreign_keys.1,
         bound: engine.settings().hold_bound,
+        merge: false,
     }
 }
 

@@ -89,6 +89,9 @@ pub async fn prepare(engine: &Engine, req: AlterRequest) -> Result<Started, Migr
     .await?;
     let span = tracing::info_span!("migration", id, table = %crate::logsafe::untrusted(source.qualified()));
     let _enter = span.enter();
+    // An earlier migration of the table can no longer be reverted: its
+    // keeper sees this and stops.
+    store::supersede(&mut work, &source.schema, &source.name, id).await?;
     let ShadowMade {
         mapping,
         position,

@@ -68,6 +68,9 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
             finished_at DATETIME(6) NULL,
             requested VARCHAR(16) NULL,
             foreign_keys LONGTEXT NULL,
+            reverts INT UNSIGNED NOT NULL DEFAULT 0,
+            kept_since DATETIME(6) NULL,
+            revert_note TEXT NULL,
             KEY by_table (table_schema, table_name, state)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         control_table()
@@ -77,6 +80,9 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
     for (column, definition) in [
         ("requested", "VARCHAR(16) NULL"),
         ("foreign_keys", "LONGTEXT NULL"),
+        ("reverts", "INT UNSIGNED NOT NULL DEFAULT 0"),
+        ("kept_since", "DATETIME(6) NULL"),
+        ("revert_note", "TEXT NULL"),
     ] {
         let has: Option<u64> = conn
             .exec_first_as(
@@ -462,6 +468,12 @@ fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
 }
 
 /// Old tables of finished migrations kept longer than `keep_secs`.
+/// The kept table's name: the old table, or after an odd number of reverts
+/// the new one (under the shadow's name, see `keeper`).
+const KEPT_TABLE: &str = "IF(reverts % 2 = 1, shadow_table, old_table)";
+/// Since when the kept table has been kept: the cut-over, or the last revert.
+const KEPT_SINCE: &str = "COALESCE(kept_since, finished_at)";
+
 pub async fn old_tables_due(
     conn: &mut Conn,
     keep_secs: u64,
@@ -469,8 +481,8 @@ pub async fn old_tables_due(
     let rows: Vec<(u64, String, String)> = conn
         .exec_all_as(
             format!(
-                "SELECT id, table_schema, old_table FROM {} WHERE state = 'done' AND old_dropped = 0 \
-                 AND finished_at < NOW(6) - INTERVAL ? SECOND",
+                "SELECT id, table_schema, {KEPT_TABLE} FROM {} WHERE state = 'done' AND old_dropped = 0 \
+                 AND {KEPT_SINCE} < NOW(6) - INTERVAL ? SECOND",
                 control_table()
             ),
             (keep_secs,),
@@ -486,6 +498,196 @@ pub async fn mark_old_dropped(conn: &mut Conn, id: u64) -> Result<(), MigrateErr
             control_table()
         ),
         (id,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A finished migration whose previous table is kept (see `keeper`).
+#[derive(Debug, Clone)]
+pub struct KeptRecord {
+    pub id: u64,
+    pub schema: String,
+    pub table: String,
+    pub statement: String,
+    pub sql_mode: String,
+    pub shadow_table: String,
+    pub old_table: String,
+    pub reverts: u32,
+    /// Every change to the live table before this position is in the kept one.
+    pub position: String,
+    pub foreign_keys: Option<String>,
+    /// Seconds of keep time left.
+    pub secs_left: f64,
+    /// When the keep time ends, in the primary's time zone.
+    pub until: String,
+    /// Why it cannot be reverted, once it cannot.
+    pub revert_note: Option<String>,
+    pub old_dropped: bool,
+    pub state: State,
+    /// Whether a keeper ever started for it (a cut-over whose end Tern did
+    /// not see, because it stopped during it, has none).
+    pub keeping: bool,
+}
+
+/// The columns [`kept_from_row`] reads; the one `?` is the keep time in seconds.
+const KEPT_COLUMNS: &str =
+    "id, table_schema, table_name, statement, sql_mode, shadow_table, old_table, \
+     reverts, binlog_pos, foreign_keys, revert_note, old_dropped, state, \
+     TIMESTAMPDIFF(MICROSECOND, COALESCE(kept_since, finished_at), NOW(6)) / 1e6, \
+     DATE_FORMAT(COALESCE(kept_since, finished_at) + INTERVAL ? SECOND, '%Y-%m-%d %H:%i:%s'), \
+     kept_since IS NOT NULL";
+
+fn kept_from_row(mut r: mysql_async::Row, keep_secs: u64) -> Result<KeptRecord, MigrateError> {
+    fn take<T: mysql_async::prelude::FromValue>(
+        r: &mut mysql_async::Row,
+        i: usize,
+    ) -> Result<T, MigrateError> {
+        r.take_opt::<T, usize>(i)
+            .ok_or_else(|| MigrateError::Internal(format!("control table column {i} missing")))?
+            .map_err(|e| MigrateError::Internal(format!("control table column {i}: {e}")))
+    }
+    let position: Option<String> = take(&mut r, 8)?;
+    let state: String = take(&mut r, 12)?;
+    let age: Option<f64> = take(&mut r, 13)?;
+    let until: Option<String> = take(&mut r, 14)?;
+    let keeping: bool = take(&mut r, 15)?;
+    Ok(KeptRecord {
+        id: take(&mut r, 0)?,
+        schema: take(&mut r, 1)?,
+        table: take(&mut r, 2)?,
+        statement: take(&mut r, 3)?,
+        sql_mode: take(&mut r, 4)?,
+        shadow_table: take(&mut r, 5)?,
+        old_table: take(&mut r, 6)?,
+        reverts: take(&mut r, 7)?,
+        position: position.unwrap_or_default(),
+        foreign_keys: take(&mut r, 9)?,
+        revert_note: take(&mut r, 10)?,
+        old_dropped: take(&mut r, 11)?,
+        state: State::from_name(&state).unwrap_or(State::Failed),
+        secs_left: age.map_or(0.0, |a| keep_secs as f64 - a),
+        until: until.unwrap_or_default(),
+        keeping,
+    })
+}
+
+/// Finished migrations whose kept table may still be kept current: within
+/// their keep time, not dropped, not known to be unrevertible.
+pub async fn kept(conn: &mut Conn, keep_secs: u64) -> Result<Vec<KeptRecord>, MigrateError> {
+    let rows: Vec<mysql_async::Row> = conn
+        .exec_all_as(
+            format!(
+                "SELECT {KEPT_COLUMNS} FROM {} \
+                 WHERE state = 'done' AND old_dropped = 0 AND revert_note IS NULL \
+                 AND kept_since IS NOT NULL AND {KEPT_SINCE} > NOW(6) - INTERVAL ? SECOND ORDER BY id",
+                control_table()
+            ),
+            (keep_secs, keep_secs),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| kept_from_row(r, keep_secs))
+        .collect()
+}
+
+/// One migration as [`kept`] reads it, whatever its state.
+pub async fn kept_record(
+    conn: &mut Conn,
+    id: u64,
+    keep_secs: u64,
+) -> Result<Option<KeptRecord>, MigrateError> {
+    let row: Option<mysql_async::Row> = conn
+        .exec_first_as(
+            format!(
+                "SELECT {KEPT_COLUMNS} FROM {} WHERE id = ?",
+                control_table()
+            ),
+            (keep_secs, id),
+        )
+        .await?;
+    row.map(|r| kept_from_row(r, keep_secs)).transpose()
+}
+
+/// The keeper starts: the kept table holds every change before `position`.
+pub async fn keep_from(conn: &mut Conn, id: u64, position: &str) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET binlog_pos = ?, kept_since = COALESCE(kept_since, finished_at, NOW(6)), \
+             revert_note = NULL WHERE id = ?",
+            control_table()
+        ),
+        (position, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The keeper's checkpoint: every change before `position` is applied.
+pub async fn keeper_position(conn: &mut Conn, id: u64, position: &str) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET binlog_pos = ? WHERE id = ? AND revert_note IS NULL",
+            control_table()
+        ),
+        (position, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The migration can no longer be reverted, and why.
+pub async fn not_revertible(conn: &mut Conn, id: u64, why: &str) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET revert_note = ? WHERE id = ? AND revert_note IS NULL",
+            control_table()
+        ),
+        (why, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends revertibility of every kept migration of a table: it is being
+/// changed again (`by`).
+pub async fn supersede(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+    by: u64,
+) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET revert_note = ? WHERE table_schema = ? AND table_name = ? \
+             AND id < ? AND state = 'done' AND revert_note IS NULL",
+            control_table()
+        ),
+        (
+            format!("the table is being changed again by migration {by}"),
+            schema,
+            table,
+            by,
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A revert swapped the tables: the kept one is now the other version, kept
+/// from now, with every change before `position` in it.
+pub async fn record_revert(
+    conn: &mut Conn,
+    id: u64,
+    reverts: u32,
+    position: &str,
+) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET reverts = ?, binlog_pos = ?, kept_since = NOW(6) WHERE id = ?",
+            control_table()
+        ),
+        (reverts, position, id),
     )
     .await?;
     Ok(())

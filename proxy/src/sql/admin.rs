@@ -45,6 +45,8 @@ pub enum Verb {
     Cancel,
     Postpone,
     Complete,
+    /// `TERN REVERT <id>`: a finished migration's previous table back online.
+    Revert,
 }
 
 impl Verb {
@@ -55,6 +57,7 @@ impl Verb {
             ("CANCEL", Verb::Cancel),
             ("POSTPONE", Verb::Postpone),
             ("COMPLETE", Verb::Complete),
+            ("REVERT", Verb::Revert),
         ]
         .into_iter()
         .find(|(w, _)| word.eq_ignore_ascii_case(w))
@@ -148,7 +151,7 @@ fn statement(verb: Verb, ids: Vec<u64>) -> TernStatement<'static> {
 fn malformed(sql: &str) -> TernStatement<'static> {
     let text = sql.trim().trim_end_matches(';').trim();
     TernStatement::Malformed(format!(
-        "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS, TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id> and TERN COMPLETE <id>, <id>, ..."
+        "You have an error in your SQL syntax near '{text}': Tern understands SHOW TERN MIGRATIONS, TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE|REVERT <id> and TERN COMPLETE <id>, <id>, ..."
     ))
 }
 
@@ -309,6 +312,8 @@ mod tests {
         assert_eq!(parse("tern complete 3,4 ,5;"), group(&[3, 4, 5]));
         assert_eq!(parse("TERN COMPLETE 7 /* x */ , 7"), group(&[7, 7]));
         assert_eq!(parse("TERN COMPLETE 9;"), control(Verb::Complete, 9));
+        assert_eq!(parse("tern revert 12"), control(Verb::Revert, 12));
+        assert!(is_malformed("TERN REVERT 3, 4"));
         for sql in [
             "TERN COMPLETE 3,",
             "TERN COMPLETE 3,,4",

@@ -1,5 +1,5 @@
 //! Tern's own statements on a session: `SHOW TERN MIGRATIONS`,
-//! `TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE <id>`, `TERN COMPLETE <id>, <id>, ...` and
+//! `TERN PAUSE|RESUME|CANCEL|POSTPONE|COMPLETE|REVERT <id>`, `TERN COMPLETE <id>, <id>, ...` and
 //! `SET [SESSION] tern_consistency | tern_ddl = ...`, read by
 //! [`crate::sql::admin`] and answered here without reaching the server (a
 //! KILL, read by the same parser, is handed on to `kill.rs`).
@@ -45,7 +45,10 @@ impl Session {
                 if !self.administers().await? {
                     return Ok(());
                 }
-                self.control(control(verb), id).await
+                match control(verb) {
+                    Some(verb) => self.control(verb, id).await,
+                    None => self.revert(id).await,
+                }
             }
             TernStatement::CompleteGroup(ids) => {
                 if !self.administers().await? {
@@ -96,6 +99,25 @@ impl Session {
     /// `TERN <verb> <id>`.
     async fn control(&mut self, verb: Control, id: u64) -> Result<(), SessionEnd> {
         let done = self.shared.migrations.control(id, verb).await;
+        self.answer_control(done).await
+    }
+
+    /// `TERN REVERT <id>`: answered once the previous table is live again;
+    /// the session's own reads then see the revert like any table change.
+    async fn revert(&mut self, id: u64) -> Result<(), SessionEnd> {
+        let reverted = self.shared.migrations.revert(id).await;
+        let done = match reverted {
+            Ok((schema, table, gtid)) => {
+                if let Ok(set) = crate::gtid::GtidSet::parse(&gtid) {
+                    if !self.shared.replicas.is_empty() && !set.is_empty() {
+                        self.shared.schema_changes.record(&schema, &table, &set);
+                    }
+                    self.last_write.merge(&set);
+                }
+                Ok(())
+            }
+            Err(why) => Err(why),
+        };
         self.answer_control(done).await
     }
 
@@ -183,14 +205,17 @@ impl Session {
     }
 }
 
-fn control(verb: Verb) -> Control {
-    match verb {
+/// The running migration's command for `verb`; `None` for REVERT, which
+/// acts on a finished one.
+fn control(verb: Verb) -> Option<Control> {
+    Some(match verb {
         Verb::Pause => Control::Pause,
         Verb::Resume => Control::Resume,
         Verb::Cancel => Control::Cancel,
         Verb::Postpone => Control::Postpone,
         Verb::Complete => Control::Complete,
-    }
+        Verb::Revert => return None,
+    })
 }
 
 const MIGRATION_COLUMNS: &[&str] = &[
@@ -215,6 +240,9 @@ const MIGRATION_COLUMNS: &[&str] = &[
     "signals",
     "shadow_table",
     "old_table",
+    "reverts",
+    "revertible_until",
+    "revert_note",
 ];
 
 /// Copy progress in percent; the total is an estimate, so never past 100.
@@ -251,6 +279,9 @@ fn recorded_row(r: &crate::migrate::store::Record) -> Vec<Option<String>> {
         None,
         Some(r.shadow_table.clone()),
         Some(r.old_table.clone()),
+        None,
+        None,
+        None,
     ]
 }
 
@@ -292,6 +323,9 @@ fn migration_row(m: &Migration) -> Vec<Option<String>> {
         signals,
         shadow,
         old,
+        Some(p.reverts.to_string()),
+        p.revertible_until,
+        p.revert_note,
     ]
 }
 
