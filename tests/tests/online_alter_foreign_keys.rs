@@ -643,3 +643,159 @@ async fn parent_changes_the_children_forbid_run_as_sent() -> Result<()> {
     steer.query_drop(format!("TERN CANCEL {kid}")).await?;
     Ok(())
 }
+
+/// The newest migration's id.
+async fn newest_migration(admin: &mut Conn) -> Result<u64> {
+    let id: Option<u64> = admin
+        .query_first("SELECT MAX(id) FROM _tern.migrations")
+        .await?;
+    id.context("no migration")
+}
+
+/// A child table reverted under cascading writes: its previous table comes
+/// back with its foreign keys under their names, holding every cascade that
+/// ran while it was kept (no orphan), and the version it replaced keeps none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reverted_child_table_gets_its_foreign_keys_back_and_every_cascade_since() -> Result<()> {
+    let s = Setup::start(1, &migration_args())?;
+    let mut admin = s.admin_direct().await?;
+    family(&mut admin).await?;
+    let before_create = show_create(&mut admin, "c").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_id = Arc::new(AtomicU64::new(CHILDREN + 1));
+    let mut writers = Vec::new();
+    for i in 0..3 {
+        let conn = if i == 2 {
+            s.app_direct().await?
+        } else {
+            s.app_via_tern().await?
+        };
+        writers.push(tokio::spawn(family_writer(
+            conn,
+            stop.clone(),
+            next_id.clone(),
+        )));
+    }
+    let mut c = s.app_via_tern().await?;
+    c.query_drop(
+        "ALTER TABLE c ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'x', MODIFY v BIGINT NOT NULL",
+    )
+    .await
+    .with_context(|| s.tern.log_tail())?;
+    let id = newest_migration(&mut admin).await?;
+    // Cascades run into the new table while the old one is kept.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
+    steer
+        .query_drop(format!("TERN REVERT {id}"))
+        .await
+        .with_context(|| s.tern.log_tail())?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let failed = w.await??;
+        ensure!(failed.is_empty(), "client errors: {failed:?}");
+    }
+    let after = show_create(&mut admin, "c").await?;
+    ensure!(
+        !after.contains("`note`") && after.contains("`v` int(11)"),
+        "{after}"
+    );
+    ensure!(
+        constraints(&after) == constraints(&before_create),
+        "constraints differ: {after}\nbefore: {before_create}"
+    );
+    ensure!(
+        indexes(&after) == indexes(&before_create),
+        "indexes differ: {after}\nbefore: {before_create}"
+    );
+    ensure!(
+        orphans(&mut admin, "c").await? == 0,
+        "orphans after the revert"
+    );
+    let replaced = format!("c_tern{id}_new");
+    ensure!(
+        constraints(&show_create(&mut admin, &replaced).await?).is_empty(),
+        "the version the revert replaced still has foreign keys"
+    );
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(60))?;
+    let primary: Option<(String, u64)> = admin.query_first("CHECKSUM TABLE c").await?;
+    let mut replica =
+        Conn::new(s.cluster.replicas()[0].opts(ADMIN_USER, ADMIN_PASSWORD, Some("app"))).await?;
+    let replica_sum: Option<(String, u64)> = replica.query_first("CHECKSUM TABLE c").await?;
+    ensure!(
+        primary.map(|p| p.1) == replica_sum.map(|r| r.1),
+        "replica differs"
+    );
+    Ok(())
+}
+
+/// A parent reverted under writes: every child references the previous
+/// table again (none the version it replaced), cascades and restrictions
+/// come from it, no orphan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reverted_parent_takes_its_children_back() -> Result<()> {
+    let s = Setup::start(0, &migration_args())?;
+    let mut admin = s.admin_direct().await?;
+    parent_with_children(&mut admin).await?;
+    let pp_before = show_create(&mut admin, "pp").await?;
+    let kid_before = show_create(&mut admin, "kid").await?;
+    let refs_before = references_to(&mut admin, "pp").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_id = Arc::new(AtomicU64::new(CHILDREN * 10));
+    let mut writers = Vec::new();
+    for i in 0..3 {
+        let conn = if i == 2 {
+            s.app_direct().await?
+        } else {
+            s.app_via_tern().await?
+        };
+        writers.push(tokio::spawn(parent_writer(
+            conn,
+            stop.clone(),
+            next_id.clone(),
+        )));
+    }
+    let mut c = s.app_via_tern().await?;
+    c.query_drop(
+        "ALTER TABLE pp ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'x', MODIFY v BIGINT NOT NULL",
+    )
+    .await
+    .with_context(|| s.tern.log_tail())?;
+    let id = newest_migration(&mut admin).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
+    steer
+        .query_drop(format!("TERN REVERT {id}"))
+        .await
+        .with_context(|| s.tern.log_tail())?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let failed = w.await??;
+        ensure!(failed.is_empty(), "client errors: {failed:?}");
+    }
+    ensure!(show_create(&mut admin, "pp").await? == pp_before);
+    ensure!(show_create(&mut admin, "kid").await? == kid_before);
+    ensure!(references_to(&mut admin, "pp").await? == refs_before);
+    ensure!(
+        references_to(&mut admin, &format!("pp_tern{id}_new"))
+            .await?
+            .is_empty(),
+        "a child references the version the revert replaced"
+    );
+    let orphans: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM kid LEFT JOIN pp ON pp.id = kid.pid WHERE pp.id IS NULL")
+        .await?;
+    ensure!(orphans == Some(0), "{orphans:?} orphans");
+    let pid: Option<u64> = admin.query_first("SELECT MIN(pid) FROM kid").await?;
+    let pid = pid.context("a child")?;
+    admin
+        .query_drop(format!("DELETE FROM pp WHERE id = {pid}"))
+        .await?;
+    let left: Option<u64> = admin
+        .query_first(format!("SELECT COUNT(*) FROM kid WHERE pid = {pid}"))
+        .await?;
+    ensure!(left == Some(0), "the delete did not cascade: {left:?}");
+    Ok(())
+}

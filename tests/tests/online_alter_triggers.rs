@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use common::migrations::show_create;
 use common::Setup;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -225,4 +226,90 @@ async fn triggers_stranded_on_the_shadow_by_a_killed_cutover_go_back_at_the_next
         .await?;
     ensure!(audited == Some(1), "audited {audited:?} times");
     Ok(())
+}
+
+/// A revert takes the triggers back to the previous table: they fire there,
+/// once per write, the moment writes resume, with the same definitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_takes_the_triggers_back() -> Result<()> {
+    let s = Setup::start(0, &["--migration-chunk-ms", "5"])?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE rt (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO rt SELECT seq, 1 FROM seq_1_to_2000;
+             CREATE TABLE rt_audit (n BIGINT AUTO_INCREMENT PRIMARY KEY, rt_id INT NOT NULL);
+             CREATE TRIGGER rt_ai AFTER INSERT ON rt FOR EACH ROW INSERT INTO rt_audit (rt_id) VALUES (NEW.id);
+             CREATE TRIGGER rt_bi BEFORE INSERT ON rt FOR EACH ROW SET NEW.v = NEW.v * 10;",
+        )
+        .await?;
+    let before = triggers_of(&mut admin, "rt").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let through_tern = writer_on(s.app_via_tern().await?, "rt", 1_000_000, stop.clone());
+    let direct = writer_on(s.app_direct().await?, "rt", 2_000_000, stop.clone());
+    let mut c = s.app_via_tern().await?;
+    c.query_drop("ALTER TABLE rt MODIFY v BIGINT NOT NULL")
+        .await?;
+    let id: Option<u64> = admin
+        .query_first("SELECT MAX(id) FROM _tern.migrations")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
+    steer
+        .query_drop(format!("TERN REVERT {}", id.context("id")?))
+        .await
+        .with_context(|| s.tern.log_tail())?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let inserts = through_tern.await?? + direct.await??;
+    ensure!(show_create(&mut admin, "rt").await?.contains("`v` int(11)"));
+    let after = triggers_of(&mut admin, "rt").await?;
+    ensure!(
+        after == before,
+        "triggers before {before:?}, after {after:?}"
+    );
+    let audited: Option<(u64, u64)> = admin
+        .query_first("SELECT COUNT(*), COUNT(DISTINCT rt_id) FROM rt_audit")
+        .await?;
+    ensure!(
+        audited == Some((inserts, inserts)),
+        "{audited:?} audit rows for {inserts} inserts"
+    );
+    let wrong: Option<u64> = admin
+        .query_first("SELECT COUNT(*) FROM rt WHERE id > 2000 AND v <> 10")
+        .await?;
+    ensure!(
+        wrong == Some(0),
+        "{wrong:?} rows the BEFORE trigger missed or ran twice on"
+    );
+    let stray: Vec<String> = admin
+        .query(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
+             WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE <> 'rt' \
+             AND TRIGGER_NAME LIKE 'rt\\_%'",
+        )
+        .await?;
+    ensure!(stray.is_empty(), "triggers left elsewhere: {stray:?}");
+    Ok(())
+}
+
+/// Inserts rows into `table` (id, v = 1) until told to stop; returns how many.
+fn writer_on(
+    mut c: Conn,
+    table: &'static str,
+    first_id: u64,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Result<u64>> {
+    tokio::spawn(async move {
+        let mut inserts = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            c.query_drop(format!(
+                "INSERT INTO {table} (id, v) VALUES ({}, 1)",
+                first_id + inserts
+            ))
+            .await?;
+            inserts += 1;
+        }
+        Ok(inserts)
+    })
 }

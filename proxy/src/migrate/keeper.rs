@@ -120,6 +120,11 @@ async fn prepare(work: &mut Conn, r: &KeptRecord) -> Result<Result<Keeping, Stri
     if let Err(why) = repair(work, r, &plan).await? {
         return Ok(Err(why));
     }
+    // The kept table's indexes that MariaDB made for its foreign keys would
+    // be replaced when a revert gives the keys back (see `foreign_keys`).
+    if !plan.final_keys.is_empty() {
+        foreign_keys::pin_indexes(work, &r.schema, kept_name).await?;
+    }
     let Some(live) = Table::load(work, &r.schema, &r.table).await? else {
         return Ok(Err("the table is gone".into()));
     };
