@@ -636,9 +636,7 @@ async fn catch_up(
     k: &Keeping,
     changes: &Changes,
 ) -> Result<Result<(), String>, MigrateError> {
-    let position: Option<String> = work.first_as("SELECT @@gtid_binlog_pos").await?;
-    let target = GtidSet::parse(position.as_deref().unwrap_or(""))
-        .map_err(|e| MigrateError::Internal(e.to_string()))?;
+    let target = super::start::primary_position(work).await?;
     let bound = Instant::now() + CATCH_UP_BOUND;
     loop {
         let step = (Instant::now() + CHECKPOINT_EVERY).min(bound);

@@ -60,7 +60,8 @@ fn refused(r: check::Refusal) -> MigrateError {
     MigrateError::Refused(r.0)
 }
 
-async fn primary_position(conn: &mut Conn) -> Result<GtidSet, MigrateError> {
+/// The primary's binlog position now.
+pub(super) async fn primary_position(conn: &mut Conn) -> Result<GtidSet, MigrateError> {
     let pos: Option<String> = conn.first_as("SELECT @@gtid_binlog_pos").await?;
     GtidSet::parse(pos.as_deref().unwrap_or("")).map_err(|e| MigrateError::Internal(e.to_string()))
 }
