@@ -799,3 +799,127 @@ async fn a_reverted_parent_takes_its_children_back() -> Result<()> {
     ensure!(left == Some(0), "the delete did not cascade: {left:?}");
     Ok(())
 }
+
+/// Tern killed with SIGKILL at random moments of a parent's real cut-over
+/// (several children, so that re-pointing them takes a while): after the
+/// restart the parent is the old or the new table, never something between,
+/// and every child references the live `pp`, none a table Tern made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_inside_a_parents_cutover_leaves_every_child_on_the_live_table() -> Result<()> {
+    const EXTRA_CHILDREN: usize = 6;
+    const ROUNDS: usize = 6;
+    const KILL_WITHIN_MS: u64 = 150;
+    let args = migration_args();
+    let mut s = Setup::start(0, &args)?;
+    let mut admin = s.admin_direct().await?;
+    parent_with_children(&mut admin).await?;
+    for i in 0..EXTRA_CHILDREN {
+        admin
+            .query_drop(format!(
+                "CREATE TABLE kid{i} (id INT PRIMARY KEY, pid INT NOT NULL,
+                   CONSTRAINT fk_kid{i} FOREIGN KEY (pid) REFERENCES pp (id) ON DELETE CASCADE);
+                 INSERT INTO kid{i} SELECT seq, seq % {PARENTS} + 1 FROM seq_1_to_1000;"
+            ))
+            .await?;
+    }
+    let refs_before = references_to(&mut admin, "pp").await?;
+    ensure!(refs_before.len() == 2 + EXTRA_CHILDREN, "{refs_before:?}");
+    let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+    for round in 0..ROUNDS {
+        let mut c = s.app_via_tern().await?;
+        let id: Option<String> = c
+            .query_first(format!(
+                "/* tern:async tern:postpone */ ALTER TABLE pp ADD COLUMN note{round} INT NULL, FORCE"
+            ))
+            .await?;
+        let id: u64 = id.context("migration id")?.parse()?;
+        let mut steer = Conn::new(s.tern_opts(ADMIN_USER, ADMIN_PASSWORD)).await?;
+        common::migrations::wait_for_state(&mut steer, id, "postponed", Duration::from_secs(60))
+            .await?;
+        steer.query_drop(format!("TERN COMPLETE {id}")).await?;
+        // Even rounds: killed a random moment after the sentry appears (just
+        // before the freeze). Odd rounds: killed as soon as a child is seen
+        // referencing the shadow, inside the freeze.
+        let sentry = format!("pp_tern{id}_old");
+        let shadow = format!("pp_tern{id}_new");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let delay = rand::rng().random_range(0..KILL_WITHIN_MS);
+        loop {
+            let ready = if round % 2 == 0 {
+                common::migrations::table_exists(&mut admin, &sentry).await?
+            } else {
+                !references_to(&mut admin, &shadow).await?.is_empty()
+                    || !common::migrations::table_exists(&mut admin, &shadow).await?
+            };
+            if ready {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "no cut-over began");
+        }
+        if round % 2 == 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        s.tern.kill9()?;
+        drop((c, steer));
+        // Where the kill landed, read from the tables it left.
+        let on_shadow = references_to(&mut admin, &format!("pp_tern{id}_new")).await?;
+        let swapped =
+            !common::migrations::table_exists(&mut admin, &format!("pp_tern{id}_new")).await?;
+        let on_original = references_to(&mut admin, "pp").await?.len();
+        let landed = if swapped {
+            "after the RENAME"
+        } else if on_shadow.len() + on_original < refs_before.len() {
+            "with a child's key dropped and not yet added"
+        } else if !on_shadow.is_empty() {
+            "with children on the shadow"
+        } else {
+            "before the children moved"
+        };
+        *seen.entry(landed).or_insert(0) += 1;
+        s.tern = tern_tests::tern::TernProcess::start(&s.cluster, &args)?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state: Option<String> = admin
+                .exec_first("SELECT state FROM _tern.migrations WHERE id = ?", (id,))
+                .await?;
+            if state.as_deref() == Some("done") {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "round {round}: migration {id} is {state:?} after the restart\n{}",
+                s.tern.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ensure!(
+            show_create(&mut admin, "pp")
+                .await?
+                .contains(&format!("`note{round}`")),
+            "round {round}: the change is not live"
+        );
+        ensure!(
+            references_to(&mut admin, "pp").await? == refs_before,
+            "round {round} (killed {delay} ms after the sentry): children of pp {:?}",
+            references_to(&mut admin, "pp").await?
+        );
+        let elsewhere: Vec<(String, String)> = admin
+            .query(
+                "SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+                 WHERE UNIQUE_CONSTRAINT_SCHEMA = 'app' AND REFERENCED_TABLE_NAME LIKE 'pp\\_tern%'",
+            )
+            .await?;
+        ensure!(
+            elsewhere.is_empty(),
+            "round {round}: children reference tables Tern made: {elsewhere:?}"
+        );
+        let orphans: Option<u64> = admin
+            .query_first(
+                "SELECT COUNT(*) FROM kid LEFT JOIN pp ON pp.id = kid.pid WHERE pp.id IS NULL",
+            )
+            .await?;
+        ensure!(orphans == Some(0), "round {round}: {orphans:?} orphans");
+    }
+    eprintln!("where the {ROUNDS} kills landed: {seen:?}");
+    Ok(())
+}

@@ -60,6 +60,8 @@ pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 const PROCESSLIST_POLL: Duration = Duration::from_millis(1);
 
 pub struct FreezeContext<'a> {
+    /// The migration's id, under which the children are recorded.
+    pub id: u64,
     pub opts: &'a Opts,
     pub sql_mode: &'a str,
     pub gate: &'a Arc<WriteGate>,
@@ -364,6 +366,9 @@ pub async fn swap(
             });
         }
     };
+    // Written before any child is touched: a Tern stopped while re-pointing
+    // them leaves a child without its key, which the next start gives back.
+    super::store::set_children(work, cx.id, &foreign_keys::children_json(&children.keys)).await?;
     let mut locked = vec![source.qualified(), sentry.clone(), shadow.qualified()];
     for child in &children.keys {
         if !locked.contains(&child.qualified()) {

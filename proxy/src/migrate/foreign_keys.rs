@@ -326,7 +326,7 @@ pub const PIN_WAIT_SECS: u64 = 5;
 
 /// A foreign key of another table (a child) that references the migrated
 /// table (module doc: parents).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildKey {
     pub schema: String,
     pub table: String,
@@ -481,6 +481,44 @@ pub async fn return_children(conn: &mut Conn, mapping: &Mapping) -> Result<usize
     };
     repoint(conn, &stranded, &source.name, original_names).await?;
     Ok(stranded.len())
+}
+
+/// Gives each child in `recorded` (the children as a cut-over found them,
+/// before it re-pointed any) back a key it lost: re-pointing drops a key
+/// before adding it again under the same name, so a Tern stopped between
+/// the two leaves the child without it. Idempotent; says how many it added.
+pub async fn restore_children(
+    conn: &mut Conn,
+    recorded: &[ChildKey],
+) -> Result<usize, MigrateError> {
+    let mut tables: Vec<(&str, &str)> = recorded
+        .iter()
+        .map(|c| (c.schema.as_str(), c.table.as_str()))
+        .collect();
+    tables.dedup();
+    let mut added = 0;
+    for (schema, table) in tables {
+        let present = of_table(conn, schema, table).await?;
+        let adds: Vec<String> = recorded
+            .iter()
+            .filter(|c| c.schema == schema && c.table == table)
+            .filter(|c| !present.iter().any(|p| p.name == c.key.name))
+            .map(|c| format!("ADD {}", c.key.clause(&c.key.name)))
+            .collect();
+        added += adds.len();
+        alter_unchecked(conn, &qualified(schema, table), &adds).await?;
+    }
+    Ok(added)
+}
+
+/// The children as JSON, for the control table.
+pub fn children_json(children: &[ChildKey]) -> String {
+    serde_json::to_string(children).unwrap_or_default()
+}
+
+pub fn children_from_json(text: &str) -> Result<Vec<ChildKey>, MigrateError> {
+    serde_json::from_str(text)
+        .map_err(|e| MigrateError::Internal(format!("unreadable child key record: {e}")))
 }
 
 /// The original's foreign keys and the new table's, recorded with the

@@ -203,6 +203,7 @@ async fn member_steps(
     };
     // 2. Freeze on this member's own lock connection, by the group's deadline.
     let cx = FreezeContext {
+        id: m.id,
         opts: &engine.opts,
         sql_mode: &s.sql_mode,
         gate: &engine.gate,

@@ -137,8 +137,12 @@ async fn prepare(work: &mut Conn, r: &KeptRecord) -> Result<Result<Keeping, Stri
         Mapping::new(live, kept, &alter)
     };
     // Tables that a revert stopped inside its freeze left referencing the
-    // kept table reference the live one again.
+    // kept table reference the live one again, and get back a key it
+    // dropped before it could add it again.
     foreign_keys::return_children(work, &mapping).await?;
+    if let Some(json) = &r.children {
+        foreign_keys::restore_children(work, &foreign_keys::children_from_json(json)?).await?;
+    }
     let kept_key = match keyed_alike(&mapping) {
         Ok(k) => k,
         Err(why) => return Ok(Err(why)),
@@ -684,6 +688,7 @@ async fn revert(
             return Ok(Err(why));
         }
         let cx = FreezeContext {
+            id: record.id,
             opts: &engine.opts,
             sql_mode: &record.sql_mode,
             gate: &engine.gate,

@@ -571,6 +571,7 @@ async fn checksum_round(
     }
     let cx = freeze_context(
         engine,
+        s.migration.id,
         &s.sql_mode,
         &s.mapping,
         &s.shadow_key,
@@ -662,6 +663,7 @@ async fn cut_over(
         m.update(|p| p.cutover_attempts = attempts);
         let cx = freeze_context(
             engine,
+            m.id,
             &s.sql_mode,
             &s.mapping,
             &s.shadow_key,
@@ -676,6 +678,7 @@ async fn cut_over(
                 position,
             } => {
                 log_swapped(attempts, held, &gtid, &steps);
+                store::clear_children(&mut s.work, m.id).await?;
                 m.update(|p| p.last_hold = Some(held));
                 return Ok(Finished {
                     gtid,
@@ -785,6 +788,7 @@ async fn checkpoint(s: &mut Started, position: &GtidSet) -> Result<(), MigrateEr
 /// What a freeze needs, with the hold bound as configured now (SIGHUP may change it).
 fn freeze_context<'a>(
     engine: &'a Engine,
+    id: u64,
     sql_mode: &'a str,
     mapping: &'a Mapping,
     shadow_key: &'a Table,
@@ -792,6 +796,7 @@ fn freeze_context<'a>(
     changes: &'a Changes,
 ) -> FreezeContext<'a> {
     FreezeContext {
+        id,
         opts: &engine.opts,
         sql_mode,
         gate: &engine.gate,

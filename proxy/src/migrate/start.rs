@@ -361,12 +361,19 @@ pub async fn resume(
             return Err(e);
         }
     };
-    // And for the tables that reference it: some may reference the shadow.
+    // And for the tables that reference it: some may reference the shadow,
+    // one may have lost its key between the drop and the add.
     let returned = foreign_keys::return_children(&mut work, &mapping).await?;
-    if returned > 0 {
+    let recorded = match &record.children {
+        Some(json) => foreign_keys::children_from_json(json)?,
+        None => Vec::new(),
+    };
+    let restored = foreign_keys::restore_children(&mut work, &recorded).await?;
+    if returned + restored > 0 {
         tracing::warn!(
             migration = record.id,
             foreign_keys = returned,
+            restored,
             "made the tables an interrupted cut-over left referencing the shadow reference the original again"
         );
     }

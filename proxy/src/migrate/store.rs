@@ -71,6 +71,7 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
             reverts INT UNSIGNED NOT NULL DEFAULT 0,
             kept_since DATETIME(6) NULL,
             revert_note TEXT NULL,
+            children LONGTEXT NULL,
             KEY by_table (table_schema, table_name, state)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         control_table()
@@ -83,6 +84,7 @@ pub async fn ensure_control_table(conn: &mut Conn) -> Result<(), MigrateError> {
         ("reverts", "INT UNSIGNED NOT NULL DEFAULT 0"),
         ("kept_since", "DATETIME(6) NULL"),
         ("revert_note", "TEXT NULL"),
+        ("children", "LONGTEXT NULL"),
     ] {
         let has: Option<u64> = conn
             .exec_first_as(
@@ -111,6 +113,30 @@ pub async fn set_foreign_keys(conn: &mut Conn, id: u64, plan: &str) -> Result<()
             control_table()
         ),
         (plan, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records the tables that reference the migrated one as a cut-over (or a
+/// revert) found them, before it re-points any (`foreign_keys::restore_children`).
+pub async fn set_children(conn: &mut Conn, id: u64, json: &str) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!("UPDATE {} SET children = ? WHERE id = ?", control_table()),
+        (json, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The cut-over re-pointed every child: nothing for a later start to restore.
+pub async fn clear_children(conn: &mut Conn, id: u64) -> Result<(), MigrateError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {} SET children = NULL WHERE id = ?",
+            control_table()
+        ),
+        (id,),
     )
     .await?;
     Ok(())
@@ -219,6 +245,8 @@ pub struct Record {
     pub old_table: String,
     /// `foreign_keys::Plan` as JSON; `None` before the shadow was made.
     pub foreign_keys: Option<String>,
+    /// The referencing tables' keys as the last cut-over found them (JSON).
+    pub children: Option<String>,
 }
 
 /// Key tuples are stored as their literals, one per line: literals never hold
@@ -427,7 +455,7 @@ pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
         .all_as(format!(
             "SELECT id, table_schema, table_name, statement, specs, sql_mode, state, postponed, \
              copied_key, copy_done, binlog_pos, rows_copied, cutover_attempts, shadow_table, old_table, \
-             rows_total, foreign_keys FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
+             rows_total, foreign_keys, children FROM {} WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY id",
             control_table()
         ))
         .await?;
@@ -464,6 +492,7 @@ fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
         old_table: take(&mut r, 14)?,
         rows_total: take(&mut r, 15)?,
         foreign_keys: take(&mut r, 16)?,
+        children: take(&mut r, 17)?,
     })
 }
 
@@ -528,6 +557,8 @@ pub struct KeptRecord {
     /// Whether a keeper ever started for it (a cut-over whose end Tern did
     /// not see, because it stopped during it, has none).
     pub keeping: bool,
+    /// The referencing tables' keys as the last revert found them (JSON).
+    pub children: Option<String>,
 }
 
 /// The columns [`kept_from_row`] reads; the one `?` is the keep time in seconds.
@@ -536,7 +567,7 @@ const KEPT_COLUMNS: &str =
      reverts, binlog_pos, foreign_keys, revert_note, old_dropped, state, \
      TIMESTAMPDIFF(MICROSECOND, COALESCE(kept_since, finished_at), NOW(6)) / 1e6, \
      DATE_FORMAT(COALESCE(kept_since, finished_at) + INTERVAL ? SECOND, '%Y-%m-%d %H:%i:%s'), \
-     kept_since IS NOT NULL";
+     kept_since IS NOT NULL, children";
 
 fn kept_from_row(mut r: mysql_async::Row, keep_secs: u64) -> Result<KeptRecord, MigrateError> {
     fn take<T: mysql_async::prelude::FromValue>(
@@ -552,6 +583,7 @@ fn kept_from_row(mut r: mysql_async::Row, keep_secs: u64) -> Result<KeptRecord, 
     let age: Option<f64> = take(&mut r, 13)?;
     let until: Option<String> = take(&mut r, 14)?;
     let keeping: bool = take(&mut r, 15)?;
+    let children: Option<String> = take(&mut r, 16)?;
     Ok(KeptRecord {
         id: take(&mut r, 0)?,
         schema: take(&mut r, 1)?,
@@ -569,6 +601,7 @@ fn kept_from_row(mut r: mysql_async::Row, keep_secs: u64) -> Result<KeptRecord, 
         secs_left: age.map_or(0.0, |a| keep_secs as f64 - a),
         until: until.unwrap_or_default(),
         keeping,
+        children,
     })
 }
 
@@ -684,7 +717,7 @@ pub async fn record_revert(
 ) -> Result<(), MigrateError> {
     conn.exec_drop(
         format!(
-            "UPDATE {} SET reverts = ?, binlog_pos = ?, kept_since = NOW(6) WHERE id = ?",
+            "UPDATE {} SET reverts = ?, binlog_pos = ?, kept_since = NOW(6), children = NULL WHERE id = ?",
             control_table()
         ),
         (reverts, position, id),

@@ -78,3 +78,14 @@ pub async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
     let (_, body) = super::http_get(addr, path).await?;
     super::json_of(&body)
 }
+
+/// Whether `table` exists in the connection's default schema.
+pub async fn table_exists(c: &mut Conn, table: &str) -> Result<bool> {
+    let n: Option<u64> = c
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (table,),
+        )
+        .await?;
+    Ok(n.unwrap_or(0) > 0)
+}
