@@ -274,7 +274,12 @@ impl Engine {
         }
         let gtid = match answer.await {
             Ok(answer) => answer?,
-            Err(_) => return Err(self.why_not_revertible(id).await),
+            Err(_) => {
+                return Err(format!(
+                    "The revert of migration {id} was interrupted (Tern's log says why); \
+                     SHOW TERN MIGRATIONS says whether it can be tried again"
+                ))
+            }
         };
         let m = self.get(id);
         tracing::info!(migration = id, gtid = %gtid, "migration reverted");

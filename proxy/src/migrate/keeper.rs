@@ -57,6 +57,10 @@ const MERGE_EVERY: Duration = Duration::from_millis(200);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Keys per merge statement.
 const BATCH_KEYS: usize = 500;
+/// A keeper whose connection fails starts again from its recorded position
+/// this many times in a row, this far apart, before it gives up.
+const MAX_FAILURES: u32 = 12;
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// A revert tries this many freezes, backing off between them, before it
 /// tells the operator to try again later.
 const REVERT_ATTEMPTS: u32 = 5;
@@ -452,15 +456,29 @@ pub(super) async fn run(
         tracing::info!("another Tern instance keeps the old table current");
         return;
     }
-    let stop = tracing::Instrument::instrument(
-        keep(&engine, &m, &mut record, &mut requests),
-        span.clone(),
-    )
-    .await;
-    let why = match stop {
-        Ok(Stop::Quietly) => None,
-        Ok(Stop::NotRevertible(why)) => Some(why),
-        Err(e) => Some(format!("keeping it current failed: {e}")),
+    let mut failures = 0;
+    let why = loop {
+        let stop = tracing::Instrument::instrument(
+            keep(&engine, &m, &mut record, &mut requests),
+            span.clone(),
+        )
+        .await;
+        match stop {
+            Ok(Stop::Quietly) => break None,
+            Ok(Stop::NotRevertible(why)) => break Some(why),
+            // A lost connection (the primary restarting): the position is
+            // in the control table, so the keeper starts again from it.
+            Err(e) if failures < MAX_FAILURES && !engine.is_stopping() => {
+                failures += 1;
+                tracing::warn!(error = %e, retry_in_s = RETRY_AFTER_FAILURE.as_secs(), "keeping the old table current failed; retrying");
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+            }
+            Err(e) if engine.is_stopping() => {
+                tracing::info!(error = %e, "keeper stopped with Tern");
+                break None;
+            }
+            Err(e) => break Some(format!("keeping it current failed: {e}")),
+        }
     };
     if let Some(why) = &why {
         if let Ok(mut c) = connect(&engine.opts).await {
