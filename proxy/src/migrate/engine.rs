@@ -235,6 +235,26 @@ impl Engine {
         Ok(())
     }
 
+    /// The registry's entry for a finished migration whose old table is
+    /// kept, made from its record when this instance did not run it.
+    fn kept_migration(&self, record: &KeptRecord) -> Arc<Migration> {
+        if let Some(m) = self.get(record.id) {
+            return m;
+        }
+        let mut progress = super::migration::Progress::new(State::Done, 0, 0, false);
+        progress.reverts = record.reverts;
+        let m = Arc::new(Migration::new(
+            record.id,
+            &record.schema,
+            &record.table,
+            &record.statement,
+            progress,
+            self.stopping.clone(),
+        ));
+        self.register(m.clone());
+        m
+    }
+
     fn spawn_keeper(self: &Arc<Self>, m: Arc<Migration>, record: KeptRecord) -> keeper::Requests {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         self.keepers
@@ -313,23 +333,7 @@ impl Engine {
         let Some(record) = keepable else {
             return Err(self.why_not_revertible(id).await);
         };
-        let m = match self.get(id) {
-            Some(m) => m,
-            None => {
-                let mut progress = super::migration::Progress::new(State::Done, 0, 0, false);
-                progress.reverts = record.reverts;
-                let m = Arc::new(Migration::new(
-                    record.id,
-                    &record.schema,
-                    &record.table,
-                    &record.statement,
-                    progress,
-                    self.stopping.clone(),
-                ));
-                self.register(m.clone());
-                m
-            }
-        };
+        let m = self.kept_migration(&record);
         Ok(self.spawn_keeper(m, record))
     }
 
@@ -393,17 +397,7 @@ impl Engine {
         let kept = store::kept(&mut conn, self.settings().keep_old.as_secs()).await?;
         let _ = conn.disconnect().await;
         for record in kept {
-            let mut progress = super::migration::Progress::new(State::Done, 0, 0, false);
-            progress.reverts = record.reverts;
-            let m = Arc::new(Migration::new(
-                record.id,
-                &record.schema,
-                &record.table,
-                &record.statement,
-                progress,
-                self.stopping.clone(),
-            ));
-            self.register(m.clone());
+            let m = self.kept_migration(&record);
             self.spawn_keeper(m, record);
         }
         for record in records {

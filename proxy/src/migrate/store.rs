@@ -462,15 +462,17 @@ pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Record>, MigrateError> {
     rows.into_iter().map(record_from_row).collect()
 }
 
+/// Column `i` of a control-table row.
+fn take<T: mysql_async::prelude::FromValue>(
+    r: &mut mysql_async::Row,
+    i: usize,
+) -> Result<T, MigrateError> {
+    r.take_opt::<T, usize>(i)
+        .ok_or_else(|| MigrateError::Internal(format!("control table column {i} missing")))?
+        .map_err(|e| MigrateError::Internal(format!("control table column {i}: {e}")))
+}
+
 fn record_from_row(mut r: mysql_async::Row) -> Result<Record, MigrateError> {
-    fn take<T: mysql_async::prelude::FromValue>(
-        r: &mut mysql_async::Row,
-        i: usize,
-    ) -> Result<T, MigrateError> {
-        r.take_opt::<T, usize>(i)
-            .ok_or_else(|| MigrateError::Internal(format!("control table column {i} missing")))?
-            .map_err(|e| MigrateError::Internal(format!("control table column {i}: {e}")))
-    }
     let state: String = take(&mut r, 6)?;
     let copied_key: Option<String> = take(&mut r, 8)?;
     let binlog_pos: Option<String> = take(&mut r, 10)?;
@@ -570,14 +572,6 @@ const KEPT_COLUMNS: &str =
      kept_since IS NOT NULL, children";
 
 fn kept_from_row(mut r: mysql_async::Row, keep_secs: u64) -> Result<KeptRecord, MigrateError> {
-    fn take<T: mysql_async::prelude::FromValue>(
-        r: &mut mysql_async::Row,
-        i: usize,
-    ) -> Result<T, MigrateError> {
-        r.take_opt::<T, usize>(i)
-            .ok_or_else(|| MigrateError::Internal(format!("control table column {i} missing")))?
-            .map_err(|e| MigrateError::Internal(format!("control table column {i}: {e}")))
-    }
     let position: Option<String> = take(&mut r, 8)?;
     let state: String = take(&mut r, 12)?;
     let age: Option<f64> = take(&mut r, 13)?;
