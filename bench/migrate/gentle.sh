@@ -17,7 +17,8 @@
 #   bench/migrate/gentle.sh
 #   REPS=1 ROWS=200000 BUILD=0 bench/migrate/gentle.sh
 # Variables: ROWS (1000000), REPS (2), BASELINE_S (60), WARMUP_S (5),
-# REDO_LOG (96M), BUFFER_POOL (1G), BUILD (1), PRIMITIVE (1), TERN_ARGS, BIN (target/release).
+# REDO_LOG (96M), BUFFER_POOL (1G), BUILD (1), PRIMITIVE (1), TERN_ARGS, BIN (target/release),
+# RATE (0: unthrottled; else steps per second across the seven writers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -100,7 +101,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
     rm -f "$OUT/$run.stop"
     "$BIN/tern-bench-writers" --tern "127.0.0.1:$tern_port" --primary "$primary" \
       --user "$APP_USER" --password "$APP_PASSWORD" --database "$DB" --rows "$ROWS" \
-      --stop-file "$OUT/$run.stop" --out "$OUT/$run.csv" &
+      --rate "${RATE:-0}" --stop-file "$OUT/$run.stop" --out "$OUT/$run.csv" &
     writers=$!
     sleep "$WARMUP_S"
     t0="$(now_ms)"
@@ -135,7 +136,7 @@ column -t -s $'\t' "$summary" >"$OUT/summary.txt"
 {
   echo
   echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-  echo "tern: $(git -C "$ROOT" rev-parse --short HEAD)  args: ${TERN_ARGS:-(defaults)}"
+  echo "tern: $(git -C "$ROOT" rev-parse --short HEAD)  args: ${TERN_ARGS:-(defaults)}  writers: ${RATE:-0} steps/s (0: unthrottled)"
   echo "$(mariadbd --version 2>/dev/null | head -1); redo log $REDO_LOG, buffer pool $BUFFER_POOL"
 } | tee -a "$summary" >>"$OUT/summary.txt"
 cat "$OUT/summary.txt"

@@ -151,6 +151,45 @@ async fn family_writer(
     .await
 }
 
+/// Writers running a workload until stopped, the last one straight to the
+/// primary and the others through Tern, sharing one id counter.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    handles: Vec<tokio::task::JoinHandle<Result<Vec<String>>>>,
+}
+
+impl Writers {
+    async fn start<F, Fut>(s: &Setup, n: usize, first_id: u64, workload: F) -> Result<Writers>
+    where
+        F: Fn(Conn, Arc<AtomicBool>, Arc<AtomicU64>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<String>>> + Send + 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let next_id = Arc::new(AtomicU64::new(first_id));
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let conn = if i + 1 == n {
+                s.app_direct().await?
+            } else {
+                s.app_via_tern().await?
+            };
+            handles.push(tokio::spawn(workload(conn, stop.clone(), next_id.clone())));
+        }
+        Ok(Writers { stop, handles })
+    }
+
+    /// Stops them; fails on any error the workload does not get without a
+    /// migration.
+    async fn stop(self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.handles {
+            let failed = w.await??;
+            ensure!(failed.is_empty(), "client errors: {failed:?}");
+        }
+        Ok(())
+    }
+}
+
 fn migration_args() -> [&'static str; 2] {
     // Small chunks: the copy takes long enough for the writers to cascade
     // into rows already copied and rows not copied yet.
@@ -169,21 +208,7 @@ async fn child_table_migrates_online_and_every_cascade_reaches_the_new_table() -
     let before_create = show_create(&mut admin, "c").await?;
     let before = constraints(&before_create);
     ensure!(before.len() == 3, "{before:?}");
-    let stop = Arc::new(AtomicBool::new(false));
-    let next_id = Arc::new(AtomicU64::new(CHILDREN + 1));
-    let mut writers = Vec::new();
-    for i in 0..4 {
-        let conn = if i == 3 {
-            s.app_direct().await?
-        } else {
-            s.app_via_tern().await?
-        };
-        writers.push(tokio::spawn(family_writer(
-            conn,
-            stop.clone(),
-            next_id.clone(),
-        )));
-    }
+    let writers = Writers::start(&s, 4, CHILDREN + 1, family_writer).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut c = s.app_via_tern().await?;
     c.query_drop(
@@ -197,11 +222,7 @@ async fn child_table_migrates_online_and_every_cascade_reaches_the_new_table() -
         "the change did not run online:\n{log}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let failed = w.await??;
-        ensure!(failed.is_empty(), "client errors: {failed:?}");
-    }
+    writers.stop().await?;
     let after = show_create(&mut admin, "c").await?;
     ensure!(
         after.contains("`note` varchar(20) NOT NULL DEFAULT 'x'"),
@@ -465,21 +486,7 @@ async fn parent_table_migrates_online_and_its_children_follow_the_new_table() ->
     let ward_before = show_create(&mut admin, "other.ward").await?;
     let refs_before = references_to(&mut admin, "pp").await?;
     ensure!(refs_before.len() == 2, "{refs_before:?}");
-    let stop = Arc::new(AtomicBool::new(false));
-    let next_id = Arc::new(AtomicU64::new(CHILDREN * 10));
-    let mut writers = Vec::new();
-    for i in 0..3 {
-        let conn = if i == 2 {
-            s.app_direct().await?
-        } else {
-            s.app_via_tern().await?
-        };
-        writers.push(tokio::spawn(parent_writer(
-            conn,
-            stop.clone(),
-            next_id.clone(),
-        )));
-    }
+    let writers = Writers::start(&s, 3, CHILDREN * 10, parent_writer).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut c = s.app_via_tern().await?;
     c.query_drop(
@@ -493,11 +500,7 @@ async fn parent_table_migrates_online_and_its_children_follow_the_new_table() ->
         s.tern.log_tail()
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let failed = w.await??;
-        ensure!(failed.is_empty(), "client errors: {failed:?}");
-    }
+    writers.stop().await?;
     ensure!(show_create(&mut admin, "pp").await?.contains("`note`"));
     ensure!(references_to(&mut admin, "pp").await? == refs_before);
     let old: Vec<String> = admin
@@ -661,21 +664,7 @@ async fn a_reverted_child_table_gets_its_foreign_keys_back_and_every_cascade_sin
     let mut admin = s.admin_direct().await?;
     family(&mut admin).await?;
     let before_create = show_create(&mut admin, "c").await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let next_id = Arc::new(AtomicU64::new(CHILDREN + 1));
-    let mut writers = Vec::new();
-    for i in 0..3 {
-        let conn = if i == 2 {
-            s.app_direct().await?
-        } else {
-            s.app_via_tern().await?
-        };
-        writers.push(tokio::spawn(family_writer(
-            conn,
-            stop.clone(),
-            next_id.clone(),
-        )));
-    }
+    let writers = Writers::start(&s, 3, CHILDREN + 1, family_writer).await?;
     let mut c = s.app_via_tern().await?;
     c.query_drop(
         "ALTER TABLE c ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'x', MODIFY v BIGINT NOT NULL",
@@ -691,11 +680,7 @@ async fn a_reverted_child_table_gets_its_foreign_keys_back_and_every_cascade_sin
         .await
         .with_context(|| s.tern.log_tail())?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let failed = w.await??;
-        ensure!(failed.is_empty(), "client errors: {failed:?}");
-    }
+    writers.stop().await?;
     let after = show_create(&mut admin, "c").await?;
     ensure!(
         !after.contains("`note`") && after.contains("`v` int(11)"),
@@ -741,21 +726,7 @@ async fn a_reverted_parent_takes_its_children_back() -> Result<()> {
     let pp_before = show_create(&mut admin, "pp").await?;
     let kid_before = show_create(&mut admin, "kid").await?;
     let refs_before = references_to(&mut admin, "pp").await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let next_id = Arc::new(AtomicU64::new(CHILDREN * 10));
-    let mut writers = Vec::new();
-    for i in 0..3 {
-        let conn = if i == 2 {
-            s.app_direct().await?
-        } else {
-            s.app_via_tern().await?
-        };
-        writers.push(tokio::spawn(parent_writer(
-            conn,
-            stop.clone(),
-            next_id.clone(),
-        )));
-    }
+    let writers = Writers::start(&s, 3, CHILDREN * 10, parent_writer).await?;
     let mut c = s.app_via_tern().await?;
     c.query_drop(
         "ALTER TABLE pp ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'x', MODIFY v BIGINT NOT NULL",
@@ -770,11 +741,7 @@ async fn a_reverted_parent_takes_its_children_back() -> Result<()> {
         .await
         .with_context(|| s.tern.log_tail())?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        let failed = w.await??;
-        ensure!(failed.is_empty(), "client errors: {failed:?}");
-    }
+    writers.stop().await?;
     ensure!(show_create(&mut admin, "pp").await? == pp_before);
     ensure!(show_create(&mut admin, "kid").await? == kid_before);
     ensure!(references_to(&mut admin, "pp").await? == refs_before);

@@ -333,6 +333,45 @@ async fn reverts_that_cannot_be_done_are_refused_with_the_reason() -> Result<()>
     )?;
     ensure!(!show_create(&mut admin, "uq").await?.contains("UNIQUE KEY"));
 
+    // A changed key: rows could not be matched. A dropped column without
+    // a default whose type has no implicit one: new rows could not go back.
+    admin
+        .query_drop(
+            "CREATE TABLE pk (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO pk SELECT seq, seq FROM seq_1_to_1000;
+             CREATE TABLE dd (id INT PRIMARY KEY, v INT NOT NULL, born DATE NOT NULL);
+             INSERT INTO dd SELECT seq, seq, '2020-01-01' FROM seq_1_to_1000;",
+        )
+        .await?;
+    for (table, change, why) in [
+        (
+            "pk",
+            "ALTER TABLE pk DROP PRIMARY KEY, ADD PRIMARY KEY (id, v)",
+            "altered the table's key",
+        ),
+        (
+            "dd",
+            "ALTER TABLE dd MODIFY v BIGINT NOT NULL, DROP COLUMN born",
+            "dropped column `born`, which has no default",
+        ),
+    ] {
+        c.query_drop(change).await?;
+        let id = last_migration(&mut admin, table).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let row = migration_row(&mut steer, id).await?;
+            if !column(&row, COL_REVERT_NOTE).is_empty() {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "{table}: no revert note: {row:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        refused(steer.query_drop(format!("TERN REVERT {id}")).await, why)?;
+    }
+
     // A later migration of the table ends the earlier one's revert.
     c.query_drop("ALTER TABLE again MODIFY v BIGINT NOT NULL")
         .await?;

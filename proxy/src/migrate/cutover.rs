@@ -96,9 +96,12 @@ pub struct Frozen {
 pub struct HoldSteps {
     /// The table lock was granted (in-flight transactions on it had ended).
     pub locked: Duration,
-    /// Change capture had read up to the locked position and the shadow had
-    /// every change.
+    /// Change capture had read up to the locked position.
+    pub read: Duration,
+    /// The shadow had every change.
     pub caught_up: Duration,
+    /// Rows the final catch-up applied under the lock.
+    pub keys: usize,
     /// The RENAME was seen waiting behind the lock.
     pub rename_queued: Duration,
     /// The sentry was dropped and the lock released.
@@ -106,13 +109,22 @@ pub struct HoldSteps {
 }
 
 impl HoldSteps {
-    pub fn log_fields(&self) -> [u64; 4] {
-        [
-            self.locked.as_millis() as u64,
-            self.caught_up.as_millis() as u64,
-            self.rename_queued.as_millis() as u64,
-            self.unlocked.as_millis() as u64,
-        ]
+    /// Logs a swap that happened (`what`: "cut-over", "revert", ...) with
+    /// where its hold went.
+    pub fn log_done(&self, what: &str, attempt: u32, held: Duration, gtid: &str) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            attempt,
+            held_ms = ms(held),
+            locked_ms = ms(self.locked),
+            read_ms = ms(self.read),
+            caught_up_ms = ms(self.caught_up),
+            keys = self.keys,
+            rename_queued_ms = ms(self.rename_queued),
+            unlocked_ms = ms(self.unlocked),
+            gtid = %gtid,
+            "{what} done"
+        );
     }
 }
 
@@ -230,6 +242,7 @@ pub(super) async fn freeze_until(
         let _ = lock.query_drop("UNLOCK TABLES").await;
         return Ok(None);
     }
+    steps.read = guard.closed_at.elapsed();
     let taken = cx.changes.take().map_err(MigrateError::Internal)?;
     let keys = with_cascaded(
         &mut lock,
@@ -241,6 +254,7 @@ pub(super) async fn freeze_until(
     )
     .await?;
     tracing::debug!(keys = keys.len(), target = %target, position = %taken.position, "final catch-up under the lock");
+    steps.keys = keys.len();
     // Autocommit statements: START TRANSACTION would release the table locks.
     if cx.merge {
         super::keeper::merge(&mut lock, cx.mapping, cx.shadow_key, &keys, false).await?;

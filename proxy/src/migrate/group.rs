@@ -274,16 +274,7 @@ async fn member_steps(
     let steps = frozen.steps;
     let kept_from = frozen.position.clone();
     let held = frozen.release().await;
-    let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
-    tracing::info!(
-        held_ms = held.as_millis() as u64,
-        locked_ms,
-        caught_up_ms,
-        rename_queued_ms,
-        unlocked_ms,
-        gtid = %gtid,
-        "cut-over done as part of a group"
-    );
+    steps.log_done("cut-over as part of a group", 1, held, &gtid);
     m.update(|p| p.last_hold = Some(held));
     Ok(MemberEnd::Swapped(Finished {
         gtid,

@@ -52,9 +52,13 @@ use crate::sql::quote_ident;
 
 /// How often captured changes are merged into the kept table.
 const MERGE_EVERY: Duration = Duration::from_millis(200);
-/// How often the position is written and the record read (a newer migration
-/// of the table ends the keeping).
+/// How often the record is read (a newer migration of the table ends the
+/// keeping).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How often the position is written: each write is a row event every
+/// replica applies, for as long as the old table is kept (a day by
+/// default), and a stale position only means re-reading a little binlog.
+const POSITION_EVERY: Duration = Duration::from_secs(10);
 /// Keys per merge statement.
 const BATCH_KEYS: usize = 500;
 /// A keeper whose connection fails starts again from its recorded position
@@ -561,6 +565,7 @@ async fn follow(
     requests: &mut mpsc::Receiver<RevertRequest>,
 ) -> Result<Followed, MigrateError> {
     let mut last_checkpoint = Instant::now();
+    let mut last_position = Instant::now();
     loop {
         let stopping = engine.is_stopping();
         let over = Instant::now() >= until;
@@ -568,9 +573,12 @@ async fn follow(
             Ok(p) => p,
             Err(why) => return Ok(Followed::Stopped(Stop::NotRevertible(why))),
         };
-        if stopping || over || last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+        if stopping || over || last_position.elapsed() >= POSITION_EVERY {
             store::keeper_position(work, record.id, &position.to_string()).await?;
             record.position = position.to_string();
+            last_position = Instant::now();
+        }
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
             last_checkpoint = Instant::now();
             if let Some(r) = store::kept_record(work, record.id, 0).await? {
                 if let Some(why) = r.revert_note {
@@ -725,17 +733,7 @@ async fn revert(
                 steps,
                 position,
             } => {
-                let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
-                tracing::info!(
-                    attempt,
-                    held_ms = held.as_millis() as u64,
-                    locked_ms,
-                    caught_up_ms,
-                    rename_queued_ms,
-                    unlocked_ms,
-                    gtid = %gtid,
-                    "revert done"
-                );
+                steps.log_done("revert", attempt, held, &gtid);
                 return Ok(Ok((gtid, position)));
             }
             SwapOutcome::BackedOut { held, reason } => {

@@ -22,7 +22,7 @@ use mysql_async::Conn;
 use super::apply::{apply, with_cascaded};
 use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
-use super::cutover::{self, FreezeContext, HoldSteps, SwapOutcome};
+use super::cutover::{self, FreezeContext, SwapOutcome};
 use super::engine::Engine;
 use super::foreign_keys;
 use super::group::{self, MemberEnd};
@@ -677,7 +677,7 @@ async fn cut_over(
                 steps,
                 position,
             } => {
-                log_swapped(attempts, held, &gtid, &steps);
+                steps.log_done("cut-over", attempts, held, &gtid);
                 store::clear_children(&mut s.work, m.id).await?;
                 m.update(|p| p.last_hold = Some(held));
                 return Ok(Finished {
@@ -727,20 +727,6 @@ async fn catch_up_before_freeze(s: &mut Started, changes: &Changes) -> Result<()
             return Ok(());
         }
     }
-}
-
-fn log_swapped(attempt: u32, held: Duration, gtid: &str, steps: &HoldSteps) {
-    let [locked_ms, caught_up_ms, rename_queued_ms, unlocked_ms] = steps.log_fields();
-    tracing::info!(
-        attempt,
-        held_ms = held.as_millis() as u64,
-        locked_ms,
-        caught_up_ms,
-        rename_queued_ms,
-        unlocked_ms,
-        gtid = %gtid,
-        "cut-over done"
-    );
 }
 
 pub(super) async fn apply_pending(

@@ -16,7 +16,7 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -53,6 +53,10 @@ struct Args {
     /// New ids start here; each writer has its own range of 10,000,000 above it.
     #[arg(long, default_value_t = 100_000_000)]
     first_new_id: u64,
+    /// Steps per second across all writers (a step is one to four
+    /// statements); 0 runs every writer back to back.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     #[arg(long)]
     stop_file: PathBuf,
     #[arg(long)]
@@ -227,9 +231,21 @@ async fn main() -> Result<()> {
             out: out.clone(),
         };
         let stop = args.stop_file.clone();
+        let writers = (args.via_tern + args.direct) as u64;
+        // Each writer's share of the rate, as a fixed schedule; a late step
+        // does not make the next ones come faster.
+        let mut pace = (args.rate > 0).then(|| {
+            let mut every =
+                tokio::time::interval(Duration::from_secs_f64(writers as f64 / args.rate as f64));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every
+        });
         tasks.push(tokio::spawn(async move {
             while !stop.exists() {
                 for _ in 0..20 {
+                    if let Some(every) = pace.as_mut() {
+                        every.tick().await;
+                    }
                     writer.step().await;
                 }
             }
