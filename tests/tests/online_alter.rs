@@ -1118,6 +1118,16 @@ async fn sigterm_finishes_statements_checkpoints_and_exits_zero() -> Result<()> 
     let mut c = s.app_via_tern().await?;
     let id = start_long_copy(&mut admin, &mut c, "st", 5).await?;
     wait_for_state(&mut c, id, "copying", Duration::from_secs(30)).await?;
+    // Some rows copied, so that the checkpoint has a key to record.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::migrations::column(
+        &common::migrations::migration_row(&mut c, id).await?,
+        common::migrations::COL_ROWS_COPIED,
+    ) == "0"
+    {
+        ensure!(Instant::now() < deadline, "the copy never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A statement in flight when the signal comes finishes normally.
     let mut busy = s.app_via_tern().await?;
     let in_flight =

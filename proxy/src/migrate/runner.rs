@@ -657,7 +657,7 @@ async fn cut_over(
             m.idle(POSTPONED_STEP).await;
             continue;
         }
-        catch_up_before_freeze(s, changes).await?;
+        apply_pending(s, changes).await?;
         attempts += 1;
         store::note_attempt(&mut s.work, m.id, attempts).await?;
         m.update(|p| p.cutover_attempts = attempts);
@@ -699,32 +699,6 @@ async fn cut_over(
                 m.idle(backoff).await;
                 backoff = next_backoff(backoff);
             }
-        }
-    }
-}
-
-/// How long the catch-up before a freeze may read the binlog.
-const CATCH_UP_BEFORE_FREEZE: Duration = Duration::from_secs(5);
-
-/// Reads the binlog up to the primary's current position and applies it,
-/// so that the freeze waits only for what is written from then on. Without
-/// it the freeze waited for change capture's lag behind a heavy write load:
-/// 170 and 299 ms of the 189 and 317 ms holds of the gentle benchmark
-/// (`bench/migrate/gentle.sh`) were catch-up under the lock. Bounded: a
-/// capture that cannot reach the position in time leaves the rest to the
-/// freeze, whose own bound backs out.
-async fn catch_up_before_freeze(s: &mut Started, changes: &Changes) -> Result<(), MigrateError> {
-    let target = super::start::primary_position(&mut s.work).await?;
-    let deadline = tokio::time::Instant::now() + CATCH_UP_BEFORE_FREEZE;
-    loop {
-        let step = (tokio::time::Instant::now() + IDLE_STEP).min(deadline);
-        let read = changes
-            .wait_for(&target, step)
-            .await
-            .map_err(MigrateError::Internal)?;
-        apply_pending(s, changes).await?;
-        if read || tokio::time::Instant::now() >= deadline {
-            return Ok(());
         }
     }
 }

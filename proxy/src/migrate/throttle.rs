@@ -128,9 +128,9 @@ async fn server_status(conn: &mut Conn) -> Result<ServerStatus, MigrateError> {
 /// the checkpoint age swings with the page cleaner's flushes, so one read
 /// could land in a trough and take the workload's usual level for the copy's.
 const PRESSURE_SAMPLES: u32 = 5;
-const PRESSURE_SAMPLE_EVERY: Duration = Duration::from_millis(200);
+const PRESSURE_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
-/// The highest checkpoint age and history length over a second of reads,
+/// The highest checkpoint age and history length over half a second of reads,
 /// taken before the copy's first chunk (`None`: the server does not say).
 pub async fn pressure_before_copy(conn: &mut Conn) -> Result<Option<ServerPressure>, MigrateError> {
     let mut highest: Option<ServerPressure> = None;
