@@ -200,6 +200,10 @@ pub async fn session_for_locks(
 const CATCH_UP_BEFORE_FREEZE: Duration = Duration::from_secs(5);
 /// How often that catch-up applies what it has read while it reads on.
 const CATCH_UP_STEP: Duration = Duration::from_millis(100);
+/// It goes round again while a round applied more rows than this, at most
+/// this many rounds.
+const SMALL_BACKLOG: usize = 100;
+const CATCH_UP_ROUNDS: u32 = 4;
 
 /// Reads the binlog up to the primary's current position and applies it
 /// (in transactions, nothing is locked yet), so that the freeze waits only
@@ -210,8 +214,10 @@ const CATCH_UP_STEP: Duration = Duration::from_millis(100);
 /// that cannot reach the position in time leaves the rest to the freeze,
 /// whose own bound backs out.
 async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), MigrateError> {
-    let target = super::start::primary_position(work).await?;
     let deadline = Instant::now() + CATCH_UP_BEFORE_FREEZE;
+    let mut target = super::start::primary_position(work).await?;
+    let mut rounds = 1;
+    let mut applied = 0;
     loop {
         let step = (Instant::now() + CATCH_UP_STEP).min(deadline);
         let read = cx
@@ -230,9 +236,21 @@ async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), Migrate
         )
         .await?;
         apply_keys(cx, work, &keys, true).await?;
-        if read || Instant::now() >= deadline {
+        applied += keys.len();
+        if Instant::now() >= deadline {
             return Ok(());
         }
+        if !read {
+            continue;
+        }
+        // Writes kept coming while this round applied: another round on a
+        // shorter backlog, so that the freeze applies only a few rows.
+        if applied <= SMALL_BACKLOG || rounds == CATCH_UP_ROUNDS {
+            return Ok(());
+        }
+        target = super::start::primary_position(work).await?;
+        rounds += 1;
+        applied = 0;
     }
 }
 

@@ -3,7 +3,10 @@
 //!
 //! Signals, each compared with its limit at every look:
 //! - the p99 of writes through Tern since the last look, against the p99 the
-//!   same instance saw before the migration started (its baseline);
+//!   same instance saw before the migration started (its baseline), and
+//!   their p99.9 against the baseline's p99.9 once a look has enough writes
+//!   to tell ([`P999_MIN_WRITES`]): at a moderate load the copy can triple
+//!   the tail while the p99 stays within its slack;
 //! - the slowest single write through Tern since the last look;
 //! - InnoDB's checkpoint age as a share of its capacity (redo log pressure:
 //!   when the age nears the capacity, every writer waits on flushing);
@@ -39,6 +42,9 @@ use crate::admin::latency::LatencySnapshot;
 pub const MIN_PACE: f64 = 0.05;
 pub const PACE_STEP: f64 = 0.1;
 pub const MIN_WINDOW: Duration = Duration::from_millis(500);
+/// Fewer writes than this in a look leave the p99.9 unjudged: it would be
+/// the single slowest write.
+pub const P999_MIN_WRITES: u64 = 1000;
 /// How far above its level before the copy the checkpoint age may go, in
 /// percentage points, when that level is already above the configured limit.
 pub const CHECKPOINT_HEADROOM_PCT: f64 = 5.0;
@@ -136,6 +142,7 @@ fn ms(d: Duration) -> f64 {
 pub struct Pace {
     level: f64,
     baseline_p99: Option<Duration>,
+    baseline_p999: Option<Duration>,
     /// What the server said at the first look, before any chunk.
     baseline_pressure: Option<ServerPressure>,
     readings: Vec<Reading>,
@@ -148,6 +155,7 @@ impl Pace {
         Pace {
             level: 1.0,
             baseline_p99,
+            baseline_p999: None,
             baseline_pressure: None,
             readings: Vec::new(),
         }
@@ -163,6 +171,13 @@ impl Pace {
 
     pub fn baseline_pressure(&self) -> Option<ServerPressure> {
         self.baseline_pressure
+    }
+
+    /// The write p99.9 before the migration, for the tail signal (`None`:
+    /// too few writes to tell; the signal is then off).
+    pub fn with_baseline_p999(mut self, p999: Option<Duration>) -> Pace {
+        self.baseline_p999 = p999;
+        self
     }
 
     /// Records the server's pressure before the copy's first chunk; later
@@ -232,6 +247,18 @@ impl Pace {
                     signal: "write_p99",
                     value: ms(p99),
                     limit,
+                    unit: "ms",
+                });
+            }
+            let tail = self
+                .baseline_p999
+                .filter(|_| limits.latency_factor > 0.0 && c.writes.count() >= P999_MIN_WRITES);
+            if let (Some(base), Some(p999)) = (tail, c.writes.quantile(0.999)) {
+                readings.push(Reading {
+                    signal: "write_p999",
+                    value: ms(p999),
+                    limit: (ms(base) * limits.latency_factor)
+                        .max(ms(base) + ms(limits.latency_slack)),
                     unit: "ms",
                 });
             }
@@ -328,6 +355,27 @@ mod tests {
         }
         assert_eq!(looks, 9, "back to full pace in steps of {PACE_STEP}");
         assert_eq!(pace.reason(), None);
+    }
+
+    #[test]
+    fn a_tail_three_times_the_baseline_slows_the_copy_though_the_p99_is_within_its_slack() {
+        let mut pace = Pace::new(Some(Duration::from_micros(1600)))
+            .with_baseline_p999(Some(Duration::from_micros(3700)));
+        // p99 about 2 ms (within 1.6 + 5 ms), p99.9 about 16 ms.
+        let mut latencies = vec![1; 1990];
+        latencies.extend([16; 10]);
+        assert_eq!(look(&mut pace, &window(&latencies), None), 0.5);
+        assert!(
+            pace.reason().is_some_and(|r| r.contains("write_p999")),
+            "{:?}",
+            pace.reason()
+        );
+        // Too few writes to judge the tail: only the p99 counts.
+        let mut pace = Pace::new(Some(Duration::from_micros(1600)))
+            .with_baseline_p999(Some(Duration::from_micros(3700)));
+        let mut few = vec![1; 495];
+        few.extend([16; 5]);
+        assert_eq!(look(&mut pace, &window(&few), None), 1.0);
     }
 
     #[test]

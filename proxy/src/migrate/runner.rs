@@ -211,16 +211,20 @@ struct CopyClock {
 impl CopyClock {
     fn start(engine: &Engine) -> CopyClock {
         let now = Instant::now();
-        let baseline = engine
+        let before = engine
             .client_writes
             .last(BASELINE_SPAN, now)
-            .filter(|(_, w)| w.count() >= BASELINE_MIN_WRITES)
-            .and_then(|(_, w)| w.quantile(0.99));
+            .filter(|(_, w)| w.count() >= BASELINE_MIN_WRITES);
+        let baseline = before.as_ref().and_then(|(_, w)| w.quantile(0.99));
+        let tail = before
+            .as_ref()
+            .filter(|(_, w)| w.count() >= pace::P999_MIN_WRITES)
+            .and_then(|(_, w)| w.quantile(0.999));
         CopyClock {
             last_checkpoint: now,
             last_log: now,
             throttled_since: None,
-            pace: Pace::new(baseline),
+            pace: Pace::new(baseline).with_baseline_p999(tail),
             last_look: now,
             last_writes: engine.client_writes.buckets.snapshot(),
             slowed_since: None,
