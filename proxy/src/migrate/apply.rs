@@ -67,28 +67,41 @@ pub async fn apply(
                 m.source.key_in(&refs)
             )
         });
-        if !in_transaction {
-            conn.query_drop(&delete).await?;
-            if let Some(insert) = &insert {
-                conn.query_drop(insert).await?;
-            }
-            continue;
-        }
-        conn.query_drop("START TRANSACTION").await?;
-        let result = async {
-            conn.query_drop(&delete).await?;
-            if let Some(insert) = &insert {
-                conn.query_drop(insert).await?;
-            }
-            conn.query_drop("COMMIT").await
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = conn.query_drop("ROLLBACK").await;
-            return Err(e.into());
-        }
+        let statements: Vec<&str> = std::iter::once(delete.as_str())
+            .chain(insert.as_deref())
+            .collect();
+        run_batch(conn, &statements, in_transaction).await?;
     }
     Ok(keys.len())
+}
+
+/// Runs one batch's statements, in one transaction when `in_transaction`
+/// (rolled back on an error), else each on its own: under LOCK TABLES,
+/// START TRANSACTION would release the locks.
+pub(super) async fn run_batch(
+    conn: &mut Conn,
+    statements: &[&str],
+    in_transaction: bool,
+) -> Result<(), MigrateError> {
+    if !in_transaction {
+        for sql in statements {
+            conn.query_drop(*sql).await?;
+        }
+        return Ok(());
+    }
+    conn.query_drop("START TRANSACTION").await?;
+    let result = async {
+        for sql in statements {
+            conn.query_drop(*sql).await?;
+        }
+        conn.query_drop("COMMIT").await
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = conn.query_drop("ROLLBACK").await;
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// `keys` and the keys of the shadow rows the parents' cascades in `hits`

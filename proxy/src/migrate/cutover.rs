@@ -225,16 +225,7 @@ async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), Migrate
             .wait_for(&target, step)
             .await
             .map_err(MigrateError::Internal)?;
-        let taken = cx.changes.take().map_err(MigrateError::Internal)?;
-        let keys = with_cascaded(
-            work,
-            cx.mapping,
-            cx.shadow_key,
-            cx.cascades,
-            taken.keys,
-            &taken.cascade_hits,
-        )
-        .await?;
+        let (keys, _) = taken_keys(cx, work).await?;
         apply_keys(cx, work, &keys, true).await?;
         applied += keys.len();
         if Instant::now() >= deadline {
@@ -252,6 +243,25 @@ async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), Migrate
         rounds += 1;
         applied = 0;
     }
+}
+
+/// What change capture has collected, with the rows the parents' cascades
+/// changed, and the position it is complete up to.
+async fn taken_keys(
+    cx: &FreezeContext<'_>,
+    conn: &mut Conn,
+) -> Result<(Vec<KeyTuple>, GtidSet), MigrateError> {
+    let taken = cx.changes.take().map_err(MigrateError::Internal)?;
+    let keys = with_cascaded(
+        conn,
+        cx.mapping,
+        cx.shadow_key,
+        cx.cascades,
+        taken.keys,
+        &taken.cascade_hits,
+    )
+    .await?;
+    Ok((keys, taken.position))
 }
 
 /// Brings the shadow's rows of `keys` up to date once the copy is done: a
@@ -325,17 +335,8 @@ pub(super) async fn freeze_until(
         return Ok(None);
     }
     steps.read = guard.closed_at.elapsed();
-    let taken = cx.changes.take().map_err(MigrateError::Internal)?;
-    let keys = with_cascaded(
-        &mut lock,
-        cx.mapping,
-        cx.shadow_key,
-        cx.cascades,
-        taken.keys,
-        &taken.cascade_hits,
-    )
-    .await?;
-    tracing::debug!(keys = keys.len(), target = %target, position = %taken.position, "final catch-up under the lock");
+    let (keys, position) = taken_keys(cx, &mut lock).await?;
+    tracing::debug!(keys = keys.len(), target = %target, position = %position, "final catch-up under the lock");
     steps.keys = keys.len();
     // Autocommit statements: START TRANSACTION would release the table locks.
     apply_keys(cx, &mut lock, &keys, false).await?;

@@ -33,7 +33,7 @@ use mysql_async::Conn;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::apply::with_cascaded;
+use super::apply::{run_batch, with_cascaded};
 use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
 use super::cutover::{self, FreezeContext, SwapOutcome};
@@ -377,22 +377,7 @@ pub async fn merge(
              ON DUPLICATE KEY UPDATE {update}",
             m.source.key_in(&refs)
         );
-        if !in_transaction {
-            conn.query_drop(&delete).await?;
-            conn.query_drop(&upsert).await?;
-            continue;
-        }
-        conn.query_drop("START TRANSACTION").await?;
-        let result = async {
-            conn.query_drop(&delete).await?;
-            conn.query_drop(&upsert).await?;
-            conn.query_drop("COMMIT").await
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = conn.query_drop("ROLLBACK").await;
-            return Err(e.into());
-        }
+        run_batch(conn, &[&delete, &upsert], in_transaction).await?;
     }
     Ok(())
 }

@@ -109,9 +109,7 @@ impl Session {
         let done = match reverted {
             Ok((schema, table, gtid)) => {
                 if let Ok(set) = crate::gtid::GtidSet::parse(&gtid) {
-                    if !self.shared.replicas.is_empty() && !set.is_empty() {
-                        self.shared.schema_changes.record(&schema, &table, &set);
-                    }
+                    self.note_migration_done(&schema, &table, &set);
                     self.last_write.merge(&set);
                 }
                 Ok(())

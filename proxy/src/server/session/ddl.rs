@@ -469,7 +469,7 @@ impl Session {
                 // The session's next reads must see the new table, and so
                 // must every session's once the client learns it is done.
                 if let Ok(set) = GtidSet::parse(&finished.gtid) {
-                    self.note_migration_done(migration, &set);
+                    self.note_migration_done(&migration.schema, &migration.table, &set);
                     self.last_write.merge(&set);
                 }
                 self.in_transaction = false;

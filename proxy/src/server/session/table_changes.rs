@@ -58,12 +58,13 @@ impl Session {
         tracing::debug!(tables = c.tables.len(), gtids = %set, "table change recorded for replica reads");
     }
 
-    /// Records an online migration's change, visible with its RENAME's GTID.
-    pub(super) fn note_migration_done(&self, migration: &Migration, rename_gtid: &GtidSet) {
+    /// Records an online migration's change (or its revert), visible with
+    /// its RENAME's GTID.
+    pub(super) fn note_migration_done(&self, schema: &str, table: &str, rename_gtid: &GtidSet) {
         if !self.shared.replicas.is_empty() {
             self.shared
                 .schema_changes
-                .record(&migration.schema, &migration.table, rename_gtid);
+                .record(schema, table, rename_gtid);
         }
     }
 
