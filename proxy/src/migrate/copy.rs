@@ -26,6 +26,9 @@
 //!   the server's own ALTER numbers them: what the waiting client is told.
 //!   Only the copier's chunks count: rows the applier or a checksum round
 //!   writes again are rows already counted.
+//! - A chunk capped from outside (`cap_next`, the redo room) copies at most
+//!   the cap and leaves the timed size alone: a small chunk's quick time
+//!   says nothing about a full one.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +74,8 @@ pub struct Copier {
     /// Value-range chunking of a single integer key, once its bounds are read.
     span: Option<IntegerSpan>,
     warnings: WarningLog,
+    /// The next chunk's cap, if the runner set one.
+    cap: Option<u64>,
 }
 
 impl Copier {
@@ -153,6 +158,7 @@ impl Copier {
                 keep: DEFAULT_MAX_ERROR_COUNT as usize,
                 ..WarningLog::default()
             },
+            cap: None,
         }
     }
 
@@ -177,6 +183,19 @@ impl Copier {
 
     pub fn done(&self) -> bool {
         self.high_water == HighWater::All
+    }
+
+    /// At most `rows` rows in the next chunk only (`None`: as timed).
+    pub fn cap_next(&mut self, rows: Option<u64>) {
+        self.cap = rows.map(|r| r.max(1));
+    }
+
+    /// The rows the next chunk asks for, and whether a cap cut them.
+    fn rows_now(&mut self) -> (u64, bool) {
+        match self.cap.take() {
+            Some(cap) if cap < self.chunk_rows => (cap, true),
+            _ => (self.chunk_rows, false),
+        }
     }
 
     /// Copies the next chunk; returns the rows it copied.
@@ -229,10 +248,18 @@ impl Copier {
                     step: self.chunk_rows as i128,
                 });
         }
+        let (rows_now, capped) = self.rows_now();
         let Some(mut span) = self.span else {
             // Empty table: one chunk takes whatever arrived since.
             return self
-                .run_chunk(conn, m, lower.map(|l| vec![l.to_string()]), None, None)
+                .run_chunk(
+                    conn,
+                    m,
+                    lower.map(|l| vec![l.to_string()]),
+                    None,
+                    None,
+                    true,
+                )
                 .await;
         };
         let lo = lower.unwrap_or(span.min - 1);
@@ -241,13 +268,22 @@ impl Copier {
             self.high_water = HighWater::All;
             return Ok(0);
         }
-        let upper = (lo + span.step).min(span.max);
         let before = self.chunk_rows;
+        let step_now = if capped {
+            (span.step.saturating_mul(rows_now as i128) / before.max(1) as i128).max(1)
+        } else {
+            span.step
+        };
+        let upper = (lo + step_now).min(span.max);
         // However sparse the keys looked, a chunk takes at most twice the rows
         // asked for: a range sized on a sparse stretch can end in a dense run
         // (seen: one chunk of 500,000 rows, and a cut-over that then caught
-        // up for 200 ms).
-        let limit = before.saturating_mul(2).max(MIN_CHUNK_ROWS);
+        // up for 200 ms). A capped chunk takes at most its cap.
+        let limit = if capped {
+            rows_now
+        } else {
+            before.saturating_mul(2).max(MIN_CHUNK_ROWS)
+        };
         let copied = self
             .run_chunk(
                 conn,
@@ -255,6 +291,7 @@ impl Copier {
                 Some(vec![lo.to_string()]),
                 Some(vec![upper.to_string()]),
                 Some(limit),
+                !capped,
             )
             .await?;
         let mut step = upper - lo;
@@ -314,15 +351,17 @@ impl Copier {
         if self.high_water == HighWater::All {
             return Ok(0);
         }
+        let (rows_now, capped) = self.rows_now();
         let upper = m
             .source
-            .key_rows_after(conn, self.high_water.key(), self.chunk_rows)
+            .key_rows_after(conn, self.high_water.key(), rows_now)
             .await?;
         let lower = self.high_water.key().cloned();
-        self.run_chunk(conn, m, lower, upper, None).await
+        self.run_chunk(conn, m, lower, upper, None, !capped).await
     }
 
-    /// Copies `(lower, upper]` (open where `None`) and moves the high-water mark to `upper`.
+    /// Copies `(lower, upper]` (open where `None`) and moves the high-water
+    /// mark to `upper`; `tune`: let its time move the chunk size.
     async fn run_chunk(
         &mut self,
         conn: &mut Conn,
@@ -330,6 +369,7 @@ impl Copier {
         lower: Option<KeyTuple>,
         upper: Option<KeyTuple>,
         limit: Option<u64>,
+        tune: bool,
     ) -> Result<u64, MigrateError> {
         let source = &m.source;
         let mut conditions: Vec<String> = lower.iter().map(|l| source.key_after(l)).collect();
@@ -371,7 +411,9 @@ impl Copier {
             took_ms = took.as_millis() as u64,
             "chunk"
         );
-        self.tune(took, copied);
+        if tune {
+            self.tune(took, copied);
+        }
         self.rows_copied += copied;
         self.high_water = match upper {
             Some(u) => HighWater::Key(u),

@@ -69,6 +69,7 @@ pub mod mdl_probe;
 pub mod migration;
 pub mod pace;
 pub mod plan;
+pub mod redo_room;
 pub mod remote;
 pub mod report;
 pub mod runner;

@@ -125,6 +125,8 @@ pub struct ServerPressure {
     pub checkpoint_age: u64,
     pub checkpoint_max_age: u64,
     pub history_length: u64,
+    /// `Innodb_lsn_current`: how much redo has been written (0: not reported).
+    pub lsn: u64,
 }
 
 /// Client write latency over one window.
@@ -200,6 +202,16 @@ impl Pace {
         limits
             .max_checkpoint_age_pct
             .max((before + CHECKPOINT_HEADROOM_PCT).min(100.0))
+    }
+
+    /// The checkpoint-age limit the redo room keeps chunks within, in
+    /// percent (0: the signal is off).
+    pub fn redo_limit_pct(&self, limits: &PaceLimits) -> f64 {
+        if limits.max_checkpoint_age_pct > 0.0 {
+            self.checkpoint_limit(limits)
+        } else {
+            0.0
+        }
     }
 
     fn history_limit(&self, limits: &PaceLimits) -> u64 {
@@ -402,6 +414,7 @@ mod tests {
             checkpoint_age: 55,
             checkpoint_max_age: 100,
             history_length: 10,
+            lsn: 0,
         };
         assert_eq!(look(&mut pace, &calm, Some(normal)), 1.0);
         let pressed = ServerPressure {
@@ -416,6 +429,7 @@ mod tests {
             checkpoint_age: 10,
             checkpoint_max_age: 100,
             history_length: 2_000_000,
+            lsn: 0,
         };
         assert_eq!(look(&mut pace, &calm, Some(purge)), 0.25);
         assert!(pace.reason().is_some_and(|r| r.contains("history_length")));
@@ -429,6 +443,7 @@ mod tests {
             checkpoint_age: 90,
             checkpoint_max_age: 100,
             history_length: 800_000,
+            lsn: 0,
         };
         pace.note_pressure_before_copy(Some(before));
         pace.note_pressure_before_copy(Some(ServerPressure::default()));
@@ -485,6 +500,7 @@ mod tests {
             checkpoint_age: 99,
             checkpoint_max_age: 100,
             history_length: u64::MAX,
+            lsn: 0,
         };
         let clients = ClientLatency {
             window: Duration::from_secs(1),

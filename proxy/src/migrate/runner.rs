@@ -29,6 +29,7 @@ use super::group::{self, MemberEnd};
 use super::mapping::Mapping;
 use super::migration::{Finished, Migration};
 use super::pace::{self, ClientLatency, Pace, ServerPressure};
+use super::redo_room::{self, RedoRoom, Room};
 use super::settings::MigrateSettings;
 use super::slots::SlotClaim;
 use super::start::Started;
@@ -206,6 +207,12 @@ struct CopyClock {
     pace_note: Option<String>,
     /// What the server said at the last throttle check.
     last_pressure: Option<ServerPressure>,
+    /// How many rows the next chunk has redo room for.
+    room: RedoRoom,
+    /// Since when the next chunk waits for redo room, and how many such
+    /// waits there were.
+    room_wait: Option<Instant>,
+    room_waits: u64,
 }
 
 impl CopyClock {
@@ -230,6 +237,9 @@ impl CopyClock {
             slowed_since: None,
             pace_note: None,
             last_pressure: None,
+            room: RedoRoom::default(),
+            room_wait: None,
+            room_waits: 0,
         }
     }
 }
@@ -300,8 +310,12 @@ async fn copy_phase(
         else {
             continue;
         };
+        if !make_room(s, changes, &settings, &mut clock, verdict.pressure.as_ref()).await? {
+            continue;
+        }
         let chunk_started = Instant::now();
-        copy_chunk(s, changes, &mut clock, verdict.lag_ms).await?;
+        let lsn_before = verdict.pressure.map(|p| p.lsn).filter(|&l| l > 0);
+        copy_chunk(s, changes, &mut clock, verdict.lag_ms, lsn_before).await?;
         keep_pace(
             engine,
             &settings,
@@ -400,16 +414,73 @@ async fn wait_if_throttled(
     Ok(None)
 }
 
+/// Caps the next chunk at the rows the redo log has room for (`redo_room`),
+/// or, while it has none, shows why, applies captured changes and idles one
+/// short step. Whether the chunk may run.
+async fn make_room(
+    s: &mut Started,
+    changes: &Changes,
+    settings: &MigrateSettings,
+    clock: &mut CopyClock,
+    pressure: Option<&ServerPressure>,
+) -> Result<bool, MigrateError> {
+    let m = s.migration.clone();
+    let limit = clock.pace.redo_limit_pct(&settings.pace);
+    let room = clock.room.room(pressure, limit);
+    if room != Room::Full {
+        if let Some(since) = clock.room_wait.take() {
+            tracing::debug!(
+                waited_ms = since.elapsed().as_millis() as u64,
+                room = ?room,
+                "copy has redo room again"
+            );
+            m.update(|p| p.throttled = clock.pace_note.clone());
+        }
+        s.copier.cap_next(match room {
+            Room::Rows(rows) => Some(rows),
+            _ => None,
+        });
+        return Ok(true);
+    }
+    let age = pressure.map_or(0.0, |p| {
+        p.checkpoint_age as f64 * 100.0 / p.checkpoint_max_age.max(1) as f64
+    });
+    if clock.room_wait.is_none() {
+        clock.room_wait = Some(Instant::now());
+        clock.room_waits += 1;
+        tracing::debug!(
+            checkpoint_age_pct = age,
+            limit_pct = limit,
+            "copy waits for redo room"
+        );
+    }
+    m.update(|p| {
+        p.throttled = Some(format!(
+            "redo room: checkpoint age {age:.1}% at its limit {limit:.1}%, chunk waits"
+        ))
+    });
+    apply_pending(s, changes).await?;
+    m.idle(redo_room::HOLD_STEP).await;
+    Ok(false)
+}
+
 /// Copies one chunk, applies what capture read meanwhile, and checkpoints and
-/// logs progress when they are due.
+/// logs progress when they are due. With the LSN before the chunk, reads it
+/// after to learn the chunk's redo per row.
 async fn copy_chunk(
     s: &mut Started,
     changes: &Changes,
     clock: &mut CopyClock,
     lag_ms: u64,
+    lsn_before: Option<u64>,
 ) -> Result<(), MigrateError> {
     let m = s.migration.clone();
-    s.copier.copy_chunk(&mut s.work, &s.mapping).await?;
+    let copied = s.copier.copy_chunk(&mut s.work, &s.mapping).await?;
+    if let Some(before) = lsn_before {
+        if let Some(after) = throttle::lsn_now(&mut s.work).await? {
+            clock.room.measured(before, after, copied);
+        }
+    }
     let position = apply_pending(s, changes).await?;
     if clock.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
         checkpoint(s, &position).await?;
@@ -429,6 +500,8 @@ async fn copy_chunk(
             chunk_rows = s.copier.chunk_rows,
             pending_changes = changes.pending_keys(),
             replica_lag_ms = lag_ms,
+            redo_bytes_per_row = clock.room.bytes_per_row().map(|b| b.round() as u64),
+            redo_room_waits = clock.room_waits,
             "copy progress"
         );
         clock.last_log = Instant::now();

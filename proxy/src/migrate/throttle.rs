@@ -99,7 +99,8 @@ async fn server_status(conn: &mut Conn) -> Result<ServerStatus, MigrateError> {
     let rows: Vec<(String, String)> = conn
         .all_as(
             "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_running', \
-             'Innodb_checkpoint_age', 'Innodb_checkpoint_max_age', 'Innodb_history_list_length')",
+             'Innodb_checkpoint_age', 'Innodb_checkpoint_max_age', 'Innodb_history_list_length', \
+             'Innodb_lsn_current')",
         )
         .await?;
     let value = |name: &str| {
@@ -115,6 +116,7 @@ async fn server_status(conn: &mut Conn) -> Result<ServerStatus, MigrateError> {
             checkpoint_age,
             checkpoint_max_age,
             history_length: value("Innodb_history_list_length").unwrap_or(0),
+            lsn: value("Innodb_lsn_current").unwrap_or(0),
         }),
         _ => None,
     };
@@ -147,10 +149,20 @@ pub async fn pressure_before_copy(conn: &mut Conn) -> Result<Option<ServerPressu
                 checkpoint_age: h.checkpoint_age.max(now.checkpoint_age),
                 checkpoint_max_age: now.checkpoint_max_age,
                 history_length: h.history_length.max(now.history_length),
+                lsn: now.lsn,
             },
         });
     }
     Ok(highest)
+}
+
+/// How much redo the server has written (`Innodb_lsn_current`; `None`: not
+/// reported), read after a chunk to learn its redo per row.
+pub async fn lsn_now(conn: &mut Conn) -> Result<Option<u64>, MigrateError> {
+    let row: Option<(String, String)> = conn
+        .first_as("SHOW GLOBAL STATUS LIKE 'Innodb\\_lsn\\_current'")
+        .await?;
+    Ok(row.and_then(|(_, v)| v.parse().ok()))
 }
 
 impl Throttle {

@@ -45,6 +45,11 @@ struct Args {
     /// innodb_buffer_pool_size of every server.
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     buffer_pool: String,
+    /// A line added to every server's option file (`name=value`), after Tern's own settings,
+    /// so it wins: `--server-setting innodb_flush_log_at_trx_commit=1` gives back MariaDB's
+    /// durable default that the throwaway servers trade for commit latency.
+    #[arg(long = "server-setting", value_name = "NAME=VALUE")]
+    server_settings: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn run(args: Args) -> Result<()> {
     config.dir = args.dir;
     config.innodb_buffer_pool_size = args.buffer_pool;
     config.innodb_log_file_size = args.redo_log;
+    config.extra_settings = args.server_settings;
     let cluster = config.start().context("starting the cluster")?;
 
     let mut out = io::stdout().lock();
