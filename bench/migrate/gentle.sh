@@ -21,16 +21,8 @@
 # RATE (0: unthrottled; else steps per second across the seven writers),
 # WRITEBACK (smooth | machine).
 #
-# WRITEBACK=smooth (the default, needs root) sets vm.dirty_expire_centisecs=200
-# and vm.dirty_writeback_centisecs=100 for the run and puts the old values back
-# at the end. With the kernel's defaults (3000 / 500) each log file's dirty
-# pages are written back in one burst every 30 s: the server writes its binlog
-# and relay log through the page cache (sync_binlog=0), so every 30 s some
-# 30 s of logs reach the disk at once, and every commit waits behind them.
-# Measured on this machine with no migration at all (writers alone, ~2,900
-# writes/s): 574-914 ms stalls, every writer and an fsync of an unrelated file
-# at the same instant; with the smoother writeback, none over 50 ms in 95 s.
-# A baseline that stalls that long by itself says nothing about the copy.
+# WRITEBACK=smooth, the default, smooths the kernel's page-cache writeback
+# for the run (lib.sh says why).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -61,15 +53,11 @@ stop_all() {
   done
   pids=()
 }
-writeback_before=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_all
-  if [ -n "$writeback_before" ]; then
-    # shellcheck disable=SC2086
-    sysctl -q -w $writeback_before || log "could not put back: $writeback_before"
-  fi
+  restore_writeback
   exit "$rc"
 }
 trap cleanup EXIT
@@ -82,13 +70,7 @@ if [ "$BUILD" = 1 ]; then
 fi
 BIN="${BIN:-$ROOT/target/release}"
 
-WRITEBACK="${WRITEBACK:-smooth}"
-if [ "$WRITEBACK" = smooth ]; then
-  writeback_before="vm.dirty_expire_centisecs=$(sysctl -n vm.dirty_expire_centisecs) vm.dirty_writeback_centisecs=$(sysctl -n vm.dirty_writeback_centisecs)"
-  sysctl -q -w vm.dirty_expire_centisecs=200 vm.dirty_writeback_centisecs=100 ||
-    die "WRITEBACK=smooth needs root (or WRITEBACK=machine)"
-  log "page-cache writeback every 1 s, pages older than 2 s (was: $writeback_before)"
-fi
+smooth_writeback
 
 log "starting tern-cluster (1 replica, redo log $REDO_LOG, buffer pool $BUFFER_POOL)"
 "$BIN/tern-cluster" --replicas 1 --buffer-pool "$BUFFER_POOL" --redo-log "$REDO_LOG" >"$OUT/cluster.log" 2>&1 &
@@ -163,7 +145,7 @@ column -t -s $'\t' "$summary" >"$OUT/summary.txt"
   echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
   echo "tern: $(git -C "$ROOT" rev-parse --short HEAD)  args: ${TERN_ARGS:-(defaults)}  writers: ${RATE:-0} steps/s (0: unthrottled)"
   echo "$(mariadbd --version 2>/dev/null | head -1); redo log $REDO_LOG, buffer pool $BUFFER_POOL"
-  echo "writeback: $WRITEBACK (vm.dirty_expire_centisecs=$(sysctl -n vm.dirty_expire_centisecs), vm.dirty_writeback_centisecs=$(sysctl -n vm.dirty_writeback_centisecs))"
+  writeback_line
 } | tee -a "$summary" >>"$OUT/summary.txt"
 cat "$OUT/summary.txt"
 if [ "$PRIMITIVE" = 1 ]; then

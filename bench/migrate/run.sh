@@ -13,7 +13,8 @@
 #   bench/migrate/run.sh                   # all cases, all methods
 #   ROWS=200000 METHODS="tern native" CASES="force" bench/migrate/run.sh
 # Variables: ROWS (1000000), METHODS ("tern ptosc native"), CASES ("force index modify"),
-# BASELINE_S (10), BUFFER_POOL (1G), REDO_LOG (1G), BUILD (1), TERN_ARGS (extra tern serve flags).
+# BASELINE_S (10), BUFFER_POOL (1G), REDO_LOG (1G), BUILD (1), TERN_ARGS (extra tern serve flags),
+# WRITEBACK (smooth | machine: the kernel's page-cache writeback, see lib.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -54,6 +55,7 @@ cleanup() {
     kill -TERM "${pids[$i]}" 2>/dev/null || true
     wait "${pids[$i]}" 2>/dev/null || true
   done
+  restore_writeback
   exit "$rc"
 }
 trap cleanup EXIT
@@ -64,6 +66,7 @@ if [ "$BUILD" = 1 ]; then
   log "building (cargo build --release -p tern -p tern-tests --bins)"
   cargo build --release -q -p tern -p tern-tests --bins
 fi
+smooth_writeback
 TERN_BIN="$ROOT/target/release/tern"
 CLUSTER_BIN="$ROOT/target/release/tern-cluster"
 PROBE_BIN="$ROOT/target/release/tern-bench-probe"
@@ -155,6 +158,7 @@ done
   echo "tern: $(git -C "$ROOT" rev-parse --short HEAD)"
   echo "$(mariadbd --version 2>/dev/null | head -1)"
   echo "pt-online-schema-change: $(pt-online-schema-change --version 2>/dev/null | head -1)"
+  writeback_line
 } >>"$summary"
 column -t -s $'\t' "$summary"
 log "results in $OUT"
