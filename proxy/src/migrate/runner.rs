@@ -209,9 +209,7 @@ struct CopyClock {
     last_pressure: Option<ServerPressure>,
     /// How many rows the next chunk has redo room for.
     room: RedoRoom,
-    /// Since when the next chunk waits for redo room, and how many such
-    /// waits there were.
-    room_wait: Option<Instant>,
+    /// How many times a chunk waited for redo room.
     room_waits: u64,
 }
 
@@ -238,7 +236,6 @@ impl CopyClock {
             pace_note: None,
             last_pressure: None,
             room: RedoRoom::default(),
-            room_wait: None,
             room_waits: 0,
         }
     }
@@ -426,9 +423,10 @@ async fn make_room(
 ) -> Result<bool, MigrateError> {
     let m = s.migration.clone();
     let limit = clock.pace.redo_limit_pct(&settings.pace);
+    let waiting_since = clock.room.held_since();
     let room = clock.room.room(pressure, limit);
     if room != Room::Full {
-        if let Some(since) = clock.room_wait.take() {
+        if let Some(since) = waiting_since {
             tracing::debug!(
                 waited_ms = since.elapsed().as_millis() as u64,
                 room = ?room,
@@ -445,8 +443,7 @@ async fn make_room(
     let age = pressure.map_or(0.0, |p| {
         p.checkpoint_age as f64 * 100.0 / p.checkpoint_max_age.max(1) as f64
     });
-    if clock.room_wait.is_none() {
-        clock.room_wait = Some(Instant::now());
+    if waiting_since.is_none() {
         clock.room_waits += 1;
         tracing::debug!(
             checkpoint_age_pct = age,

@@ -8,8 +8,6 @@
 //! to the shadow's type, the conversion the copy made; a column whose
 //! conversion cannot be written as a CAST is left out of the checksum.
 
-use mysql_async::prelude::Queryable;
-
 use crate::migrate::fetch::Fetch;
 use mysql_async::Conn;
 
@@ -184,29 +182,18 @@ pub async fn recopy(
             format!("WHERE {}", c.join(" AND "))
         }
     };
-    conn.query_drop("START TRANSACTION").await?;
-    let result = async {
-        conn.query_drop(format!(
-            "DELETE FROM {} {}",
-            m.shadow.qualified(),
-            where_of(&shadow_conditions)
-        ))
-        .await?;
-        conn.query_drop(format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {} {}",
-            m.shadow.qualified(),
-            m.insert_list,
-            m.select_list,
-            m.source.qualified(),
-            where_of(&source_conditions)
-        ))
-        .await?;
-        conn.query_drop("COMMIT").await
-    }
-    .await;
-    if let Err(e) = result {
-        let _ = conn.query_drop("ROLLBACK").await;
-        return Err(e.into());
-    }
-    Ok(())
+    let delete = format!(
+        "DELETE FROM {} {}",
+        m.shadow.qualified(),
+        where_of(&shadow_conditions)
+    );
+    let insert = format!(
+        "INSERT INTO {} ({}) SELECT {} FROM {} {}",
+        m.shadow.qualified(),
+        m.insert_list,
+        m.select_list,
+        m.source.qualified(),
+        where_of(&source_conditions)
+    );
+    super::apply::run_batch(conn, &[&delete, &insert], true).await
 }
