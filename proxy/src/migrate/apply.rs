@@ -13,6 +13,22 @@
 //!
 //! Plain INSERT, not REPLACE: a row that breaks a new unique key must fail the
 //! migration with the server's error, never silently remove another row.
+//!
+//! A transaction's binlog events reach change capture before the transaction
+//! is committed in InnoDB (the server writes the binlog, then commits in the
+//! engine), so a key can be taken while its new row is not yet visible: a
+//! copy of its "current" row would then be the old one, and no later event
+//! would correct it (seen: the benchmark's verify found shadow rows that had
+//! missed an UPDATE or a DELETE in most runs, and copied them again). The
+//! same holds for a key above the high-water mark, which the copier would
+//! read in its old state. So outside a freeze each batch first asks, without
+//! waiting, for a shared lock on its keys' rows (`LOCK IN SHARE MODE
+//! NOWAIT`, autocommit, released at once): a transaction still between its
+//! binlog write and its commit holds its row locks, so a key whose row is
+//! locked is left for a later round (the caller puts it back) and the rest
+//! have committed before the copy of their rows reads them. Never waiting
+//! means the applier never takes part in a deadlock with a client. Under a
+//! freeze the table lock already waited for every transaction on the table.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -27,9 +43,14 @@ use super::MigrateError;
 /// one transaction stays short.
 const BATCH_KEYS: usize = 500;
 
-/// Applies changes for `keys`; returns how many keys it handled. Outside a
-/// freeze each batch is one transaction; inside one (`in_transaction` false)
-/// the statements autocommit, since the table locks already keep everyone out.
+/// MariaDB's and MySQL's error for a lock not granted (`NOWAIT` or timeout).
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// Applies changes for `keys`; returns the keys left for a later round
+/// because a transaction still held their rows (module doc; always none
+/// under a freeze). Outside a freeze each batch is one transaction; inside
+/// one (`in_transaction` false) the statements autocommit, since the table
+/// locks already keep everyone out.
 pub async fn apply(
     conn: &mut Conn,
     m: &Mapping,
@@ -38,9 +59,18 @@ pub async fn apply(
     high_water: &HighWater,
     ceiling: Option<&KeyTuple>,
     in_transaction: bool,
-) -> Result<usize, MigrateError> {
+) -> Result<Vec<KeyTuple>, MigrateError> {
+    let mut later = Vec::new();
     for batch in keys.chunks(BATCH_KEYS) {
-        let refs: Vec<&KeyTuple> = batch.iter().collect();
+        let mut refs: Vec<&KeyTuple> = batch.iter().collect();
+        if in_transaction {
+            let (free, locked) = committed_keys(conn, &m.source, refs).await?;
+            later.extend(locked.into_iter().cloned());
+            refs = free;
+            if refs.is_empty() {
+                continue;
+            }
+        }
         let delete = format!(
             "DELETE FROM {} WHERE {}",
             m.shadow.qualified(),
@@ -72,7 +102,42 @@ pub async fn apply(
             .collect();
         run_batch(conn, &statements, in_transaction).await?;
     }
-    Ok(keys.len())
+    Ok(later)
+}
+
+/// Splits `keys` into those whose rows no transaction holds (every change
+/// to them is committed) and those whose rows one does, halving a batch
+/// that met a lock until the locked keys stand alone.
+pub(super) async fn committed_keys<'k>(
+    conn: &mut Conn,
+    source: &Table,
+    keys: Vec<&'k KeyTuple>,
+) -> Result<(Vec<&'k KeyTuple>, Vec<&'k KeyTuple>), MigrateError> {
+    let mut free = Vec::with_capacity(keys.len());
+    let mut locked = Vec::new();
+    let mut todo = vec![keys];
+    while let Some(part) = todo.pop() {
+        let probe = format!(
+            "SELECT 1 FROM {} WHERE {} LOCK IN SHARE MODE NOWAIT",
+            source.qualified(),
+            source.key_in(&part)
+        );
+        match conn.query_drop(probe).await {
+            Ok(()) => free.extend(part),
+            Err(mysql_async::Error::Server(e)) if e.code == ER_LOCK_WAIT_TIMEOUT => {
+                if part.len() == 1 {
+                    locked.extend(part);
+                } else {
+                    let mut first = part;
+                    let second = first.split_off(first.len() / 2);
+                    todo.push(first);
+                    todo.push(second);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((free, locked))
 }
 
 /// Runs one batch's statements, in one transaction when `in_transaction`

@@ -11,6 +11,11 @@
 //!   read (XID, COMMIT, or the single event of a standalone group), so a
 //!   checkpoint that stores it never skips half a transaction on resume.
 //! - A lost connection reconnects from `position`; events read twice are harmless.
+//! - Keys the applier could not apply yet (a transaction still held their
+//!   rows, see `apply`) are put back with [`Changes::settle`], and the
+//!   position it reports as applied stays where it was before the round that
+//!   took them until a round leaves nothing behind: a checkpoint never claims
+//!   a change that is still waiting.
 //! - A parent whose changes cascade into the table (see `foreign_keys`)
 //!   contributes, for each row it deletes or whose referenced columns it
 //!   changes, the old referenced values: the child rows that held them are
@@ -49,6 +54,11 @@ struct Pending {
     cascade_hits: CascadeHits,
     /// Every transaction up to here has been read completely.
     position: GtidSet,
+    /// `position` at the last take: where the next take's changes begin.
+    taken_up_to: GtidSet,
+    /// While keys are put back: the position everything before which is
+    /// applied (the start of the first round that put keys back).
+    held_at: Option<GtidSet>,
     error: Option<String>,
     /// A changed row whose key could not be read: the table changed under us.
     schema_changed: bool,
@@ -75,11 +85,26 @@ impl Changes {
         if p.schema_changed {
             return Err("the table's columns changed while it was being migrated".into());
         }
+        let position = p.position.clone();
+        let from = std::mem::replace(&mut p.taken_up_to, position.clone());
         Ok(Taken {
             keys: p.keys.drain().collect(),
             cascade_hits: std::mem::take(&mut p.cascade_hits),
-            position: p.position.clone(),
+            position,
+            from,
         })
+    }
+
+    /// Ends the round that took `taken`: puts back the keys it left for
+    /// later, and returns the position everything before which is applied.
+    pub fn settle(&self, taken: &Taken, left: Vec<KeyTuple>) -> GtidSet {
+        let mut p = self.lock();
+        if left.is_empty() {
+            p.held_at = None;
+            return taken.position.clone();
+        }
+        p.keys.extend(left);
+        p.held_at.get_or_insert_with(|| taken.from.clone()).clone()
     }
 
     pub fn pending_keys(&self) -> usize {
@@ -122,6 +147,8 @@ pub struct Taken {
     pub cascade_hits: CascadeHits,
     /// Every transaction up to here is in the above.
     pub position: GtidSet,
+    /// Where these changes begin: the previous take's `position`.
+    pub from: GtidSet,
 }
 
 pub struct Capture {
@@ -166,6 +193,7 @@ impl Capture {
         let changes = Arc::new(Changes {
             pending: Mutex::new(Pending {
                 position: from.clone(),
+                taken_up_to: from.clone(),
                 ..Pending::default()
             }),
             advanced: Notify::new(),
@@ -406,5 +434,52 @@ fn collect_cascade_hits(
             "the rows of `{}`.`{}`, whose changes cascade into the table, could not be read from the binlog",
             cascade.parent_schema, cascade.parent_table
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes_from(position: &str) -> Changes {
+        let from = GtidSet::parse(position).expect("position");
+        Changes {
+            pending: Mutex::new(Pending {
+                position: from.clone(),
+                taken_up_to: from,
+                ..Pending::default()
+            }),
+            advanced: Notify::new(),
+        }
+    }
+
+    fn read(changes: &Changes, keys: &[&str], position: &str) {
+        let mut p = changes.lock();
+        p.keys.extend(keys.iter().map(|k| vec![k.to_string()]));
+        p.position = GtidSet::parse(position).expect("position");
+    }
+
+    #[test]
+    fn keys_put_back_hold_the_applied_position_until_a_round_leaves_none() {
+        let changes = changes_from("0-1-10");
+        read(&changes, &["1", "2"], "0-1-20");
+        let first = changes.take().expect("take");
+        // Key 2's row was still held: it waits, and nothing after 0-1-10
+        // counts as applied.
+        let applied = changes.settle(&first, vec![vec!["2".into()]]);
+        assert_eq!(applied.to_string(), "0-1-10");
+        read(&changes, &["3"], "0-1-30");
+        let second = changes.take().expect("take");
+        let mut keys = second.keys.clone();
+        keys.sort();
+        assert_eq!(keys, vec![vec!["2".to_string()], vec!["3".to_string()]]);
+        assert_eq!(
+            changes.settle(&second, vec![vec!["2".into()]]).to_string(),
+            "0-1-10",
+            "still held since the first round"
+        );
+        let third = changes.take().expect("take");
+        assert_eq!(third.keys, vec![vec!["2".to_string()]]);
+        assert_eq!(changes.settle(&third, Vec::new()).to_string(), "0-1-30");
     }
 }

@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::apply::{apply, with_cascaded};
-use super::binlog::Changes;
+use super::binlog::{Changes, Taken};
 use super::conn::engine_conn;
 use super::copy::HighWater;
 use super::fetch::Fetch;
@@ -210,10 +210,12 @@ const CATCH_UP_ROUNDS: u32 = 4;
 /// for what is written from then on. Without it the freeze waited for
 /// change capture's lag and for what was written while the cut-over got
 /// ready (sentry, connections, children): 130-390 ms of the 160-410 ms holds
-/// of the gentle benchmark (`bench/migrate/gentle.sh`). Bounded: a capture
-/// that cannot reach the position in time leaves the rest to the freeze,
-/// whose own bound backs out.
-async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), MigrateError> {
+/// of the gentle benchmark (`bench/migrate/gentle.sh`), and the verify
+/// snapshot's freeze, which had no catch-up of its own, held writes 230-720 ms
+/// right after the copy's last chunk. Bounded: a capture that cannot reach
+/// the position in time leaves the rest to the freeze, whose own bound
+/// backs out.
+pub(super) async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), MigrateError> {
     let deadline = Instant::now() + CATCH_UP_BEFORE_FREEZE;
     let mut target = super::start::primary_position(work).await?;
     let mut rounds = 1;
@@ -225,9 +227,10 @@ async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), Migrate
             .wait_for(&target, step)
             .await
             .map_err(MigrateError::Internal)?;
-        let (keys, _) = taken_keys(cx, work).await?;
-        apply_keys(cx, work, &keys, true).await?;
+        let (keys, taken) = taken_keys(cx, work).await?;
+        let left = apply_keys(cx, work, &keys, true).await?;
         applied += keys.len();
+        cx.changes.settle(&taken, left);
         if Instant::now() >= deadline {
             return Ok(());
         }
@@ -250,28 +253,29 @@ async fn catch_up(cx: &FreezeContext<'_>, work: &mut Conn) -> Result<(), Migrate
 async fn taken_keys(
     cx: &FreezeContext<'_>,
     conn: &mut Conn,
-) -> Result<(Vec<KeyTuple>, GtidSet), MigrateError> {
-    let taken = cx.changes.take().map_err(MigrateError::Internal)?;
+) -> Result<(Vec<KeyTuple>, Taken), MigrateError> {
+    let mut taken = cx.changes.take().map_err(MigrateError::Internal)?;
     let keys = with_cascaded(
         conn,
         cx.mapping,
         cx.shadow_key,
         cx.cascades,
-        taken.keys,
+        std::mem::take(&mut taken.keys),
         &taken.cascade_hits,
     )
     .await?;
-    Ok((keys, taken.position))
+    Ok((keys, taken))
 }
 
 /// Brings the shadow's rows of `keys` up to date once the copy is done: a
 /// kept table's are merged (a revert, see `keeper`), a shadow's replaced.
+/// Returns the keys left for later (`apply`).
 async fn apply_keys(
     cx: &FreezeContext<'_>,
     conn: &mut Conn,
     keys: &[KeyTuple],
     in_transaction: bool,
-) -> Result<(), MigrateError> {
+) -> Result<Vec<KeyTuple>, MigrateError> {
     if cx.merge {
         return super::keeper::merge(conn, cx.mapping, cx.shadow_key, keys, in_transaction).await;
     }
@@ -284,8 +288,7 @@ async fn apply_keys(
         None,
         in_transaction,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Freezes the table with `lock_sql`; `Ok(None)` when a bound was hit (nothing
@@ -335,11 +338,13 @@ pub(super) async fn freeze_until(
         return Ok(None);
     }
     steps.read = guard.closed_at.elapsed();
-    let (keys, position) = taken_keys(cx, &mut lock).await?;
-    tracing::debug!(keys = keys.len(), target = %target, position = %position, "final catch-up under the lock");
+    let (keys, taken) = taken_keys(cx, &mut lock).await?;
+    tracing::debug!(keys = keys.len(), target = %target, position = %taken.position, "final catch-up under the lock");
     steps.keys = keys.len();
     // Autocommit statements: START TRANSACTION would release the table locks.
-    apply_keys(cx, &mut lock, &keys, false).await?;
+    // Under the lock no transaction holds a row of the table: nothing is left.
+    let left = apply_keys(cx, &mut lock, &keys, false).await?;
+    cx.changes.settle(&taken, left);
     steps.caught_up = guard.closed_at.elapsed();
     Ok(Some(Frozen {
         lock,

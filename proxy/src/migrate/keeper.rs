@@ -33,7 +33,7 @@ use mysql_async::Conn;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::apply::{run_batch, with_cascaded};
+use super::apply::{committed_keys, run_batch, with_cascaded};
 use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
 use super::cutover::{self, FreezeContext, SwapOutcome};
@@ -329,15 +329,17 @@ async fn unique_keys_hold(
 
 /// Brings the kept rows of `keys` (live keys) up to date: deletes those the
 /// live table no longer has, then inserts the others or updates them in
-/// place. Outside a freeze each batch is one transaction; inside one
-/// (`in_transaction` false) the statements autocommit.
+/// place. Outside a freeze each batch is one transaction, after the same
+/// check as the applier's that no transaction still holds the live rows
+/// (`apply`); the keys whose rows one does are returned, for a later round.
+/// Inside one (`in_transaction` false) the statements autocommit.
 pub async fn merge(
     conn: &mut Conn,
     m: &Mapping,
     kept_key: &Table,
     keys: &[KeyTuple],
     in_transaction: bool,
-) -> Result<(), MigrateError> {
+) -> Result<Vec<KeyTuple>, MigrateError> {
     let (live, kept) = (m.source.qualified(), m.shadow.qualified());
     let join = m
         .source
@@ -366,8 +368,17 @@ pub async fn merge(
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let mut later = Vec::new();
     for batch in keys.chunks(BATCH_KEYS) {
-        let refs: Vec<&KeyTuple> = batch.iter().collect();
+        let mut refs: Vec<&KeyTuple> = batch.iter().collect();
+        if in_transaction {
+            let (free, locked) = committed_keys(conn, &m.source, refs).await?;
+            later.extend(locked.into_iter().cloned());
+            refs = free;
+            if refs.is_empty() {
+                continue;
+            }
+        }
         let delete = format!(
             "DELETE FROM {kept} WHERE {} AND NOT EXISTS (SELECT 1 FROM {live} WHERE {join})",
             kept_key.key_in(&refs)
@@ -379,7 +390,7 @@ pub async fn merge(
         );
         run_batch(conn, &[&delete, &upsert], in_transaction).await?;
     }
-    Ok(())
+    Ok(later)
 }
 
 /// Merges what change capture has collected; returns the position
@@ -389,7 +400,7 @@ async fn merge_pending(
     k: &Keeping,
     changes: &Changes,
 ) -> Result<Result<GtidSet, String>, MigrateError> {
-    let taken = match changes.take() {
+    let mut taken = match changes.take() {
         Ok(t) => t,
         Err(why) => return Ok(Err(why)),
     };
@@ -398,18 +409,23 @@ async fn merge_pending(
         &k.mapping,
         &k.kept_key,
         &k.cascades,
-        taken.keys,
+        std::mem::take(&mut taken.keys),
         &taken.cascade_hits,
     )
     .await?;
-    if !keys.is_empty() {
-        if let Err(e) = merge(work, &k.mapping, &k.kept_key, &keys, true).await {
-            return Ok(Err(format!(
-                "a change could not be applied to the kept table: {e}"
-            )));
+    let left = if keys.is_empty() {
+        Vec::new()
+    } else {
+        match merge(work, &k.mapping, &k.kept_key, &keys, true).await {
+            Ok(left) => left,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "a change could not be applied to the kept table: {e}"
+                )))
+            }
         }
-    }
-    Ok(Ok(taken.position))
+    };
+    Ok(Ok(changes.settle(&taken, left)))
 }
 
 /// Why a keeper stopped.

@@ -781,17 +781,19 @@ pub(super) async fn apply_pending(
     s: &mut Started,
     changes: &Changes,
 ) -> Result<GtidSet, MigrateError> {
-    let taken = changes.take().map_err(MigrateError::Internal)?;
+    let mut taken = changes.take().map_err(MigrateError::Internal)?;
     let keys = with_cascaded(
         &mut s.work,
         &s.mapping,
         &s.shadow_key,
         &s.cascades,
-        taken.keys,
+        std::mem::take(&mut taken.keys),
         &taken.cascade_hits,
     )
     .await?;
-    if !keys.is_empty() {
+    let left = if keys.is_empty() {
+        Vec::new()
+    } else {
         apply(
             &mut s.work,
             &s.mapping,
@@ -801,9 +803,9 @@ pub(super) async fn apply_pending(
             s.copier.ceiling().as_ref(),
             true,
         )
-        .await?;
-    }
-    Ok(taken.position)
+        .await?
+    };
+    Ok(changes.settle(&taken, left))
 }
 
 async fn checkpoint(s: &mut Started, position: &GtidSet) -> Result<(), MigrateError> {
