@@ -657,6 +657,9 @@ async fn checksum_round(
         s.mapping.source.qualified(),
         s.mapping.shadow.qualified()
     );
+    // As before a cut-over: the freeze then waits only for what is written
+    // from here on, not for change capture's lag behind the copy's last chunks.
+    cutover::catch_up(&cx, &mut s.work).await?;
     let Some(frozen) = cutover::freeze(&cx, lock_sql).await? else {
         return Ok(None);
     };
@@ -664,8 +667,17 @@ async fn checksum_round(
         c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .await?;
     }
+    let steps = frozen.steps;
     let held = frozen.release().await;
-    tracing::info!(held_ms = held.as_millis() as u64, "verify snapshot taken");
+    let ms = |d: Duration| d.as_millis() as u64;
+    tracing::info!(
+        held_ms = ms(held),
+        locked_ms = ms(steps.locked),
+        read_ms = ms(steps.read),
+        caught_up_ms = ms(steps.caught_up),
+        keys = steps.keys,
+        "verify snapshot taken"
+    );
     // Bigger ranges than copy chunks: a checksum only reads.
     let chunk = (s.copier.chunk_rows * 4).max(10_000);
     let differ = verify::differing_ranges(
