@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
 use super::history::{sample_forever, History};
+use crate::migrate::pace::Blame;
 use crate::migrate::Migration;
 use crate::server::Shared;
 
@@ -202,6 +203,13 @@ fn migration_json(m: &Migration) -> Value {
             "limit": r.limit,
             "unit": r.unit,
             "over": r.over(),
+            // Over and the copy's doing (`pace::Blame`): the pace drops.
+            "slows": r.slows(),
+            "blame": match r.blame {
+                Blame::Copy => "copy",
+                Blame::AlsoApart => "also_apart_from_chunks",
+                Blame::NoChunk => "no_chunk_ran",
+            },
         })).collect::<Vec<_>>(),
         "ignored_replicas": p.ignored_replicas,
         "error": p.error,

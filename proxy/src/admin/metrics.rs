@@ -13,6 +13,7 @@ use prometheus::{
 use tern_rules::StatementKind;
 
 use super::latency::LatencyBuckets;
+use super::near_copy::NearCopy;
 
 /// Where a statement ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct Metrics {
     /// readable per window: the status page's chart, and what clients feel
     /// while a copy runs.
     pub writes: Arc<LatencyBuckets>,
+    /// The writes that ran alongside a migration's copy chunk (`near_copy`).
+    pub near_copy: Arc<NearCopy>,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -224,6 +227,7 @@ impl Metrics {
             migration_last_hold_ms,
             migration_cutover_attempts,
             writes: Arc::new(LatencyBuckets::new()),
+            near_copy: Arc::default(),
         }
     }
 
@@ -249,6 +253,7 @@ impl Metrics {
                 | StatementKind::Replace
         ) {
             self.writes.observe(took);
+            self.near_copy.observe_write(took);
         }
         if error_code != 0 {
             self.errors

@@ -5,3 +5,4 @@ pub mod history;
 pub mod http;
 pub mod latency;
 pub mod metrics;
+pub mod near_copy;

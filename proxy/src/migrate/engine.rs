@@ -28,6 +28,7 @@ use super::store::KeptRecord;
 use super::store::{self, State};
 use super::{runner, start, sweeper, throttle, MigrateError};
 use crate::admin::latency::{LatencyBuckets, LatencyHistory};
+use crate::admin::near_copy::NearCopy;
 use crate::backend::monitor::ReplicaHealth;
 use crate::gtid::GtidSet;
 use crate::sql::alter::OnlineAlter;
@@ -64,6 +65,9 @@ pub struct Engine {
     /// Latency of client writes through Tern: the copy's pace follows it
     /// (see `pace`). Empty for `tern alter`, which has no clients.
     pub client_writes: Arc<LatencyHistory>,
+    /// Which of those writes ran alongside a copy chunk: chunks mark
+    /// themselves here, and the pace blames them only for those writes.
+    pub near_copy: Arc<NearCopy>,
     /// Keepers of finished migrations' previous tables, by migration id
     /// (see `keeper`): where a revert is asked for.
     keepers: Mutex<BTreeMap<u64, keeper::Requests>>,
@@ -78,6 +82,7 @@ impl Engine {
         opts: Opts,
         replicas: Vec<(String, Arc<ReplicaHealth>)>,
         client_writes: Arc<LatencyBuckets>,
+        near_copy: Arc<NearCopy>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
             settings: RwLock::new(settings),
@@ -91,6 +96,7 @@ impl Engine {
             task_ended: Notify::new(),
             copy_slots: CopySlots::default(),
             client_writes: Arc::new(LatencyHistory::new(client_writes)),
+            near_copy,
             keepers: Mutex::new(BTreeMap::new()),
         })
     }

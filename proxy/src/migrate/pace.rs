@@ -12,14 +12,23 @@
 //!   when the age nears the capacity, every writer waits on flushing);
 //! - InnoDB's history list length (purge falling behind).
 //!
+//! A latency signal over its limit slows the copy only when the copy is to
+//! blame ([`Blame`]): Tern counts apart the writes that ran alongside a copy
+//! chunk (`admin::near_copy`). When the writes apart from chunks were as slow
+//! (the change capture applying every write, the server on its own), slowing
+//! the copy would only make the migration longer; when no write ran alongside
+//! a chunk, the window says nothing about the copy and the pace holds.
+//!
 //! Replica lag and `Threads_running` stay with the throttle (`throttle`),
 //! which stops the copier outright; this module only slows it.
 //!
 //! Invariants:
 //! - At pace `p` the copier, after a chunk that took `t`, waits
 //!   `t * (1/p - 1)`: it copies a share `p` of the time. Pace 1 is back to back.
-//! - Any signal over its limit halves the pace, down to [`MIN_PACE`]; a look
-//!   with every signal within its limit raises it by [`PACE_STEP`], up to 1.
+//! - Any signal over its limit and blamed on the copy halves the pace, down
+//!   to [`MIN_PACE`]; a look with every signal within its limit, or over it
+//!   with writes apart from chunks as slow, raises it by [`PACE_STEP`], up
+//!   to 1; otherwise it holds.
 //!   The application's latency wins over the copy's speed: slowing is fast,
 //!   speeding up is gradual.
 //! - Latency windows shorter than [`MIN_WINDOW`] are not judged (too few
@@ -45,6 +54,9 @@ pub const MIN_WINDOW: Duration = Duration::from_millis(500);
 /// Fewer writes than this in a look leave the p99.9 unjudged: it would be
 /// the single slowest write.
 pub const P999_MIN_WRITES: u64 = 1000;
+/// Fewer writes apart from chunks than this (in a look) cannot clear the
+/// chunks of a slow p99 or worst write: the copy is blamed.
+pub const MIN_APART_WRITES: u64 = 100;
 /// How far above its level before the copy the checkpoint age may go, in
 /// percentage points, when that level is already above the configured limit.
 pub const CHECKPOINT_HEADROOM_PCT: f64 = 5.0;
@@ -81,18 +93,38 @@ impl Default for PaceLimits {
     }
 }
 
-/// One signal at one look: its value, its limit, whether it is over.
+/// Whether a signal over its limit is the copy's doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The copy's: server signals (judged against their level before the
+    /// copy), and latency where the writes alongside chunks were the slow
+    /// ones or too few writes ran apart from chunks to tell.
+    Copy,
+    /// Writes apart from chunks were as slow: the chunks did not cause it.
+    AlsoApart,
+    /// No write ran alongside a chunk in the window.
+    NoChunk,
+}
+
+/// One signal at one look: its value, its limit, whether it is over and
+/// whether that is the copy's doing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
     pub signal: &'static str,
     pub value: f64,
     pub limit: f64,
     pub unit: &'static str,
+    pub blame: Blame,
 }
 
 impl Reading {
     pub fn over(&self) -> bool {
         self.value > self.limit
+    }
+
+    /// Over its limit and the copy's doing: the pace drops.
+    pub fn slows(&self) -> bool {
+        self.over() && self.blame == Blame::Copy
     }
 }
 
@@ -106,7 +138,12 @@ impl std::fmt::Display for Reading {
             self.unit,
             round(self.limit),
             self.unit,
-            if self.over() { " OVER" } else { "" }
+            match (self.over(), self.blame) {
+                (false, _) => "",
+                (true, Blame::Copy) => " OVER",
+                (true, Blame::AlsoApart) => " over, apart from chunks too",
+                (true, Blame::NoChunk) => " over, no chunk ran",
+            }
         )
     }
 }
@@ -133,6 +170,35 @@ pub struct ServerPressure {
 pub struct ClientLatency<'a> {
     pub window: Duration,
     pub writes: &'a LatencySnapshot,
+    /// Those of `writes` that ran alongside a copy chunk; `None`: not
+    /// known, every write may be the copy's.
+    pub alongside: Option<&'a LatencySnapshot>,
+}
+
+impl ClientLatency<'_> {
+    /// Whether a latency signal, read from a window by `measure`, is the
+    /// copy's doing (`min_apart`: the writes apart from chunks it takes to
+    /// clear them).
+    fn blame(
+        &self,
+        min_apart: u64,
+        measure: impl Fn(&LatencySnapshot) -> Option<Duration>,
+    ) -> Blame {
+        let Some(alongside) = self.alongside else {
+            return Blame::Copy;
+        };
+        if alongside.count() == 0 {
+            return Blame::NoChunk;
+        }
+        let apart = self.writes.since(alongside);
+        if apart.count() < min_apart {
+            return Blame::Copy;
+        }
+        match (measure(alongside), measure(&apart)) {
+            (Some(near), Some(away)) if near <= away => Blame::AlsoApart,
+            _ => Blame::Copy,
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -260,6 +326,7 @@ impl Pace {
                     value: ms(p99),
                     limit,
                     unit: "ms",
+                    blame: c.blame(MIN_APART_WRITES, |w| w.quantile(0.99)),
                 });
             }
             let tail = self
@@ -272,6 +339,7 @@ impl Pace {
                     limit: (ms(base) * limits.latency_factor)
                         .max(ms(base) + ms(limits.latency_slack)),
                     unit: "ms",
+                    blame: c.blame(P999_MIN_WRITES, |w| w.quantile(0.999)),
                 });
             }
             if let Some(worst) = c.writes.max().filter(|_| !limits.max_write.is_zero()) {
@@ -280,6 +348,7 @@ impl Pace {
                     value: ms(worst),
                     limit: ms(limits.max_write),
                     unit: "ms",
+                    blame: c.blame(MIN_APART_WRITES, LatencySnapshot::max),
                 });
             }
         }
@@ -291,6 +360,7 @@ impl Pace {
                     value: s.checkpoint_age as f64 * 100.0 / s.checkpoint_max_age as f64,
                     limit: self.checkpoint_limit(limits),
                     unit: "%",
+                    blame: Blame::Copy,
                 });
             }
             if limits.max_history_length > 0 {
@@ -299,14 +369,20 @@ impl Pace {
                     value: s.history_length as f64,
                     limit: self.history_limit(limits) as f64,
                     unit: "",
+                    blame: Blame::Copy,
                 });
             }
         }
         if !judged {
             return self.level;
         }
-        let level = if readings.iter().any(Reading::over) {
+        let level = if readings.iter().any(Reading::slows) {
             (self.level / 2.0).max(MIN_PACE)
+        } else if readings
+            .iter()
+            .any(|r| r.over() && r.blame == Blame::NoChunk)
+        {
+            self.level
         } else {
             (self.level + PACE_STEP).min(1.0)
         };
@@ -343,6 +419,7 @@ mod tests {
             Some(ClientLatency {
                 window: Duration::from_secs(1),
                 writes,
+                alongside: None,
             }),
             server,
         )
@@ -479,6 +556,7 @@ mod tests {
         let short = ClientLatency {
             window: Duration::from_millis(100),
             writes: &slow,
+            alongside: None,
         };
         assert_eq!(pace.look(&PaceLimits::default(), Some(short), None), 1.0);
         assert_eq!(pace.look(&PaceLimits::default(), None, None), 1.0);
@@ -505,9 +583,74 @@ mod tests {
         let clients = ClientLatency {
             window: Duration::from_secs(1),
             writes: &slow,
+            alongside: None,
         };
         assert_eq!(pace.look(&limits, Some(clients), Some(pressed)), 1.0);
         assert!(pace.readings().is_empty());
+    }
+
+    /// All writes and those of them that ran alongside a chunk.
+    fn split(apart_ms: &[u64], alongside_ms: &[u64]) -> (LatencySnapshot, LatencySnapshot) {
+        let mut all = apart_ms.to_vec();
+        all.extend_from_slice(alongside_ms);
+        (window(&all), window(alongside_ms))
+    }
+
+    fn look_split(pace: &mut Pace, writes: &LatencySnapshot, alongside: &LatencySnapshot) -> f64 {
+        pace.look(
+            &PaceLimits::default(),
+            Some(ClientLatency {
+                window: Duration::from_secs(1),
+                writes,
+                alongside: Some(alongside),
+            }),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_copy_is_not_held_at_its_floor_by_latency_its_chunks_do_not_cause() {
+        // Seen: the change capture alone kept the p99 at its limit, and the
+        // pace sat at its floor for minutes. Writes apart from chunks as
+        // slow as those alongside them clear the chunks: the pace climbs.
+        let mut pace = Pace::new(Some(Duration::from_millis(10)));
+        pace.level = 0.2;
+        let (writes, alongside) = split(&[25; 900], &[25; 100]);
+        assert!((look_split(&mut pace, &writes, &alongside) - 0.3).abs() < 1e-9);
+        assert!(
+            pace.reason()
+                .is_some_and(|r| r.contains("write_p99") && r.contains("apart from chunks too")),
+            "{:?}",
+            pace.reason()
+        );
+        // The same p99 where only the writes alongside chunks are slow.
+        let (writes, alongside) = split(&[3; 900], &[40; 100]);
+        assert!((look_split(&mut pace, &writes, &alongside) - 0.15).abs() < 1e-9);
+        assert!(pace
+            .reason()
+            .is_some_and(|r| r.contains("write_p99") && r.contains("OVER")));
+    }
+
+    #[test]
+    fn a_slow_window_without_chunks_holds_the_pace() {
+        let mut pace = Pace::new(Some(Duration::from_millis(10)));
+        pace.level = 0.2;
+        let (writes, alongside) = split(&[25; 1000], &[]);
+        assert_eq!(look_split(&mut pace, &writes, &alongside), 0.2);
+        assert!(pace.reason().is_some_and(|r| r.contains("no chunk ran")));
+        // Calm without chunks: nothing over, the pace climbs as ever.
+        let (writes, alongside) = split(&[3; 1000], &[]);
+        assert!((look_split(&mut pace, &writes, &alongside) - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_few_writes_apart_from_chunks_leave_the_blame_with_the_copy() {
+        let mut pace = Pace::new(Some(Duration::from_millis(2)));
+        let (writes, alongside) = split(&[80; 10], &[80; 300]);
+        assert_eq!(look_split(&mut pace, &writes, &alongside), 0.5);
+        assert!(pace
+            .reason()
+            .is_some_and(|r| r.contains("worst_write") && r.contains("OVER")));
     }
 
     #[test]

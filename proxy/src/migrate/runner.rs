@@ -39,6 +39,7 @@ use super::throttle;
 use super::verify;
 use super::MigrateError;
 use crate::admin::latency::LatencySnapshot;
+use crate::admin::near_copy::NearCopy;
 use crate::gtid::GtidSet;
 
 /// A checkpoint at most this often: each is one UPDATE on the primary.
@@ -202,6 +203,8 @@ struct CopyClock {
     pace: Pace,
     last_look: Instant,
     last_writes: LatencySnapshot,
+    /// `last_writes`' share that ran alongside a copy chunk.
+    last_alongside: LatencySnapshot,
     slowed_since: Option<Instant>,
     /// The pace's throttle reason while it is below full pace.
     pace_note: Option<String>,
@@ -231,6 +234,7 @@ impl CopyClock {
             throttled_since: None,
             pace: Pace::new(baseline).with_baseline_p999(tail),
             last_look: now,
+            last_alongside: engine.near_copy.writes.snapshot(),
             last_writes: engine.client_writes.buckets.snapshot(),
             slowed_since: None,
             pace_note: None,
@@ -312,7 +316,15 @@ async fn copy_phase(
         }
         let chunk_started = Instant::now();
         let lsn_before = verdict.pressure.map(|p| p.lsn).filter(|&l| l > 0);
-        copy_chunk(s, changes, &mut clock, verdict.lag_ms, lsn_before).await?;
+        copy_chunk(
+            s,
+            changes,
+            &mut clock,
+            &engine.near_copy,
+            verdict.lag_ms,
+            lsn_before,
+        )
+        .await?;
         keep_pace(
             engine,
             &settings,
@@ -463,16 +475,21 @@ async fn make_room(
 
 /// Copies one chunk, applies what capture read meanwhile, and checkpoints and
 /// logs progress when they are due. With the LSN before the chunk, reads it
-/// after to learn the chunk's redo per row.
+/// after to learn the chunk's redo per row. The chunk itself is marked in
+/// `near` while it runs (the pace's blame).
 async fn copy_chunk(
     s: &mut Started,
     changes: &Changes,
     clock: &mut CopyClock,
+    near: &NearCopy,
     lag_ms: u64,
     lsn_before: Option<u64>,
 ) -> Result<(), MigrateError> {
     let m = s.migration.clone();
-    let copied = s.copier.copy_chunk(&mut s.work, &s.mapping).await?;
+    let copied = {
+        let _chunk = near.chunk();
+        s.copier.copy_chunk(&mut s.work, &s.mapping).await?
+    };
     if let Some(before) = lsn_before {
         if let Some(after) = throttle::lsn_now(&mut s.work).await? {
             clock.room.measured(before, after, copied);
@@ -543,18 +560,23 @@ fn look_at_pace(engine: &Engine, settings: &MigrateSettings, m: &Migration, cloc
     if window < pace::MIN_WINDOW {
         return;
     }
+    // The subset first: a write recorded in between is then in the whole.
+    let alongside = engine.near_copy.writes.snapshot();
     let writes = engine.client_writes.buckets.snapshot();
     let recent = writes.since(&clock.last_writes);
+    let recent_alongside = alongside.since(&clock.last_alongside);
     let before = clock.pace.level();
     let clients = ClientLatency {
         window,
         writes: &recent,
+        alongside: Some(&recent_alongside),
     };
     let level = clock
         .pace
         .look(&settings.pace, Some(clients), clock.last_pressure);
     clock.last_look = now;
     clock.last_writes = writes;
+    clock.last_alongside = alongside;
     let pct = (level * 100.0).round() as u8;
     let reason = clock.pace.reason();
     if level < before {

@@ -197,6 +197,7 @@ impl Shared {
                 .map(|r| (r.target.addr.clone(), r.health.clone()))
                 .collect(),
             metrics.writes.clone(),
+            metrics.near_copy.clone(),
         );
         Ok(Arc::new(Self {
             migrations,
