@@ -160,6 +160,46 @@ impl LatencyHistory {
         Some((now.duration_since(*at), self.buckets.snapshot().since(base)))
     }
 
+    /// The typical `q` quantile of the last `span`: the median of the
+    /// quantiles of its `slice`-long parts that saw at least `min_count`
+    /// latencies, so that one burst (clients connecting, one flush) does not
+    /// stand for the whole span. With fewer than three such parts, the
+    /// quantile of the whole span when it saw `min_count`.
+    pub fn typical_quantile(
+        &self,
+        span: Duration,
+        slice: Duration,
+        q: f64,
+        min_count: u64,
+        now: Instant,
+    ) -> Option<Duration> {
+        let mut parts = Vec::new();
+        {
+            let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+            let mut start: Option<&(Instant, LatencySnapshot)> = None;
+            for tick in ring.iter().filter(|(t, _)| now.duration_since(*t) <= span) {
+                match start {
+                    None => start = Some(tick),
+                    Some((from, base)) if tick.0.duration_since(*from) >= slice => {
+                        let part = tick.1.since(base);
+                        if part.count() >= min_count {
+                            parts.extend(part.quantile(q));
+                        }
+                        start = Some(tick);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if parts.len() >= 3 {
+            parts.sort();
+            return Some(parts[parts.len() / 2]);
+        }
+        self.last(span, now)
+            .filter(|(_, w)| w.count() >= min_count)
+            .and_then(|(_, w)| w.quantile(q))
+    }
+
     /// Ticks every [`Self::TICK`] for as long as the process runs.
     pub async fn keep_ticking(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Self::TICK);
@@ -190,6 +230,45 @@ mod tests {
             lower = upper + 1;
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn a_burst_in_one_part_of_the_span_is_not_the_typical_tail() {
+        let history = LatencyHistory::new(Arc::new(LatencyBuckets::new()));
+        let start = Instant::now();
+        history.tick(start);
+        for second in 1..=30u64 {
+            for _ in 0..1000 {
+                history.buckets.observe(Duration::from_millis(2));
+            }
+            if second == 3 {
+                // Clients connecting: a few hundred slow writes at once.
+                for _ in 0..50 {
+                    history.buckets.observe(Duration::from_millis(150));
+                }
+            }
+            history.tick(start + Duration::from_secs(second));
+        }
+        let now = start + Duration::from_secs(30);
+        let span = Duration::from_secs(30);
+        let whole = history
+            .last(span, now)
+            .and_then(|(_, w)| w.quantile(0.999))
+            .expect("whole");
+        assert!(whole >= Duration::from_millis(100), "{whole:?}");
+        let typical = history
+            .typical_quantile(span, Duration::from_secs(5), 0.999, 1000, now)
+            .expect("typical");
+        assert!(typical <= Duration::from_millis(3), "{typical:?}");
+        // Too few parts: the whole span's.
+        let few = history
+            .typical_quantile(span, Duration::from_secs(20), 0.999, 1000, now)
+            .expect("few");
+        assert_eq!(few, whole);
+        assert_eq!(
+            history.typical_quantile(span, Duration::from_secs(5), 0.999, 1_000_000, now),
+            None
+        );
     }
 
     #[test]
