@@ -55,6 +55,8 @@ const SLOT_STEP: Duration = Duration::from_millis(500);
 /// How long a postponed migration sleeps between catch-ups: COMPLETE ends the
 /// wait at once, so the step only paces how often captured changes are applied.
 const POSTPONED_STEP: Duration = Duration::from_millis(200);
+/// How often changes are applied while a checksum reads.
+const APPLY_DURING_CHECKSUM: Duration = Duration::from_millis(200);
 /// Verify rounds (checksum, recopy what differs) before giving up.
 const MAX_VERIFY_ROUNDS: u32 = 3;
 /// Backoff between cut-over attempts, doubling up to the cap.
@@ -714,14 +716,29 @@ async fn checksum_round(
     );
     // Bigger ranges than copy chunks: a checksum only reads.
     let chunk = (s.copier.chunk_rows * 4).max(10_000);
-    let differ = verify::differing_ranges(
-        &mut snapshot,
-        &mut shadow_snapshot,
-        &s.mapping,
-        &s.shadow_key,
-        chunk,
-    )
-    .await?;
+    let (mapping, shadow_key) = (s.mapping.clone(), s.shadow_key.clone());
+    // Changes keep being applied while the checksum reads (it takes seconds
+    // on a big table): left for after it, they were applied in one burst
+    // that filled the redo log and stalled every writer for 390 ms (seen
+    // twice in the gentle benchmark, just before the cut-over).
+    let differ = {
+        let checksum = verify::differing_ranges(
+            &mut snapshot,
+            &mut shadow_snapshot,
+            &mapping,
+            &shadow_key,
+            chunk,
+        );
+        tokio::pin!(checksum);
+        loop {
+            tokio::select! {
+                differ = &mut checksum => break differ?,
+                () = tokio::time::sleep(APPLY_DURING_CHECKSUM) => {
+                    apply_pending(s, changes).await?;
+                }
+            }
+        }
+    };
     for mut c in [snapshot, shadow_snapshot] {
         let _ = c.query_drop("COMMIT").await;
         let _ = c.disconnect().await;
