@@ -62,14 +62,9 @@ pub async fn apply(
 ) -> Result<Vec<KeyTuple>, MigrateError> {
     let mut later = Vec::new();
     for batch in keys.chunks(BATCH_KEYS) {
-        let mut refs: Vec<&KeyTuple> = batch.iter().collect();
-        if in_transaction {
-            let (free, locked) = committed_keys(conn, &m.source, refs).await?;
-            later.extend(locked.into_iter().cloned());
-            refs = free;
-            if refs.is_empty() {
-                continue;
-            }
+        let refs = ready_keys(conn, &m.source, batch, in_transaction, &mut later).await?;
+        if refs.is_empty() {
+            continue;
         }
         let delete = format!(
             "DELETE FROM {} WHERE {}",
@@ -105,10 +100,29 @@ pub async fn apply(
     Ok(later)
 }
 
+/// The keys of `batch` to apply now: outside a freeze (`in_transaction`)
+/// those whose rows no transaction holds, the others pushed onto `later`;
+/// under one, all of them.
+pub(super) async fn ready_keys<'k>(
+    conn: &mut Conn,
+    source: &Table,
+    batch: &'k [KeyTuple],
+    in_transaction: bool,
+    later: &mut Vec<KeyTuple>,
+) -> Result<Vec<&'k KeyTuple>, MigrateError> {
+    let refs: Vec<&KeyTuple> = batch.iter().collect();
+    if !in_transaction {
+        return Ok(refs);
+    }
+    let (free, locked) = committed_keys(conn, source, refs).await?;
+    later.extend(locked.into_iter().cloned());
+    Ok(free)
+}
+
 /// Splits `keys` into those whose rows no transaction holds (every change
 /// to them is committed) and those whose rows one does, halving a batch
 /// that met a lock until the locked keys stand alone.
-pub(super) async fn committed_keys<'k>(
+async fn committed_keys<'k>(
     conn: &mut Conn,
     source: &Table,
     keys: Vec<&'k KeyTuple>,

@@ -33,7 +33,7 @@ use mysql_async::Conn;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::apply::{committed_keys, run_batch, with_cascaded};
+use super::apply::{ready_keys, run_batch, with_cascaded};
 use super::binlog::{Capture, Changes};
 use super::conn::{connect, engine_conn};
 use super::cutover::{self, FreezeContext, SwapOutcome};
@@ -370,14 +370,9 @@ pub async fn merge(
         .join(", ");
     let mut later = Vec::new();
     for batch in keys.chunks(BATCH_KEYS) {
-        let mut refs: Vec<&KeyTuple> = batch.iter().collect();
-        if in_transaction {
-            let (free, locked) = committed_keys(conn, &m.source, refs).await?;
-            later.extend(locked.into_iter().cloned());
-            refs = free;
-            if refs.is_empty() {
-                continue;
-            }
+        let refs = ready_keys(conn, &m.source, batch, in_transaction, &mut later).await?;
+        if refs.is_empty() {
+            continue;
         }
         let delete = format!(
             "DELETE FROM {kept} WHERE {} AND NOT EXISTS (SELECT 1 FROM {live} WHERE {join})",
