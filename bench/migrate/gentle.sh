@@ -45,24 +45,7 @@ UNDO="DROP COLUMN note, MODIFY k INT NOT NULL DEFAULT '0'"
 APP_USER=app APP_PASSWORD=app_pw DB=app
 ADMIN_USER=tern_admin ADMIN_PASSWORD=tern_admin_pw
 
-pids=()
-stop_all() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  pids=()
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_all
-  restore_writeback
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 if [ "$BUILD" = 1 ]; then
   log "building (cargo build --release -p tern -p tern-tests --bins)"

@@ -52,3 +52,27 @@ restore_writeback() {
 writeback_line() {
   echo "writeback: ${WRITEBACK:-smooth} (vm.dirty_expire_centisecs=$(sysctl -n vm.dirty_expire_centisecs), vm.dirty_writeback_centisecs=$(sysctl -n vm.dirty_writeback_centisecs))"
 }
+
+# Background processes a run started (servers, Tern, writers): stop_all
+# stops them newest first; stop_on_exit does that, and puts the kernel's
+# writeback back, however the script ends.
+pids=()
+stop_all() {
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+  pids=()
+}
+cleanup_at_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_all
+  restore_writeback
+  exit "$rc"
+}
+stop_on_exit() {
+  trap cleanup_at_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -47,20 +47,7 @@ case_spec() {
   esac
 }
 
-pids=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  restore_writeback
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 if [ "$BUILD" = 1 ]; then
   log "building (cargo build --release -p tern -p tern-tests --bins)"

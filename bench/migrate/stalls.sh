@@ -34,20 +34,7 @@ OUT="$ROOT/bench/out/stalls-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 DB=app
 
-pids=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  restore_writeback
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 smooth_writeback
 
