@@ -8,6 +8,10 @@
 #   alter     the writers while a COPY-only change runs through Tern
 #             (MODIFY k BIGINT NULL, ADD COLUMN ...; MariaDB cannot do it in
 #             place), undone natively afterwards, outside the measurement
+#   capture   (only if PHASES names it) the writers while the same ALTER,
+#             run postponed, waits after its copy before the cut-over,
+#             BASELINE_S seconds from the moment it waits: what applying every
+#             write to the shadow costs without a copy
 # The server keeps MariaDB's default 96 MiB redo log (REDO_LOG) and a 1 GiB
 # buffer pool. Prints per run: writes/s, errors, p50/p99/p99.9/worst latency
 # of the writes through Tern and of the direct writer, writes over 50 ms, the
@@ -19,6 +23,7 @@
 # Variables: ROWS (1000000), REPS (2), BASELINE_S (60), WARMUP_S (5),
 # REDO_LOG (96M), BUFFER_POOL (1G), BUILD (1), PRIMITIVE (1), TERN_ARGS, BIN (target/release),
 # RATE (0: unthrottled; else steps per second across the seven writers),
+# PHASES ("baseline alter"; each rep runs these in order),
 # WRITEBACK (smooth | machine).
 #
 # WRITEBACK=smooth, the default, smooths the kernel's page-cache writeback
@@ -37,6 +42,7 @@ REDO_LOG="${REDO_LOG:-96M}"
 BUFFER_POOL="${BUFFER_POOL:-1G}"
 BUILD="${BUILD:-1}"
 PRIMITIVE="${PRIMITIVE:-1}"
+PHASES="${PHASES:-baseline alter}"
 OUT="$ROOT/bench/out/gentle-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 CHANGE="MODIFY k BIGINT NULL, ADD COLUMN note VARCHAR(32) NOT NULL DEFAULT ''"
@@ -84,8 +90,15 @@ reset_table() {
   replica_caught_up
 }
 
+tern_sql() {
+  mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" -N -B --comments "$DB" -e "$1"
+}
+tern_admin() {
+  mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$ADMIN_USER" -p"$ADMIN_PASSWORD" -N -B "$DB" -e "$1"
+}
+
 for ((rep = 1; rep <= REPS; rep++)); do
-  for phase in baseline alter; do
+  for phase in $PHASES; do
     run="$phase-$rep"
     log "== $run"
     rm -f "$OUT/$run.stop"
@@ -98,6 +111,23 @@ for ((rep = 1; rep <= REPS; rep++)); do
     hold=""
     if [ "$phase" = baseline ]; then
       sleep "$BASELINE_S"
+    elif [ "$phase" = capture ]; then
+      # The change capture alone, at its full cost: the ALTER runs postponed,
+      # so once its copy and verify are done it waits before the cut-over and
+      # applies every write to the table to the whole shadow. Measured from
+      # then for BASELINE_S, then cancelled.
+      id="$(tern_sql "/* tern:async tern:postpone */ ALTER TABLE sbtest1 $CHANGE")" ||
+        die "$run: the ALTER failed"
+      waited=0
+      until [ "$(tern_admin 'SHOW TERN MIGRATIONS' | awk -F'\t' -v id="$id" '$1 == id { print $4 }')" = postponed ]; do
+        sleep 1
+        waited=$((waited + 1))
+        [ "$waited" -lt 1800 ] || die "$run: migration $id never reached postponed"
+      done
+      log "$run: migration $id copied, waiting before its cut-over; measuring"
+      t0="$(now_ms)"
+      sleep "$BASELINE_S"
+      tern_admin "TERN CANCEL $id" >/dev/null || die "$run: TERN CANCEL $id failed"
     else
       mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" "$DB" \
         -e "ALTER TABLE sbtest1 $CHANGE" >"$OUT/$run.alter" 2>&1 ||

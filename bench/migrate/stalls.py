@@ -14,7 +14,29 @@ import time
 import pymysql
 
 STATUS = ["Innodb_checkpoint_age", "Innodb_checkpoint_max_age", "Threads_running",
-          "Innodb_buffer_pool_pages_dirty", "Innodb_history_list_length"]
+          "Innodb_buffer_pool_pages_dirty", "Innodb_history_list_length",
+          "Innodb_buffer_pool_pages_flushed", "Innodb_data_written", "Innodb_os_log_written",
+          "Innodb_data_pending_writes", "Innodb_data_pending_fsyncs", "Innodb_log_waits"]
+# The kernel's side of the same moments: page cache waiting for writeback,
+# and the block device's requests in flight and sectors written.
+KERNEL = ["Dirty", "Writeback", "inflight", "sectors_written"]
+
+
+def kernel_sample():
+    values = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            name, rest = line.split(":", 1)
+            if name in ("Dirty", "Writeback"):
+                values[name] = rest.split()[0]
+    for dev in sorted(os.listdir("/sys/block")):
+        if dev.startswith(("loop", "zram", "ram")):
+            continue
+        fields = open("/sys/block/%s/stat" % dev).read().split()
+        values["inflight"] = fields[8]
+        values["sectors_written"] = fields[6]
+        break
+    return values
 SLOW_MS = 50.0
 
 
@@ -38,13 +60,15 @@ def sample(port, out, seconds):
                            autocommit=True)
     names = ",".join("'%s'" % n for n in STATUS)
     with open(os.path.join(out, "status.csv"), "w") as f:
-        f.write("t," + ",".join(STATUS) + "\n")
+        f.write("t," + ",".join(STATUS + KERNEL) + "\n")
         with conn.cursor() as cur:
             while time.time() < end:
                 t = time.time()
                 cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % names)
                 values = dict(cur.fetchall())
-                f.write("%.3f," % t + ",".join(str(values.get(n, "")) for n in STATUS) + "\n")
+                values.update(kernel_sample())
+                f.write("%.3f," % t + ",".join(str(values.get(n, "")) for n in STATUS + KERNEL)
+                        + "\n")
                 time.sleep(max(0.0, 0.1 - (time.time() - t)))
     probe.join()
     with open(os.path.join(out, "disk.csv"), "w") as f:
