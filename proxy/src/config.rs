@@ -230,7 +230,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TERN_MIGRATION_MAX_WRITE_MS")]
     pub migration_max_write_ms: Option<u64>,
     /// The copy slows down while InnoDB's checkpoint age exceeds this percentage
-    /// of its capacity (redo log pressure); 0 turns the signal off [default: 75].
+    /// of its capacity (redo log pressure); 0 turns the signal off [default: 85].
     #[arg(long, env = "TERN_MIGRATION_MAX_CHECKPOINT_AGE_PCT")]
     pub migration_max_checkpoint_age_pct: Option<f64>,
     /// The copy slows down while InnoDB's history list is longer than this;
