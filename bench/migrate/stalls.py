@@ -17,9 +17,10 @@ STATUS = ["Innodb_checkpoint_age", "Innodb_checkpoint_max_age", "Threads_running
           "Innodb_buffer_pool_pages_dirty", "Innodb_history_list_length",
           "Innodb_buffer_pool_pages_flushed", "Innodb_data_written", "Innodb_os_log_written",
           "Innodb_data_pending_writes", "Innodb_data_pending_fsyncs", "Innodb_log_waits"]
-# The kernel's side of the same moments: page cache waiting for writeback,
-# and the block device's requests in flight and sectors written.
-KERNEL = ["Dirty", "Writeback", "inflight", "sectors_written"]
+# Beside the server's status: the kernel's side of the same moments (page
+# cache waiting for writeback, the block device's requests in flight and
+# sectors written) and the binlog file, whose rotation every commit waits for.
+OTHER = ["Dirty", "Writeback", "inflight", "sectors_written", "binlog_file"]
 
 
 def kernel_sample():
@@ -60,14 +61,18 @@ def sample(port, out, seconds):
                            autocommit=True)
     names = ",".join("'%s'" % n for n in STATUS)
     with open(os.path.join(out, "status.csv"), "w") as f:
-        f.write("t," + ",".join(STATUS + KERNEL) + "\n")
+        f.write("t," + ",".join(STATUS + OTHER) + "\n")
         with conn.cursor() as cur:
             while time.time() < end:
                 t = time.time()
                 cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % names)
                 values = dict(cur.fetchall())
                 values.update(kernel_sample())
-                f.write("%.3f," % t + ",".join(str(values.get(n, "")) for n in STATUS + KERNEL)
+                # A binlog rotation makes every commit wait for the new file.
+                cur.execute("SHOW MASTER STATUS")
+                status_row = cur.fetchone()
+                values["binlog_file"] = status_row[0] if status_row else ""
+                f.write("%.3f," % t + ",".join(str(values.get(n, "")) for n in STATUS + OTHER)
                         + "\n")
                 time.sleep(max(0.0, 0.1 - (time.time() - t)))
     probe.join()
