@@ -106,11 +106,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
       --user "$APP_USER" --password "$APP_PASSWORD" --database "$DB" --rows "$ROWS" \
       --rate "${RATE:-0}" --stop-file "$OUT/$run.stop" --out "$OUT/$run.csv" &
     writers=$!
-    sleep "$WARMUP_S"
+    pids+=("$writers")
+    interruptible sleep "$WARMUP_S"
     t0="$(now_ms)"
     hold=""
     if [ "$phase" = baseline ]; then
-      sleep "$BASELINE_S"
+      interruptible sleep "$BASELINE_S"
     elif [ "$phase" = capture ]; then
       # The change capture alone, at its full cost: the ALTER runs postponed,
       # so once its copy and verify are done it waits before the cut-over and
@@ -126,16 +127,17 @@ for ((rep = 1; rep <= REPS; rep++)); do
       done
       log "$run: migration $id copied, waiting before its cut-over; measuring"
       t0="$(now_ms)"
-      sleep "$BASELINE_S"
+      interruptible sleep "$BASELINE_S"
       tern_admin "TERN CANCEL $id" >/dev/null || die "$run: TERN CANCEL $id failed"
     else
-      mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" "$DB" \
+      interruptible mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" "$DB" \
         -e "ALTER TABLE sbtest1 $CHANGE" >"$OUT/$run.alter" 2>&1 ||
         die "$run: the ALTER failed: $(cat "$OUT/$run.alter")"
     fi
     t1="$(now_ms)"
     touch "$OUT/$run.stop"
     wait "$writers" || die "$run: writers failed"
+    forget "$writers"
     if [ "$phase" = alter ]; then
       hold="$(mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" -B \
         -e 'SHOW TERN MIGRATIONS' | awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "last_hold_ms") c = i } END { print $c }')"

@@ -64,6 +64,26 @@ stop_all() {
   done
   pids=()
 }
+# Takes a process out of the list once the run has waited for it itself, so
+# a later stop_all never signals a reused pid.
+forget() {
+  local keep=() p
+  for p in "${pids[@]}"; do
+    [ "$p" = "$1" ] || keep+=("$p")
+  done
+  pids=("${keep[@]}")
+}
+# Runs a command in the background and waits for it: bash runs a signal's
+# trap only once a foreground command returns, so an interrupted run would
+# otherwise keep its servers until a long ALTER or sleep ended by itself.
+interruptible() {
+  "$@" &
+  local pid=$! rc=0
+  pids+=("$pid")
+  wait "$pid" || rc=$?
+  forget "$pid"
+  return "$rc"
+}
 cleanup_at_exit() {
   local rc=$?
   trap - EXIT INT TERM
