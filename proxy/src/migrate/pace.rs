@@ -375,8 +375,10 @@ impl Pace {
         }
         if let Some(s) = server {
             judged = true;
-            let age = s.checkpoint_age_pct();
-            if let Some(age) = age.filter(|_| limits.max_checkpoint_age_pct > 0.0) {
+            let age = s
+                .checkpoint_age_pct()
+                .filter(|_| limits.max_checkpoint_age_pct > 0.0);
+            if let Some(age) = age {
                 readings.push(Reading {
                     signal: "checkpoint_age",
                     value: age,
