@@ -130,8 +130,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
       interruptible sleep "$BASELINE_S"
       tern_admin "TERN CANCEL $id" >/dev/null || die "$run: TERN CANCEL $id failed"
     else
-      interruptible mariadb --no-defaults -h 127.0.0.1 -P "$tern_port" -u "$APP_USER" -p"$APP_PASSWORD" "$DB" \
-        -e "ALTER TABLE sbtest1 $CHANGE" >"$OUT/$run.alter" 2>&1 ||
+      interruptible tern_sql "ALTER TABLE sbtest1 $CHANGE" >"$OUT/$run.alter" 2>&1 ||
         die "$run: the ALTER failed: $(cat "$OUT/$run.alter")"
     fi
     t1="$(now_ms)"

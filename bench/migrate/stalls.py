@@ -19,8 +19,9 @@ STATUS = ["Innodb_checkpoint_age", "Innodb_checkpoint_max_age", "Threads_running
           "Innodb_data_pending_writes", "Innodb_data_pending_fsyncs", "Innodb_log_waits"]
 # Beside the server's status: the kernel's side of the same moments (page
 # cache waiting for writeback, the block device's requests in flight and
-# sectors written) and the binlog file, whose rotation every commit waits for.
+# sectors written) and the binlog file, to place a rotation among them.
 OTHER = ["Dirty", "Writeback", "inflight", "sectors_written", "binlog_file"]
+SLOW_MS = 50.0
 
 
 def kernel_sample():
@@ -38,7 +39,6 @@ def kernel_sample():
         values["sectors_written"] = fields[6]
         break
     return values
-SLOW_MS = 50.0
 
 
 def sample(port, out, seconds):
@@ -68,7 +68,6 @@ def sample(port, out, seconds):
                 cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)" % names)
                 values = dict(cur.fetchall())
                 values.update(kernel_sample())
-                # A binlog rotation makes every commit wait for the new file.
                 cur.execute("SHOW MASTER STATUS")
                 status_row = cur.fetchone()
                 values["binlog_file"] = status_row[0] if status_row else ""
