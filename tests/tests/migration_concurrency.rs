@@ -181,8 +181,11 @@ async fn two_slots_copy_two_tables_at_once() -> Result<()> {
         "/* tern:async */ ALTER TABLE tb MODIFY v BIGINT NOT NULL",
     )
     .await?;
-    let deadline = Instant::now() + STATE_BOUND;
+    let started = Instant::now();
+    let deadline = started + STATE_BOUND;
     let mut both_copying = false;
+    // What the polls saw, each change once, for the failure message.
+    let mut observed: Vec<(Duration, String)> = Vec::new();
     while Instant::now() < deadline {
         let ra = migration_row(&mut c, a).await?;
         let rb = migration_row(&mut c, b).await?;
@@ -192,11 +195,24 @@ async fn two_slots_copy_two_tables_at_once() -> Result<()> {
                 "a migration waits for a slot with two slots: {r:?}"
             );
         }
+        // Not `rows_copied < rows_total`: the total is the server's row
+        // estimate until the copy passes it, then the rows copied so far.
         let copying = |r: &[Option<String>]| {
             let copied: u64 = column(r, COL_ROWS_COPIED).parse().unwrap_or(0);
-            let total: u64 = column(r, COL_ROWS_TOTAL).parse().unwrap_or(0);
-            column(r, COL_STATE) == "copying" && copied > 0 && copied < total
+            column(r, COL_STATE) == "copying" && copied > 0
         };
+        let seen = format!(
+            "a {} {}/{}, b {} {}/{}",
+            column(&ra, COL_STATE),
+            column(&ra, COL_ROWS_COPIED),
+            column(&ra, COL_ROWS_TOTAL),
+            column(&rb, COL_STATE),
+            column(&rb, COL_ROWS_COPIED),
+            column(&rb, COL_ROWS_TOTAL),
+        );
+        if observed.last().map(|(_, last)| last) != Some(&seen) {
+            observed.push((started.elapsed(), seen));
+        }
         if copying(&ra) && copying(&rb) {
             both_copying = true;
             break;
@@ -206,7 +222,19 @@ async fn two_slots_copy_two_tables_at_once() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    ensure!(both_copying, "never saw both copies under way at once");
+    ensure!(
+        both_copying,
+        "never saw both copies under way at once; the last polls saw:\n{}\n{}",
+        observed
+            .iter()
+            .rev()
+            .take(40)
+            .rev()
+            .map(|(at, seen)| format!("{at:?} {seen}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        s.tern.log_tail()
+    );
     for id in [a, b] {
         wait_for_state(&mut c, id, "done", STATE_BOUND).await?;
     }
