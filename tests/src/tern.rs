@@ -24,14 +24,17 @@ use crate::{scratch, sql, target_dir, workspace_root};
 /// trip to each backend; 30 s covers a debug build on a loaded 2-core machine.
 pub const TERN_START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Attempts with a fresh port when another process took the one picked for the proxy.
-const PORT_ATTEMPTS: usize = 5;
-
 /// Lines of the proxy's log quoted in an error.
 const LOG_TAIL_LINES: usize = 60;
 
 /// What the proxy prints once its listener is bound.
 const LISTENING_MARKER: &str = "listening on ";
+
+/// What the proxy prints once its HTTP endpoint is bound.
+const HTTP_MARKER: &str = "http endpoint on ";
+
+/// How long the HTTP endpoint gets after the proxy listens.
+const HTTP_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running `tern serve`. Dropping it kills the proxy.
 pub struct TernProcess {
@@ -44,54 +47,40 @@ pub struct TernProcess {
 }
 
 impl TernProcess {
-    /// `tern serve` on a free port in front of `cluster`, logging in to the backends as the
-    /// admin user, with `extra_args` appended.
+    /// `tern serve` on a port the kernel picks (`--listen 127.0.0.1:0`, learned from the
+    /// `listening on` line, so no other process can take it between picking and binding) in
+    /// front of `cluster`, logging in to the backends as the admin user, with `extra_args`
+    /// appended.
     pub fn start(cluster: &Cluster, extra_args: &[&str]) -> Result<TernProcess> {
-        let mut attempt = 1;
-        loop {
-            let port = process::free_port().context("picking a free port for tern")?;
-            let mut args: Vec<String> = vec![
-                "serve".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{port}"),
-                "--primary".into(),
-                cluster.primary().addr(),
-            ];
-            for replica in cluster.replicas() {
-                args.push("--replica".into());
-                args.push(replica.addr());
-            }
-            args.extend(
-                [
-                    "--admin-user",
-                    ADMIN_USER,
-                    "--admin-password",
-                    ADMIN_PASSWORD,
-                ]
-                .iter()
-                .chain(extra_args)
-                .map(|arg| (*arg).to_owned()),
-            );
-            match Self::launch(args) {
-                Err(StartError::PortTaken(_)) if attempt < PORT_ATTEMPTS => attempt += 1,
-                Err(StartError::PortTaken(error)) | Err(StartError::Failed(error)) => {
-                    return Err(error)
-                }
-                Ok(tern) => return Ok(tern),
-            }
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--primary".into(),
+            cluster.primary().addr(),
+        ];
+        for replica in cluster.replicas() {
+            args.push("--replica".into());
+            args.push(replica.addr());
         }
+        args.extend(
+            [
+                "--admin-user",
+                ADMIN_USER,
+                "--admin-password",
+                ADMIN_PASSWORD,
+            ]
+            .iter()
+            .chain(extra_args)
+            .map(|arg| (*arg).to_owned()),
+        );
+        Self::start_with(args)
     }
 
     /// `tern` with exactly `args` (starting with the subcommand), for tests that need the whole
     /// command line, such as pointing the proxy at a dead primary. The port is taken from
     /// `--listen`, or else from the address in the `listening on` line.
     pub fn start_with(args: Vec<String>) -> Result<TernProcess> {
-        Self::launch(args).map_err(|error| match error {
-            StartError::PortTaken(error) | StartError::Failed(error) => error,
-        })
-    }
-
-    fn launch(args: Vec<String>) -> Result<TernProcess, StartError> {
         let binary = tern_binary()?;
         let dir = scratch::owned_tempdir("tern").context("creating a directory for tern's log")?;
         let log = dir.path().join("tern.log");
@@ -110,7 +99,10 @@ impl TernProcess {
             .stderr(open_log()?)
             // Colour codes would split the `listening on` line and clutter the log.
             .env("NO_COLOR", "1")
-            .env("RUST_BACKTRACE", "1");
+            .env("RUST_BACKTRACE", "1")
+            // A backtrace on the error `main` returns would push the error itself out of
+            // the log tail a failing test quotes; panics keep theirs.
+            .env("RUST_LIB_BACKTRACE", "0");
         let child = process::spawn_tied(command)
             .with_context(|| format!("starting {}", binary.display()))?;
         let pid = child.id();
@@ -128,7 +120,7 @@ impl TernProcess {
         Ok(tern)
     }
 
-    fn await_listening(&mut self, args: &[String], timeout: Duration) -> Result<(), StartError> {
+    fn await_listening(&mut self, args: &[String], timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             let log = self.log_contents();
@@ -147,27 +139,21 @@ impl TernProcess {
             }
             let exited = match self.child().as_mut() {
                 Some(child) => child.try_wait().context("checking on tern")?,
-                None => return Err(anyhow!("tern was stopped while starting").into()),
+                None => bail!("tern was stopped while starting"),
             };
             if let Some(status) = exited {
-                let error = anyhow!(
+                bail!(
                     "tern {} exited with {status} while starting; log:\n{}",
                     args.join(" "),
                     self.log_tail()
                 );
-                let lower = log.to_ascii_lowercase();
-                if lower.contains("address already in use") || lower.contains("addrinuse") {
-                    return Err(StartError::PortTaken(error));
-                }
-                return Err(error.into());
             }
             if Instant::now() >= deadline {
-                return Err(anyhow!(
+                bail!(
                     "tern {} did not listen within {timeout:?}; log:\n{}",
                     args.join(" "),
                     self.log_tail()
-                )
-                .into());
+                );
             }
             thread::sleep(POLL_INTERVAL);
         }
@@ -230,6 +216,17 @@ impl TernProcess {
         process::tail(&self.log, LOG_TAIL_LINES)
     }
 
+    /// The address of the HTTP endpoint (`--http`, e.g. `127.0.0.1:0` for one the kernel
+    /// picks), once the proxy says it listens there.
+    pub fn http_addr(&self) -> Result<String> {
+        self.wait_for_log(HTTP_MARKER, HTTP_START_TIMEOUT)?;
+        let log = self.log_contents();
+        log.lines()
+            .find_map(|line| addr_after(line, HTTP_MARKER))
+            .map(|addr| addr.to_string())
+            .ok_or_else(|| anyhow!("tern's `{HTTP_MARKER}` line names no address"))
+    }
+
     /// Waits until the log contains `needle`, e.g. a line a test expects the proxy to print.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
@@ -256,18 +253,6 @@ impl Drop for TernProcess {
             // Nothing useful to do with a failure here.
             let _ = process::kill_and_reap(&mut child);
         }
-    }
-}
-
-enum StartError {
-    /// The proxy exited because another process holds the port it was given.
-    PortTaken(anyhow::Error),
-    Failed(anyhow::Error),
-}
-
-impl From<anyhow::Error> for StartError {
-    fn from(error: anyhow::Error) -> Self {
-        StartError::Failed(error)
     }
 }
 
@@ -328,10 +313,14 @@ fn listen_port(args: &[String]) -> Option<u16> {
 
 /// The port of the first `IP:PORT` after the marker in a `listening on` line.
 fn port_in_line(line: &str) -> Option<u16> {
-    let (_, rest) = line.split_once(LISTENING_MARKER)?;
+    addr_after(line, LISTENING_MARKER).map(|addr| addr.port())
+}
+
+/// The first `IP:PORT` after `marker` in `line`.
+fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once(marker)?;
     rest.split(|c: char| c.is_whitespace() || matches!(c, ',' | '"' | '\'' | '='))
         .find_map(|word| word.parse::<SocketAddr>().ok())
-        .map(|addr| addr.port())
 }
 
 #[cfg(test)]
@@ -369,6 +358,21 @@ mod tests {
         assert_eq!(
             port_in_line("INFO listening on [::1]:6033, ready"),
             Some(6033)
+        );
+    }
+
+    #[test]
+    fn addr_after_reads_the_http_line() {
+        assert_eq!(
+            addr_after(
+                "INFO tern::admin::http: http endpoint on 127.0.0.1:45678 addr=127.0.0.1:45678",
+                HTTP_MARKER
+            ),
+            "127.0.0.1:45678".parse().ok()
+        );
+        assert_eq!(
+            addr_after("INFO listening on 127.0.0.1:1", HTTP_MARKER),
+            None
         );
     }
 }

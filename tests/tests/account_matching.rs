@@ -458,11 +458,10 @@ async fn client_refused_when_tern_would_land_on_another_account() -> Result<()> 
     }
     let s = Setup::start(0, &[])?;
     // Dual-stack: IPv4 clients arrive as ::ffff:127.0.0.x.
-    let port = tern_tests::process::free_port()?;
     let dual = TernProcess::start_with(vec![
         "serve".into(),
         "--listen".into(),
-        format!("[::]:{port}"),
+        "[::]:0".into(),
         "--primary".into(),
         s.cluster.primary().addr(),
         "--admin-user".into(),

@@ -11,11 +11,7 @@ use mysql_async::prelude::Queryable;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_api_health_and_status_page() -> Result<()> {
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
-    let s = Setup::start(1, &["--http", &http])?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+    let (s, http) = Setup::start_with_http(1, &[])?;
     let mut c = s.app_via_tern().await?;
     c.query_drop("CREATE TABLE hm (id INT PRIMARY KEY, v INT NOT NULL)")
         .await?;
@@ -116,22 +112,16 @@ fn shown_progress(dom: &str, id: u64) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_page_shows_migration_progress_advancing_in_chromium() -> Result<()> {
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
     // Slow chunks, and no lag throttling: a busy test machine must not stop the copy.
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             "--migration-chunk-ms",
             "5",
             "--migration-max-lag-ms",
             "600000",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(
@@ -193,21 +183,15 @@ fn chart_points(dom: &str, chart: &str, series: &str) -> Option<Vec<(f64, f64)>>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_page_charts_render_and_move_in_chromium() -> Result<()> {
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             "--migration-chunk-ms",
             "5",
             "--migration-max-lag-ms",
             "600000",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(

@@ -199,9 +199,7 @@ fn is_err(a: &Answer, want: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() -> Result<()> {
-    let port = tern_tests::process::free_port()?;
-    let http = format!("127.0.0.1:{port}");
-    let s = Setup::start(0, &["--http", &http])?;
+    let (s, http) = Setup::start_with_http(0, &[])?;
     let mut sides = Sides::open(&s).await?;
 
     // Neither a PRIMARY KEY nor a NOT NULL UNIQUE key, MyISAM (used to be ERROR 1846).

@@ -56,7 +56,7 @@ async fn rules_reject_route_and_reload_on_sighup() -> Result<()> {
     let tern = tern_tests::tern::TernProcess::start_with(vec![
         "serve".into(),
         "--listen".into(),
-        format!("127.0.0.1:{}", tern_tests::process::free_port()?),
+        "127.0.0.1:0".into(),
         "--primary".into(),
         cluster.primary().addr(),
         "--replica".into(),

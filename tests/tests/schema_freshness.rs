@@ -134,12 +134,9 @@ async fn replica_lacks(replica: &mut Conn, column: &str) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn column_added_through_tern_is_never_an_unknown_column_on_a_lagging_replica() -> Result<()> {
-    let http = format!("127.0.0.1:{}", tern_tests::process::free_port()?);
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             // The delayed replica stays in the rotation, and the copy does
             // not wait for it.
             "--max-replica-lag-ms",
@@ -148,8 +145,6 @@ async fn column_added_through_tern_is_never_an_unknown_column_on_a_lagging_repli
             "600000",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(
@@ -272,20 +267,15 @@ async fn column_added_through_tern_is_never_an_unknown_column_on_a_lagging_repli
 /// recorded when the migration ends, and reads after that wait for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_alter_is_recorded_when_its_migration_ends() -> Result<()> {
-    let http = format!("127.0.0.1:{}", tern_tests::process::free_port()?);
-    let s = Setup::start(
+    let (s, http) = Setup::start_with_http(
         1,
         &[
-            "--http",
-            &http,
             "--max-replica-lag-ms",
             "600000",
             "--migration-max-lag-ms",
             "600000",
         ],
     )?;
-    s.tern
-        .wait_for_log("http endpoint on", Duration::from_secs(10))?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(

@@ -57,6 +57,8 @@ pub async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> std::io::Result<()>
         .route("/healthz", get(healthz))
         .with_state(Endpoint { shared, history });
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The bound address, so that `--http 127.0.0.1:0` says which port it got.
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(%addr, "http endpoint on {addr}");
     axum::serve(listener, app).await
 }

@@ -36,15 +36,13 @@ impl Setup {
         Ok(Setup { tern, cluster })
     }
 
-    /// [`Setup::start`] with Tern's HTTP endpoint on a free port, once it
-    /// listens; returns its address too.
+    /// [`Setup::start`] with Tern's HTTP endpoint on a port the kernel picks,
+    /// once it listens; returns its address too.
     pub fn start_with_http(replicas: usize, extra_args: &[&str]) -> Result<(Setup, String)> {
-        let http = format!("127.0.0.1:{}", tern_tests::process::free_port()?);
-        let mut args = vec!["--http", http.as_str()];
+        let mut args = vec!["--http", "127.0.0.1:0"];
         args.extend_from_slice(extra_args);
         let s = Setup::start(replicas, &args)?;
-        s.tern
-            .wait_for_log("http endpoint on", Duration::from_secs(10))?;
+        let http = s.tern.http_addr()?;
         Ok((s, http))
     }
 
@@ -262,12 +260,18 @@ impl RawClient {
     }
 
     pub async fn read(&mut self) -> Result<Packet> {
+        self.read_within(RAW_READ_TIMEOUT).await
+    }
+
+    /// [`RawClient::read`] with its own bound, for an answer that takes a
+    /// while by design (the end of an online ALTER).
+    pub async fn read_within(&mut self, bound: Duration) -> Result<Packet> {
         let p = tokio::time::timeout(
-            RAW_READ_TIMEOUT,
+            bound,
             self.reader.read_packet(&mut self.stream, None, 1 << 30),
         )
         .await
-        .context("timed out reading a packet")??;
+        .with_context(|| format!("timed out reading a packet after {bound:?}"))??;
         Ok(p)
     }
 
@@ -388,4 +392,27 @@ pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
         .context("no status")?
         .parse()?;
     Ok((status, body.to_string()))
+}
+
+/// Waits until the primary runs `prefix...` for an `app` session (seen by
+/// `admin`, a direct connection), so that a KILL or a disconnect finds the
+/// statement running instead of racing its start.
+pub async fn await_running(admin: &mut Conn, prefix: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let n: Option<u64> = admin
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE USER = ? AND INFO LIKE CONCAT(?, '%')",
+                (APP_USER, prefix),
+            )
+            .await?;
+        if n.unwrap_or(0) > 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the primary never ran {prefix}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
