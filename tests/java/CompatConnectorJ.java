@@ -67,9 +67,10 @@ public class CompatConnectorJ {
         return v.getClass().getSimpleName() + ":" + v;
     }
 
-    // Runs SELECT SLEEP(5) on `c` and cancels it from another thread once the
+    // Runs SELECT SLEEP(30) on `c` and cancels it from another thread once the
     // primary shows it running (or after 3 s if it never shows there, which is
-    // the case when Tern runs the read on a replica).
+    // the case when Tern runs the read on a replica). The sleep is long so that
+    // a slow machine still cancels it before it ends by itself.
     static void cancelSleep(Connection c, String url, String what) throws Exception {
         try (Statement st = c.createStatement();
              Connection watcher = DriverManager.getConnection(url, user, password)) {
@@ -78,7 +79,7 @@ public class CompatConnectorJ {
             Thread canceller = new Thread(() -> {
                 try (PreparedStatement running = watcher.prepareStatement(
                         "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
-                            + " WHERE INFO = 'SELECT SLEEP(5) AS s'")) {
+                            + " WHERE INFO = 'SELECT SLEEP(30) AS s'")) {
                     for (int i = 0; i < 30; i++) {
                         try (ResultSet rs = running.executeQuery()) {
                             rs.next();
@@ -96,7 +97,7 @@ public class CompatConnectorJ {
                 }
             });
             canceller.start();
-            try (ResultSet rs = st.executeQuery("SELECT SLEEP(5) AS s")) {
+            try (ResultSet rs = st.executeQuery("SELECT SLEEP(30) AS s")) {
                 rows(what + ": not cancelled", rs);
             } catch (SQLException e) {
                 error(what, e);

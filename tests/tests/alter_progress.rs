@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use anyhow::{bail, ensure, Result};
 use common::{RawClient, Setup};
 use tern::protocol::framing::Packet;
@@ -33,11 +35,15 @@ fn report(p: &Packet) -> Option<(u8, u8, f64, String)> {
 
 /// Sends `sql` and reads the answer up to its first packet that is not a
 /// progress report; returns the reports and that packet.
+/// Bound on one online ALTER of the test table, copy included.
+const ALTER_BOUND: Duration = Duration::from_secs(180);
+
 async fn query_with_progress(c: &mut RawClient, sql: &str) -> Result<(Vec<Packet>, Packet)> {
     c.send(0, &common::com_query(sql)).await?;
     let mut reports = Vec::new();
     loop {
-        let p = c.read().await?;
+        // A client that asked for no reports hears nothing until the copy ends.
+        let p = c.read_within(ALTER_BOUND).await?;
         if is_progress_report(&p.payload) {
             reports.push(p);
         } else {

@@ -165,8 +165,8 @@ fn connector_j_battery_same_through_tern() -> Result<()> {
 
 /// `Statement.cancel()` of a read outside a transaction. Through Tern the
 /// read runs on a replica; `KILL QUERY <session id>` once reached only the
-/// session's primary thread, so the replica's `SELECT SLEEP(5)` ran its 5 s
-/// and returned 0. Tern now stops the read on the replica too: error 1317, as
+/// session's primary thread, so the replica's `SELECT SLEEP(..)` ran to its
+/// end and returned 0. Tern now stops the read on the replica too: error 1317, as
 /// directly (the `mariadb` CLI's Ctrl-C is the same KILL QUERY).
 #[test]
 fn connector_j_cancel_of_a_replica_read_same_through_tern() -> Result<()> {

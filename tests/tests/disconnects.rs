@@ -316,27 +316,6 @@ async fn await_marker(admin: &mut Conn, name: &str) -> Result<()> {
     }
 }
 
-/// Waits until the primary runs `prefix...` for an `app` session.
-async fn await_running(admin: &mut Conn, prefix: &str) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
-        let n: Option<u64> = admin
-            .exec_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE USER = ? AND INFO LIKE CONCAT(?, '%')",
-                (APP_USER, prefix),
-            )
-            .await?;
-        if n.unwrap_or(0) > 0 {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("the primary never ran {prefix}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The one `app` session on the primary (each test runs its victims one at a
 /// time), found from the side, as a DBA would.
 async fn app_thread(admin: &mut Conn) -> Result<u64> {
@@ -433,7 +412,7 @@ async fn kill_connection_mid_statement_looks_like_server() -> Result<()> {
         let mut cli = Cli::start(port)?;
         cli.send("SELECT SLEEP(10);")?;
         let victim = app_thread(&mut admin).await?;
-        await_running(&mut admin, "SELECT SLEEP").await?;
+        common::await_running(&mut admin, "SELECT SLEEP").await?;
         admin
             .query_drop(format!("KILL CONNECTION {victim}"))
             .await?;
@@ -449,7 +428,7 @@ async fn kill_connection_mid_statement_looks_like_server() -> Result<()> {
         let mut c = raw_login(port).await?;
         let id = raw_connection_id(&mut c).await?;
         c.send(0, &com_query("SELECT SLEEP(10)")).await?;
-        await_running(&mut admin, "SELECT SLEEP").await?;
+        common::await_running(&mut admin, "SELECT SLEEP").await?;
         let mut killer = raw_login(port).await?;
         raw_ok(&mut killer, &format!("KILL CONNECTION {id}")).await?;
         let mut t = Transcript::default();

@@ -730,20 +730,24 @@ async fn long_transaction_makes_cutover_back_off_without_stalling_writes() -> Re
     )
     .await?;
     // Every freeze (verify snapshot, cut-over) backs out against the open
-    // transaction; the table must not change while it stays open.
-    let open_until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < open_until {
+    // transaction; the table must not change while it stays open: at least
+    // 3 s, and until a freeze has backed out (a slow machine takes longer to
+    // copy and try).
+    let open_at_least = Instant::now() + Duration::from_secs(3);
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
         let (state, _, _) = migration_state(&mut c, id).await?;
         ensure!(
             state != "done",
             "cut over while a transaction held the table"
         );
+        let backed_out = s.tern.log_contents().contains("backed out");
+        if backed_out && Instant::now() >= open_at_least {
+            break;
+        }
+        ensure!(Instant::now() < give_up, "no freeze was attempted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    ensure!(
-        s.tern.log_contents().contains("backed out"),
-        "no freeze was attempted"
-    );
     long.query_drop("COMMIT").await?;
     wait_for_state(&mut c, id, "done", Duration::from_secs(60)).await?;
     stop.store(true, Ordering::Relaxed);
@@ -1018,7 +1022,7 @@ async fn disconnecting_client_does_not_cancel_and_old_table_is_dropped_later() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_waits_while_the_replica_lags() -> Result<()> {
-    let s = Setup::start(1, &["--migration-max-lag-ms", "300"])?;
+    let (s, http) = Setup::start_with_http(1, &["--migration-max-lag-ms", "300"])?;
     let mut admin = s.admin_direct().await?;
     admin
         .query_drop(
@@ -1032,7 +1036,7 @@ async fn copy_waits_while_the_replica_lags() -> Result<()> {
     admin
         .query_drop("UPDATE lg SET v = v + 1 WHERE id = 1")
         .await?;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    common::migrations::replica_lag_seen(&http, 300).await?;
     let mut c = s.app_via_tern().await?;
     let id = start_async(
         &mut c,

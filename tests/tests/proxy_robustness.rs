@@ -217,7 +217,8 @@ async fn kill_query_with_greeting_id_stops_that_session_only() -> Result<()> {
         let r: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
         r
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut admin = s.admin_direct().await?;
+    common::await_running(&mut admin, "SELECT SLEEP").await?;
     let mut killer = s.app_via_tern().await?;
     killer
         .query_drop(format!("KILL QUERY {greeting_id}"))
@@ -241,6 +242,7 @@ async fn kill_query_with_greeting_id_stops_that_session_only() -> Result<()> {
 async fn kill_with_comments_names_the_greeting_id() -> Result<()> {
     let s = Setup::start(0, &[])?;
     let mut killer = s.app_via_tern().await?;
+    let mut admin = s.admin_direct().await?;
     for kill in [
         "/* Ctrl-C */ KILL QUERY {id}",
         "KILL /* from a GUI */ QUERY {id}",
@@ -252,7 +254,7 @@ async fn kill_with_comments_names_the_greeting_id() -> Result<()> {
             let r: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
             r
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        common::await_running(&mut admin, "SELECT SLEEP").await?;
         killer
             .query_drop(kill.replace("{id}", &id.to_string()))
             .await

@@ -89,3 +89,21 @@ pub async fn table_exists(c: &mut Conn, table: &str) -> Result<bool> {
         .await?;
     Ok(n.unwrap_or(0) > 0)
 }
+
+/// Waits until Tern (`/api/status` at `http`) sees its first replica more than
+/// `over_ms` behind: a stopped replica's lag grows, but a throttle check
+/// only sees it once Tern's monitor has.
+pub async fn replica_lag_seen(http: &str, over_ms: u64) -> Result<()> {
+    super::eventually(
+        Duration::from_secs(30),
+        "Tern to see the replica lag",
+        || async {
+            let (_, body) = super::http_get(http, "/api/status").await?;
+            let status = super::json_of(&body)?;
+            Ok(status["replicas"][0]["lag_ms"]
+                .as_u64()
+                .is_some_and(|lag| lag > over_ms))
+        },
+    )
+    .await
+}
