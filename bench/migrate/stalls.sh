@@ -13,6 +13,8 @@
 #   bench/migrate/stalls.sh
 #   RATE=2000 WRITEBACK=smooth bench/migrate/stalls.sh
 #   SERVER_SETTINGS="innodb_flush_log_at_trx_commit=1" bench/migrate/stalls.sh
+#   SENTRY=1 bench/migrate/stalls.sh   # also: what dropping a cut-over
+#                                      # sentry costs, InnoDB vs MEMORY (sentry.py)
 # Variables: ROWS (1000000), RATE (2000 steps/s; 0: unthrottled),
 # DURATION_S (95), REDO_LOG (96M), BUFFER_POOL (1G), BIN (target/release),
 # WRITEBACK (machine | smooth, as in gentle.sh), SERVER_SETTINGS (name=value
@@ -62,12 +64,23 @@ sampler=$!
   --user app --password app_pw --database "$DB" --rows "$ROWS" --rate "$RATE" \
   --stop-file "$OUT/stop" --out "$OUT/writes.csv" &
 writers=$!
-sleep "$DURATION_S"
+if [ "${SENTRY:-0}" = 1 ]; then
+  sleep 5 # past the writers' start-up
+  python3 "$ROOT/bench/migrate/sentry.py" "$primary_port" root root "$DB" "$((DURATION_S - 10))" \
+    >"$OUT/sentry.txt"
+  sleep 5
+else
+  sleep "$DURATION_S"
+fi
 touch "$OUT/stop"
 wait "$writers"
 wait "$sampler"
 {
   echo "$(writeback_line); rate $RATE; redo log $REDO_LOG; server settings: ${SERVER_SETTINGS:-tern-cluster defaults}"
   python3 "$ROOT/bench/migrate/stalls.py" report "$OUT"
+  if [ -s "$OUT/sentry.txt" ]; then
+    echo "dropping a cut-over sentry under LOCK TABLES, with the writers running:"
+    cat "$OUT/sentry.txt"
+  fi
 } | tee "$OUT/report.txt"
 log "results in $OUT"

@@ -183,12 +183,7 @@ async fn member_steps(
     super::runner::apply_pending(s, changes).await?;
     super::runner::analyze(&mut s.work, &shadow).await;
     cutover::drop_sentry(&mut s.work, &schema, &s.old_name).await?;
-    s.work
-        .query_drop(format!(
-            "CREATE TABLE {sentry} (tern_sentry INT) ENGINE=InnoDB COMMENT='{}'",
-            cutover::SENTRY_COMMENT
-        ))
-        .await?;
+    cutover::create_sentry(&mut s.work, &schema, &s.old_name).await?;
     cutover::carry_auto_increment(&mut s.work, &s.mapping).await?;
     ticket.report(
         m.id,
