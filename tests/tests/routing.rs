@@ -168,7 +168,9 @@ async fn read_your_writes_while_replica_sql_thread_flaps() -> Result<()> {
 /// served by it, including reads right after the session's own writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_replica_serves_most_reads() -> Result<()> {
-    let s = Setup::start(1, &[])?;
+    // A read after the session's own write goes to the replica once it has
+    // caught up: a long wait keeps a slow machine's replica in the count.
+    let s = Setup::start(1, &["--read-wait-timeout-ms", "2000"])?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
     admin
@@ -441,7 +443,9 @@ async fn after_hint_gives_causal_reads_across_connections() -> Result<()> {
 /// client's back), writes on the primary, and read-your-writes holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_reads_run_on_the_replica_with_read_your_writes() -> Result<()> {
-    let s = Setup::start(1, &[])?;
+    // A read after the session's own write goes to the replica once it has
+    // caught up: a long wait keeps a slow machine's replica in the count.
+    let s = Setup::start(1, &["--read-wait-timeout-ms", "2000"])?;
     let ids = server_ids(&s).await?;
     let mut admin = s.admin_direct().await?;
     admin
