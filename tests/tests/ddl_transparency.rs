@@ -27,13 +27,12 @@ type Warning = (String, u32, String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
     /// Affected rows and the OK packet's warning count.
-    Ok {
-        affected: u64,
-        warnings: u16,
-    },
+    Ok { affected: u64, warnings: u16 },
+    /// The message with each side's database name made the same.
     Err {
         code: u16,
         state: String,
+        message: String,
     },
 }
 
@@ -46,9 +45,15 @@ async fn answer(conn: &mut Conn, sql: &str) -> Result<Answer> {
         Err(mysql_async::Error::Server(e)) => Ok(Answer::Err {
             code: e.code,
             state: e.state,
+            message: same_db(&e.message),
         }),
         Err(e) => Err(e).context(sql.to_string()),
     }
+}
+
+/// `text` with each side's database name made the same.
+fn same_db(text: &str) -> String {
+    text.replace(DIRECT_DB, "db").replace(TERN_DB, "db")
 }
 
 /// SHOW WARNINGS with each side's database name made the same.
@@ -56,7 +61,7 @@ async fn warnings(conn: &mut Conn) -> Result<Vec<Warning>> {
     let rows: Vec<Warning> = conn.query("SHOW WARNINGS").await?;
     Ok(rows
         .into_iter()
-        .map(|(l, c, m)| (l, c, m.replace(DIRECT_DB, "db").replace(TERN_DB, "db")))
+        .map(|(l, c, m)| (l, c, same_db(&m)))
         .collect())
 }
 
@@ -332,6 +337,31 @@ async fn tables_tern_cannot_migrate_online_are_altered_natively_with_a_note() ->
             .collect::<Vec<_>>()
             .join("\n")
     );
+    Ok(())
+}
+
+/// An online ALTER that a row makes fail answers as the native one: the
+/// server's error about the copy into the shadow once named the shadow
+/// (`CONSTRAINT `CONSTRAINT_1` failed for `db`.`t1_tern1_new``).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_that_fails_an_online_alter_is_reported_against_the_table_named() -> Result<()> {
+    let s = Setup::start(0, &[])?;
+    let mut sides = Sides::open(&s).await?;
+    sides
+        .setup(
+            &s,
+            "CREATE TABLE ck (id INT, d DATE NOT NULL, b BOOL NOT NULL DEFAULT 0, PRIMARY KEY (id, d));
+             INSERT INTO ck VALUES (0, '2000-01-02', 0), (1, '2020-01-02', 10);",
+        )
+        .await?;
+    let a = sides
+        .compare("ALTER TABLE ck ADD CHECK (b IN (0, 1))", &["ck"], None)
+        .await?;
+    ensure!(is_err(&a, 4025), "{a:?}");
+    let a = sides
+        .compare("ALTER TABLE ck ADD CHECK (b IN (0, 10))", &["ck"], None)
+        .await?;
+    ensure!(is_ok(&a), "{a:?}");
     Ok(())
 }
 

@@ -61,6 +61,25 @@ impl From<mysql_async::Error> for MigrateError {
 }
 
 impl MigrateError {
+    /// A server error met on the shadow table, as the native ALTER reports it:
+    /// about the table the client named. A copy that hits a CHECK constraint
+    /// was answered "failed for `db`.`t_tern1_new`" where the server says
+    /// "`db`.`t`".
+    pub fn about_source(self, shadow: &str, source: &str) -> MigrateError {
+        match self {
+            MigrateError::Server {
+                code,
+                state,
+                message,
+            } if message.contains(shadow) => MigrateError::Server {
+                code,
+                state,
+                message: message.replace(shadow, source),
+            },
+            other => other,
+        }
+    }
+
     /// Code, SQLSTATE and message for the client.
     pub fn client_error(&self) -> (u16, String, String) {
         match self {
@@ -92,6 +111,25 @@ impl MigrateError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shadow_table_in_a_server_error_is_named_as_the_source() {
+        let check = MigrateError::Server {
+            code: 4025,
+            state: "23000".into(),
+            message: "CONSTRAINT `CONSTRAINT_1` failed for `test`.`t1_tern1_new`".into(),
+        };
+        let (code, state, message) = check.about_source("t1_tern1_new", "t1").client_error();
+        assert_eq!((code, state.as_str()), (4025, "23000"));
+        assert_eq!(message, "CONSTRAINT `CONSTRAINT_1` failed for `test`.`t1`");
+        let other =
+            MigrateError::Internal("t1_tern1_new".into()).about_source("t1_tern1_new", "t1");
+        assert_eq!(
+            other.to_string(),
+            "t1_tern1_new",
+            "only the server's own words"
+        );
+    }
 
     /// The numbers on the wire, as the server sends them for the same events.
     #[test]

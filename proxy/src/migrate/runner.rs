@@ -85,7 +85,9 @@ fn next_backoff(backoff: Duration) -> Duration {
 pub async fn run(engine: Arc<Engine>, mut s: Started) {
     let m = s.migration.clone();
     let span = tracing::info_span!("migration", id = m.id, table = %crate::logsafe::untrusted(qualified(&m.schema, &m.table)));
-    let result = tracing::Instrument::instrument(drive(&engine, &mut s), span.clone()).await;
+    let result = tracing::Instrument::instrument(drive(&engine, &mut s), span.clone())
+        .await
+        .map_err(|e| e.about_source(&s.mapping.shadow.name, &s.mapping.source.name));
     let _e = span.enter();
     let mut conn = match connect(&engine.opts).await {
         Ok(c) => Some(c),
