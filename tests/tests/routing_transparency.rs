@@ -399,3 +399,68 @@ async fn tern_statements_never_run_in_the_clients_session() -> Result<()> {
     );
     Ok(())
 }
+
+/// Session state a replica's connection cannot be given keeps the session's
+/// reads on the primary, so they answer as the session would. Found by
+/// MariaDB's own suite run through Tern: a `SET` from a user variable was not
+/// replayed (replicas lack the variable), so the replica kept the old value
+/// (type_newdecimal, ctype_cp1250_ch); `sql_auto_is_null` lookups went to a
+/// replica that knows no last insert id (odbc); an XPath reading `$@i` went
+/// to a replica that has no `@i` (xml).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_state_replicas_lack_keeps_reads_on_the_primary() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    create_schema(&s).await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    until_catalog_lets_reads_through(&s, &ids).await?;
+
+    // A session variable set back from a user variable, one statement at a time.
+    let mut direct = s.app_direct().await?;
+    let mut tern = s.app_via_tern().await?;
+    for sql in [
+        "SET @saved = @@div_precision_increment",
+        "SET div_precision_increment = 15",
+    ] {
+        direct.query_drop(sql).await?;
+        tern.query_drop(sql).await?;
+    }
+    ensure!(
+        answered_by(&mut tern, "1/3").await? == ids.replica,
+        "a replayable SET should leave reads on the replica"
+    );
+    let restore = "SET div_precision_increment = @saved";
+    direct.query_drop(restore).await?;
+    tern.query_drop(restore).await?;
+    let third = "SELECT 1/3";
+    ensure!(
+        outcome(&mut tern, third).await == outcome(&mut direct, third).await,
+        "{third}: {:?} through Tern, {:?} directly",
+        outcome(&mut tern, third).await,
+        outcome(&mut direct, third).await
+    );
+    ensure!(answered_by(&mut tern, "1/3").await? == ids.primary);
+
+    // sql_auto_is_null: `WHERE key IS NULL` finds the session's last insert.
+    let mut tern = s.app_via_tern().await?;
+    tern.query_drop("CREATE TABLE ain (a INT AUTO_INCREMENT PRIMARY KEY, b INT)")
+        .await?;
+    tern.query_drop("SET sql_auto_is_null = 1").await?;
+    tern.query_drop("INSERT INTO ain SET b = 2").await?;
+    let id = tern.last_insert_id().context("insert id")?;
+    let found: Vec<(u64, i64)> = tern.query("SELECT a, b FROM ain WHERE a IS NULL").await?;
+    ensure!(found == [(id, 2)], "{found:?}");
+
+    // An XPath that reads a user variable.
+    let mut direct = s.app_direct().await?;
+    let mut tern = s.app_via_tern().await?;
+    let xpath = "SELECT ExtractValue('<a><b>b1</b><b>b2</b></a>', '/a/b[$@i]')";
+    direct.query_drop("SET @i = 2").await?;
+    tern.query_drop("SET @i = 2").await?;
+    ensure!(
+        outcome(&mut tern, xpath).await == outcome(&mut direct, xpath).await,
+        "{xpath}: {:?} through Tern",
+        outcome(&mut tern, xpath).await
+    );
+    Ok(())
+}

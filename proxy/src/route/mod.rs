@@ -277,7 +277,10 @@ pub struct Pins {
     pub user_lock: bool,
     pub prepare: bool,
     pub sql_log_bin: bool,
-    /// The replayable session-variable log outgrew its bound.
+    /// Session state replicas cannot be given: the replayable
+    /// session-variable log outgrew its bound, or a `SET` could not be
+    /// repeated there (it calls a function, reads a user variable, shares its
+    /// text with other statements) or turned on `sql_auto_is_null`.
     pub too_much_state: bool,
     /// The session turned on profiling or the optimizer trace: what it shows
     /// of its own statements must include its reads.

@@ -521,7 +521,21 @@ impl Session {
             self.pins.too_much_state = true;
             return;
         }
-        if outcome.error || c.kind != StatementKind::Set || !is_replayable_set(c, &payload[1..]) {
+        if outcome.error || c.kind != StatementKind::Set {
+            return;
+        }
+        let sql = String::from_utf8_lossy(&payload[1..]);
+        if !is_replayable_set(c, &payload[1..]) {
+            // A session variable set from a user variable (which replicas
+            // lack), or with others in one text: the replicas' connections
+            // would keep the old value, and reads there would answer with it.
+            if session_statements::sets_session_variable(&sql) {
+                self.pins.too_much_state = true;
+            }
+            return;
+        }
+        if session_statements::sets_auto_is_null(&sql) {
+            self.pins.too_much_state = true;
             return;
         }
         if self.replay_log.last() == Some(payload) {

@@ -172,6 +172,37 @@ pub fn sets_self_inspection(sql: &str) -> bool {
     })
 }
 
+/// Does this `SET` change a variable of the session itself (not a user
+/// variable, not a global one, not the password)? A replica's connection
+/// would have to repeat it to answer as this session.
+pub fn sets_session_variable(sql: &str) -> bool {
+    set_assignments(sql).iter().any(|a| {
+        a.scope == Scope::Session
+            && !a.name.eq_ignore_ascii_case("password")
+            && !a.name.eq_ignore_ascii_case("autocommit")
+    })
+}
+
+/// Does this `SET` turn `sql_auto_is_null` on (any value but a literal
+/// off)? Then `WHERE auto_increment_key IS NULL` finds the row of the
+/// session's last insert, which only its primary connection knows.
+pub fn sets_auto_is_null(sql: &str) -> bool {
+    if !mentions(sql, "sql_auto_is_null") {
+        return false;
+    }
+    set_assignments(sql).iter().any(|a| {
+        a.scope == Scope::Session
+            && a.name.eq_ignore_ascii_case("sql_auto_is_null")
+            && !matches!(
+                a.value.as_slice(),
+                [v] if v.text == "0"
+                    || v.text.eq_ignore_ascii_case("OFF")
+                    || v.text.eq_ignore_ascii_case("FALSE")
+                    || v.text.eq_ignore_ascii_case("DEFAULT")
+            )
+    })
+}
+
 /// Does any assignment of this `SET` apply globally?
 pub fn sets_global(sql: &str) -> bool {
     if !mentions(sql, "global") {

@@ -268,6 +268,8 @@ fn session_statement_readers_read_every_spelling_alike() {
             s::tracks_own_gtids(sql),
             s::sets_self_inspection(sql),
             s::sets_global(sql),
+            s::sets_session_variable(sql),
+            s::sets_auto_is_null(sql),
             s::is_diagnostics_query(sql),
             s::set_first_word(sql).map(str::to_ascii_uppercase),
         )
@@ -286,6 +288,51 @@ fn session_statement_readers_read_every_spelling_alike() {
             .collect::<Vec<_>>(),
         [true, false]
     );
+}
+
+/// Which `SET`s change the session's own variables, the state a replica's
+/// connection must repeat, and which turn on `sql_auto_is_null`.
+#[test]
+fn session_variable_assignments_are_told_from_others() {
+    use super::session_statements as s;
+    for sql in [
+        "SET div_precision_increment = @saved",
+        "SET SESSION sql_mode = 'ANSI', @a = 1",
+        "SET @@session.collation_connection = @c",
+        "SET x = 1; SET y = 2",
+        "SET LOCAL wait_timeout = 10, GLOBAL max_connections = 5",
+    ] {
+        assert!(s::sets_session_variable(sql), "{sql}");
+    }
+    for sql in [
+        "SET @a = 1",
+        "SET @a := @b",
+        "SET GLOBAL max_connections = 5",
+        "SET @@global.max_connections = 5",
+        "SET PASSWORD = PASSWORD('x')",
+        "SET autocommit = @ac",
+        "SET STATEMENT max_statement_time = 1 FOR SELECT 1",
+        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        "SELECT 1",
+    ] {
+        assert!(!s::sets_session_variable(sql), "{sql}");
+    }
+    for sql in [
+        "SET sql_auto_is_null = 1",
+        "SET SESSION sql_auto_is_null = ON",
+        "SET @@sql_auto_is_null = @v",
+    ] {
+        assert!(s::sets_auto_is_null(sql), "{sql}");
+    }
+    for sql in [
+        "SET sql_auto_is_null = 0",
+        "SET sql_auto_is_null = OFF",
+        "SET sql_auto_is_null = DEFAULT",
+        "SET GLOBAL sql_auto_is_null = 1",
+        "SET sql_mode = ''",
+    ] {
+        assert!(!s::sets_auto_is_null(sql), "{sql}");
+    }
 }
 
 /// What specifications mean, whatever their spelling: their tokens, words

@@ -175,7 +175,9 @@ const NAMES: &[(&str, Callee)] = &[
     ("EXPORT_SET", P),
     ("EXTERIORRING", P),
     ("EXTRACT", P),
-    ("EXTRACTVALUE", P),
+    // The XPath string may read a user variable (`$@i`), which only the
+    // session has.
+    ("EXTRACTVALUE", S),
     ("FIELD", P),
     ("FIND_IN_SET", P),
     ("FIRST_VALUE", P),
@@ -520,7 +522,7 @@ const NAMES: &[(&str, Callee)] = &[
     ("UNIX_TIMESTAMP", P),
     ("UNSIGNED", X),
     ("UNTIL", X),
-    ("UPDATEXML", P),
+    ("UPDATEXML", S),
     ("UPPER", P),
     ("USER", S),
     ("USING", X),
