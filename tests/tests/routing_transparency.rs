@@ -464,3 +464,40 @@ async fn session_state_replicas_lack_keeps_reads_on_the_primary() -> Result<()> 
     );
     Ok(())
 }
+
+/// A statement that fails may still leave rows behind (a multi-row INSERT into
+/// a MyISAM table keeps those before the duplicate), and its error reports no
+/// GTID: the next read must still see them. Found by MariaDB's own suite
+/// through Tern (check_constraint, auto_increment); here the replica's
+/// applier is stopped so that a read there could only be stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_a_failed_statement_left_are_read_back() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut tern = s.app_via_tern().await?;
+    tern.query_drop("CREATE TABLE part_rows (a INT PRIMARY KEY) ENGINE=MyISAM")
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    let count = "SELECT COUNT(*) FROM part_rows";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while answered_by(&mut tern, "(SELECT COUNT(*) FROM part_rows)").await? != ids.replica {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "reads never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut replica = replica_admin(&s).await?;
+    replica.query_drop("STOP SLAVE SQL_THREAD").await?;
+    let failed = tern
+        .query_drop("INSERT INTO part_rows VALUES (1), (2), (1)")
+        .await;
+    ensure!(
+        matches!(&failed, Err(mysql_async::Error::Server(e)) if e.code == 1062),
+        "{failed:?}"
+    );
+    let seen: Option<i64> = tern.query_first(count).await?;
+    replica.query_drop("START SLAVE SQL_THREAD").await?;
+    ensure!(seen == Some(2), "{count} through Tern: {seen:?}");
+    Ok(())
+}

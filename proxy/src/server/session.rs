@@ -114,6 +114,11 @@ pub struct Session {
     /// without `last_gtid` (Connector/J does): the server no longer reports
     /// this session's commits, so its reads need `global` consistency.
     own_gtids_untracked: bool,
+    /// A statement failed on the primary outside a transaction. It may still
+    /// have changed rows that stay (a multi-row INSERT into a MyISAM table
+    /// keeps the rows before the failing one), and an error reports no GTID:
+    /// the next read waits for the primary's whole position, once.
+    unreported_change: bool,
     /// The id the client was given (Tern's, see `kill.rs`).
     session_id: u32,
     /// The client's prepared statements, by id. The server bounds how many a
@@ -155,6 +160,7 @@ impl Session {
             schema,
             last_replica: None,
             own_gtids_untracked: false,
+            unreported_change: false,
             session_id,
             prepared: HashMap::new(),
         }
@@ -515,6 +521,13 @@ impl Session {
             }
         }
         self.check_commit_reported(c, outcome);
+        if outcome.error
+            && !self.in_transaction
+            && self.last_replica.is_none()
+            && !matches!(c.kind, StatementKind::Set | StatementKind::Transaction)
+        {
+            self.unreported_change = true;
+        }
         if c.kind == StatementKind::Set && !c.routine_calls.is_empty() && !outcome.error {
             // Replaying it would call the function again on each replica, which
             // may write there; without the replay the replicas lack the value.
@@ -656,6 +669,7 @@ impl Session {
     fn reset_session_state(&mut self, schema: Option<Vec<u8>>) {
         self.pins = Pins::default();
         self.own_gtids_untracked = false;
+        self.unreported_change = false;
         self.consistency = Consistency::Session;
         self.ddl_mode = ddl::DdlMode::default();
         self.replay_log.clear();

@@ -152,9 +152,13 @@ impl Session {
     pub(super) async fn required_position(&mut self, route: &Route) -> Option<GtidSet> {
         // Without the server reporting commits' GTIDs, a session's own writes are
         // invisible to Tern: only the primary's whole position is a safe bound.
+        // So after a failed statement, which reports none (`unreported_change`).
+        let unreported = std::mem::take(&mut self.unreported_change);
         let consistency = match route.consistency {
             Consistency::Session
-                if self.own_gtids_untracked || !self.shared.primary_history.gtids_tracked() =>
+                if unreported
+                    || self.own_gtids_untracked
+                    || !self.shared.primary_history.gtids_tracked() =>
             {
                 Consistency::Global
             }
