@@ -501,3 +501,52 @@ async fn rows_a_failed_statement_left_are_read_back() -> Result<()> {
     ensure!(seen == Some(2), "{count} through Tern: {seen:?}");
     Ok(())
 }
+
+/// `SELECT @@warning_count` and `SELECT FOUND_ROWS()` describe the previous
+/// statement: after a read on a replica they are answered there, as `SHOW
+/// WARNINGS` is, not by the primary session that did not run the read. Found
+/// by MariaDB's own suite through Tern (show, empty_table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_about_a_replica_read_are_answered_where_it_ran() -> Result<()> {
+    let s = Setup::start(1, &[])?;
+    let ids = ids(&s).await?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE app.fr (a INT PRIMARY KEY, b CHAR(1));
+             INSERT INTO app.fr VALUES (1, 'x'), (2, 'y'), (3, 'z');",
+        )
+        .await?;
+    s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
+    let mut direct = s.app_direct().await?;
+    let mut tern = s.app_via_tern().await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while answered_by(&mut tern, "(SELECT COUNT(*) FROM fr)").await? != ids.replica {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "reads never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (read, question) in [
+        ("SELECT * FROM fr WHERE b = 1e0", "SELECT @@warning_count"),
+        ("SELECT * FROM fr", "SELECT FOUND_ROWS()"),
+        (
+            "SELECT * FROM fr WHERE b = 1e0",
+            "SELECT @@session.error_count",
+        ),
+    ] {
+        let mut answers = Vec::new();
+        for c in [&mut direct, &mut tern] {
+            c.query_drop(read).await?;
+            answers.push(outcome(c, question).await);
+        }
+        ensure!(
+            answers[0] == answers[1],
+            "{question} after {read}: {:?} directly, {:?} through Tern",
+            answers[0],
+            answers[1]
+        );
+    }
+    Ok(())
+}

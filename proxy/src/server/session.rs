@@ -429,8 +429,16 @@ impl Session {
     ) -> Result<Option<RelayOutcome>, SessionEnd> {
         // SHOW is of kind Other: the kind spares writes and reads the check.
         if route.target == Target::Primary
-            && c.kind == StatementKind::Other
-            && session_statements::is_diagnostics_query(&String::from_utf8_lossy(&payload[1..]))
+            && self.last_replica.is_some()
+            && match c.kind {
+                StatementKind::Other => session_statements::is_diagnostics_query(
+                    &String::from_utf8_lossy(&payload[1..]),
+                ),
+                StatementKind::Select => session_statements::asks_about_previous_statement(
+                    &String::from_utf8_lossy(&payload[1..]),
+                ),
+                _ => false,
+            }
         {
             if let Some(outcome) = self.diagnostics_on_last_replica(seq, payload).await? {
                 return Ok(Some(outcome));
@@ -452,7 +460,8 @@ impl Session {
     }
 
     /// Warnings belong to the server that ran the last statement: a
-    /// diagnostics statement after a read on a replica runs there.
+    /// diagnostics statement (or `SELECT @@warning_count`, `FOUND_ROWS()`)
+    /// after a read on a replica runs there.
     async fn diagnostics_on_last_replica(
         &mut self,
         seq: u8,

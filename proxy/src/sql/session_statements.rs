@@ -238,9 +238,64 @@ pub fn is_diagnostics_query(sql: &str) -> bool {
         && list(next().as_ref())
 }
 
+/// `SELECT @@warning_count`, `SELECT @@error_count` (also `@@session.`) and
+/// `SELECT FOUND_ROWS()`, alone: like `SHOW WARNINGS` they describe the
+/// previous statement, so they belong where it ran.
+pub fn asks_about_previous_statement(sql: &str) -> bool {
+    let mut lexer = Lexer::new(sql);
+    let mut next = || {
+        let t = lexer.next_token(&mut NoHints);
+        (t.tok != Tok::Eof).then_some(t)
+    };
+    if !is_word(next().as_ref(), "SELECT") {
+        return false;
+    }
+    let asked = match next() {
+        Some(t) if t.tok == Tok::SysVar => {
+            let name = t
+                .text
+                .split_once('.')
+                .filter(|(scope, _)| {
+                    scope.eq_ignore_ascii_case("session") || scope.eq_ignore_ascii_case("local")
+                })
+                .map_or(t.text, |(_, name)| name);
+            name.eq_ignore_ascii_case("warning_count") || name.eq_ignore_ascii_case("error_count")
+        }
+        Some(t) if is_word(Some(&t), "FOUND_ROWS") => {
+            next().is_some_and(|t| t.tok == Tok::LParen)
+                && next().is_some_and(|t| t.tok == Tok::RParen)
+        }
+        _ => false,
+    };
+    asked && next().is_none_or(|t| t.tok == Tok::Semi) && next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn questions_about_the_previous_statement_are_recognised() {
+        for sql in [
+            "SELECT @@warning_count",
+            "select @@session.error_count;",
+            "SELECT FOUND_ROWS()",
+            "SELECT found_rows ( )",
+        ] {
+            assert!(asks_about_previous_statement(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT @@global.warning_count",
+            "SELECT @@warning_count, 1",
+            "SELECT FOUND_ROWS() FROM t",
+            "SELECT @@max_allowed_packet",
+            "SELECT 1",
+            "SHOW WARNINGS",
+            "SELECT @@warning_count; SELECT 1",
+        ] {
+            assert!(!asks_about_previous_statement(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn a_session_tracking_list_without_last_gtid_is_noticed() {

@@ -271,6 +271,7 @@ fn session_statement_readers_read_every_spelling_alike() {
             s::sets_session_variable(sql),
             s::sets_auto_is_null(sql),
             s::is_diagnostics_query(sql),
+            s::asks_about_previous_statement(sql),
             s::set_first_word(sql).map(str::to_ascii_uppercase),
         )
     });
