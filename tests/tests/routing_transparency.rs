@@ -67,6 +67,19 @@ async fn until_catalog_lets_reads_through(s: &Setup, ids: &Ids) -> Result<()> {
     )
 }
 
+/// Waits until `SELECT <expr>` through `c` is answered by the replica.
+async fn until_read_reaches_replica(c: &mut Conn, expr: &str, ids: &Ids) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while answered_by(c, expr).await? != ids.replica {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "SELECT {expr} never reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 /// What a statement returned, comparable across servers: rows as text, or
 /// the error code.
 async fn outcome(c: &mut Conn, sql: &str) -> std::result::Result<Vec<Vec<Value>>, u16> {
@@ -479,14 +492,7 @@ async fn rows_a_failed_statement_left_are_read_back() -> Result<()> {
         .await?;
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     let count = "SELECT COUNT(*) FROM part_rows";
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while answered_by(&mut tern, "(SELECT COUNT(*) FROM part_rows)").await? != ids.replica {
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "reads never reached the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_read_reaches_replica(&mut tern, "(SELECT COUNT(*) FROM part_rows)", &ids).await?;
     let mut replica = replica_admin(&s).await?;
     replica.query_drop("STOP SLAVE SQL_THREAD").await?;
     let failed = tern
@@ -520,14 +526,7 @@ async fn questions_about_a_replica_read_are_answered_where_it_ran() -> Result<()
     s.cluster.wait_replicas_caught_up(Duration::from_secs(10))?;
     let mut direct = s.app_direct().await?;
     let mut tern = s.app_via_tern().await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while answered_by(&mut tern, "(SELECT COUNT(*) FROM fr)").await? != ids.replica {
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "reads never reached the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_read_reaches_replica(&mut tern, "(SELECT COUNT(*) FROM fr)", &ids).await?;
     for (read, question) in [
         ("SELECT * FROM fr WHERE b = 1e0", "SELECT @@warning_count"),
         ("SELECT * FROM fr", "SELECT FOUND_ROWS()"),

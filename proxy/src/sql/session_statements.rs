@@ -213,16 +213,22 @@ pub fn sets_global(sql: &str) -> bool {
         .any(|a| a.scope == Scope::Global)
 }
 
+/// The tokens of `sql` one call at a time, `None` at the end: for readers
+/// that decide from the first few.
+fn token_by_token<'a>(sql: &'a str) -> impl FnMut() -> Option<Token<'a>> {
+    let mut lexer = Lexer::new(sql);
+    move || {
+        let t = lexer.next_token(&mut NoHints);
+        (t.tok != Tok::Eof).then_some(t)
+    }
+}
+
 /// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS` (with or without
 /// `LIMIT`): they describe the previous statement, wherever it ran.
 pub fn is_diagnostics_query(sql: &str) -> bool {
     // Every statement routed to the primary asks this: look at the first
     // few tokens only, without collecting them.
-    let mut lexer = Lexer::new(sql);
-    let mut next = || {
-        let t = lexer.next_token(&mut NoHints);
-        (t.tok != Tok::Eof).then_some(t)
-    };
+    let mut next = token_by_token(sql);
     if !is_word(next().as_ref(), "SHOW") {
         return false;
     }
@@ -242,11 +248,7 @@ pub fn is_diagnostics_query(sql: &str) -> bool {
 /// `SELECT FOUND_ROWS()`, alone: like `SHOW WARNINGS` they describe the
 /// previous statement, so they belong where it ran.
 pub fn asks_about_previous_statement(sql: &str) -> bool {
-    let mut lexer = Lexer::new(sql);
-    let mut next = || {
-        let t = lexer.next_token(&mut NoHints);
-        (t.tok != Tok::Eof).then_some(t)
-    };
+    let mut next = token_by_token(sql);
     if !is_word(next().as_ref(), "SELECT") {
         return false;
     }
