@@ -275,16 +275,18 @@ fn build_tern() -> Result<PathBuf> {
     let mut command = Command::new(&cargo);
     command
         .current_dir(workspace_root())
-        .args(["build", "-q", "-p", "tern", "--bin", "tern"]);
+        // `--workspace` resolves features as `cargo test --workspace` does, so this reuses the
+        // test build's tern and dependencies; `-p tern` would compile a second copy of each.
+        .args(["build", "-q", "--workspace", "--bin", "tern"]);
     if release {
         command.arg("--release");
     }
     let output = command
         .output()
-        .with_context(|| format!("running {} build -p tern", cargo.to_string_lossy()))?;
+        .with_context(|| format!("running {} build --bin tern", cargo.to_string_lossy()))?;
     if !output.status.success() {
         bail!(
-            "cargo build -p tern --bin tern{} failed ({}):\n{}",
+            "cargo build --workspace --bin tern{} failed ({}):\n{}",
             if release { " --release" } else { "" },
             output.status,
             String::from_utf8_lossy(&output.stderr)
