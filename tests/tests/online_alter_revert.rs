@@ -418,6 +418,86 @@ async fn reverts_that_cannot_be_done_are_refused_with_the_reason() -> Result<()>
     Ok(())
 }
 
+async fn app_tables(admin: &mut Conn) -> Result<Vec<String>> {
+    Ok(admin
+        .query(format!("SHOW TABLES FROM {APP_DATABASE}"))
+        .await?)
+}
+
+/// Dropping a table (or renaming it away) through Tern or not drops the
+/// previous version Tern kept for a revert, instead of leaving it in the
+/// database for the rest of the keep time (a day): `SHOW TABLES` ends as it
+/// would without Tern, and the revert says why it cannot be done. A table
+/// that lives on keeps its previous version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
+    let s = Setup::start(0, &revert_args())?;
+    let mut admin = s.admin_direct().await?;
+    admin
+        .query_drop(
+            "CREATE TABLE gone (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO gone SELECT seq, seq FROM seq_1_to_1000;
+             CREATE TABLE moved (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO moved SELECT seq, seq FROM seq_1_to_1000;
+             CREATE TABLE stays (id INT PRIMARY KEY, v INT NOT NULL);
+             INSERT INTO stays SELECT seq, seq FROM seq_1_to_1000;",
+        )
+        .await?;
+    let mut c = s.app_via_tern().await?;
+    let mut steer = steer(&s).await?;
+    let mut ids = Vec::new();
+    for table in ["gone", "moved", "stays"] {
+        c.query_drop(format!("ALTER TABLE {table} MODIFY v BIGINT NOT NULL"))
+            .await?;
+        let id = last_migration(&mut admin, table).await?;
+        wait_revertible(&mut steer, id).await?;
+        ids.push(id);
+    }
+    let before = app_tables(&mut admin).await?;
+    ensure!(
+        before.contains(&format!("gone_tern{}_old", ids[0])),
+        "no kept table to begin with: {before:?}"
+    );
+    c.query_drop("DROP TABLE gone").await?;
+    admin
+        .query_drop("RENAME TABLE moved TO moved_archive")
+        .await?;
+    let want = vec![
+        "moved_archive".to_string(),
+        "stays".to_string(),
+        format!("stays_tern{}_old", ids[2]),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = app_tables(&mut admin).await?;
+        if now == want {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "tables after the drop: {now:?}, expected {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for &id in &ids[..2] {
+        let row = migration_row(&mut steer, id).await?;
+        ensure!(column(&row, COL_REVERTIBLE_UNTIL).is_empty(), "{row:?}");
+        ensure!(
+            column(&row, COL_REVERT_NOTE).contains("dropped or renamed away"),
+            "{row:?}"
+        );
+        let (code, _, message) =
+            server_error(steer.query_drop(format!("TERN REVERT {id}")).await)?;
+        ensure!(
+            code == 1105 && message.contains("dropped or renamed away"),
+            "{code} {message}"
+        );
+    }
+    let row = wait_revertible(&mut steer, ids[2]).await?;
+    ensure!(column(&row, COL_REVERT_NOTE).is_empty(), "{row:?}");
+    Ok(())
+}
+
 /// Past the keep time the old table is gone and the revert says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_revert_after_the_keep_time() -> Result<()> {

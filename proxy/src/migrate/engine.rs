@@ -361,7 +361,9 @@ impl Engine {
                 "Migration {id} has not finished ({}): only a finished migration can be reverted; TERN CANCEL stops a running one",
                 r.state.name()
             ),
-            Ok(Some(r)) if r.old_dropped => format!(
+            // A keeper that drops the previous table early (its live table
+            // is gone) says why in the note.
+            Ok(Some(r)) if r.old_dropped && r.revert_note.is_none() => format!(
                 "Migration {id} cannot be reverted: its previous table was dropped when its keep time (--migration-keep-old-secs) ended"
             ),
             Ok(Some(r)) => match r.revert_note {

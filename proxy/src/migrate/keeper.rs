@@ -429,7 +429,15 @@ enum Stop {
     Quietly,
     /// The migration cannot be reverted any more.
     NotRevertible(String),
+    /// The live table was dropped or renamed away: there is nothing to
+    /// revert, and the previous version goes too, as it would have without
+    /// Tern (a table dropped for its data's sake keeps no copy).
+    LiveTableGone,
 }
+
+/// The revert note of a migration whose table was dropped.
+const LIVE_TABLE_GONE: &str =
+    "the table was dropped or renamed away, and its previous version with it";
 
 /// Keeps migration `m`'s previous table current from `record` on, answering
 /// revert requests, until the keep time ends or it cannot go on.
@@ -466,6 +474,10 @@ pub(super) async fn run(
         match stop {
             Ok(Stop::Quietly) => break None,
             Ok(Stop::NotRevertible(why)) => break Some(why),
+            Ok(Stop::LiveTableGone) => {
+                drop_kept(&engine, &record).await;
+                break Some(LIVE_TABLE_GONE.to_string());
+            }
             // A lost connection (the primary restarting): the position is
             // in the control table, so the keeper starts again from it.
             Err(e) if failures < MAX_FAILURES && !engine.is_stopping() => {
@@ -496,6 +508,23 @@ pub(super) async fn run(
     let _ = owner.query_drop("DO RELEASE_ALL_LOCKS()").await;
 }
 
+/// Drops the kept table of a migration whose live table is gone; the
+/// sweeper would otherwise keep it for the rest of the keep time.
+async fn drop_kept(engine: &Engine, record: &KeptRecord) {
+    let dropped = async {
+        let mut conn = connect(&engine.opts).await?;
+        let (kept, _) = kept_names(record);
+        super::sweeper::drop_old_table(&mut conn, record.id, &record.schema, kept).await?;
+        let _ = conn.disconnect().await;
+        Ok::<_, MigrateError>(())
+    };
+    match dropped.await {
+        Ok(()) => tracing::info!("the table is gone: dropped its previous version"),
+        // The sweeper drops it at the end of the keep time instead.
+        Err(e) => tracing::warn!(error = %e, "the table is gone, but its previous version could not be dropped"),
+    }
+}
+
 /// The keeper's loop over its generations: one per direction, a revert
 /// starting the next.
 async fn keep(
@@ -506,6 +535,11 @@ async fn keep(
 ) -> Result<Stop, MigrateError> {
     let mut work = engine_conn(&engine.opts, &record.sql_mode).await?;
     loop {
+        // A revert's RENAME swaps both names at once, so the live name is
+        // missing only when the table itself is gone.
+        if !cutover::table_exists(&mut work, &record.schema, &record.table).await? {
+            return Ok(Stop::LiveTableGone);
+        }
         let k = match prepare(&mut work, record).await? {
             Ok(k) => k,
             Err(why) => return Ok(Stop::NotRevertible(why)),
@@ -581,6 +615,9 @@ async fn follow(
                     return Ok(Followed::Stopped(Stop::NotRevertible(why)));
                 }
             }
+            if !cutover::table_exists(work, &record.schema, &record.table).await? {
+                return Ok(Followed::Stopped(Stop::LiveTableGone));
+            }
         }
         if stopping || over {
             if over {
@@ -599,12 +636,16 @@ async fn follow(
         };
         // The keeper looks at its record only every second: a newer
         // migration or a change of the table's columns may be younger.
-        if let Some(why) = changed_since(work, record, k).await? {
+        if let Some(stop) = changed_since(work, record, k).await? {
+            let why = match &stop {
+                Stop::NotRevertible(why) => why.as_str(),
+                _ => LIVE_TABLE_GONE,
+            };
             let _ = request.reply.send(Err(format!(
                 "Migration {} cannot be reverted: {why}",
                 record.id
             )));
-            return Ok(Followed::Stopped(Stop::NotRevertible(why)));
+            return Ok(Followed::Stopped(stop));
         }
         match revert(engine, work, record, k, changes).await? {
             Ok((gtid, position)) => {
@@ -625,16 +666,16 @@ async fn follow(
     }
 }
 
-/// Why the live table is no longer the one the keeper follows, if it is not:
-/// a newer migration of it started, or its columns changed.
+/// How the keeper stops if the live table is no longer the one it follows:
+/// a newer migration of it started, its columns changed, or it is gone.
 async fn changed_since(
     work: &mut Conn,
     record: &KeptRecord,
     k: &Keeping,
-) -> Result<Option<String>, MigrateError> {
+) -> Result<Option<Stop>, MigrateError> {
     if let Some(r) = store::kept_record(work, record.id, 0).await? {
         if let Some(why) = r.revert_note {
-            return Ok(Some(why));
+            return Ok(Some(Stop::NotRevertible(why)));
         }
     }
     let shape = |t: &Table| -> Vec<(String, String)> {
@@ -646,8 +687,10 @@ async fn changed_since(
     let now = Table::load(work, &record.schema, &record.table).await?;
     Ok(match now {
         Some(t) if shape(&t) == shape(&k.mapping.source) => None,
-        Some(_) => Some("the table's columns changed since its cut-over".into()),
-        None => Some("the table is gone".into()),
+        Some(_) => Some(Stop::NotRevertible(
+            "the table's columns changed since its cut-over".into(),
+        )),
+        None => Some(Stop::LiveTableGone),
     })
 }
 

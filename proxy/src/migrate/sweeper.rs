@@ -3,12 +3,14 @@
 //!
 //! Invariant: it drops only tables the control table records as a finished
 //! migration's old table and past their keep time, and marks each dropped in
-//! the same row, so no other table is ever dropped and none twice.
+//! the same row, so no other table is ever dropped and none twice. (The
+//! keeper drops one sooner, the same way, when the live table is gone.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
 
 use super::conn::connect;
 use super::engine::Engine;
@@ -37,16 +39,27 @@ async fn sweep_old_tables(engine: &Engine) -> Result<(), MigrateError> {
     for (id, schema, old) in
         store::old_tables_due(&mut conn, engine.settings().keep_old.as_secs()).await?
     {
-        if !old.is_empty() {
-            conn.query_drop(format!(
-                "DROP TABLE IF EXISTS {}",
-                table::qualified(&schema, &old)
-            ))
-            .await?;
-            tracing::info!(migration = id, table = %crate::logsafe::untrusted(&old), "dropped the old table after its keep time");
-        }
-        store::mark_old_dropped(&mut conn, id).await?;
+        drop_old_table(&mut conn, id, &schema, &old).await?;
+        tracing::info!(migration = id, table = %crate::logsafe::untrusted(&old), "dropped the old table after its keep time");
     }
     let _ = conn.disconnect().await;
     Ok(())
+}
+
+/// Drops migration `id`'s old table `schema`.`old` (none when `old` is
+/// empty) and records it dropped.
+pub(super) async fn drop_old_table(
+    conn: &mut Conn,
+    id: u64,
+    schema: &str,
+    old: &str,
+) -> Result<(), MigrateError> {
+    if !old.is_empty() {
+        conn.query_drop(format!(
+            "DROP TABLE IF EXISTS {}",
+            table::qualified(schema, old)
+        ))
+        .await?;
+    }
+    store::mark_old_dropped(conn, id).await
 }
