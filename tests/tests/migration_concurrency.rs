@@ -360,7 +360,8 @@ async fn writer(
     Ok(ids)
 }
 
-/// Every `RENAME TABLE` statement in the primary's binlogs.
+/// Every `RENAME TABLE` statement in the primary's binlogs but those that
+/// park an old table in Tern's schema after its cut-over.
 async fn binlog_renames(admin: &mut Conn) -> Result<Vec<String>> {
     let logs: Vec<mysql_async::Row> = admin.query("SHOW BINARY LOGS").await?;
     let mut renames = Vec::new();
@@ -371,7 +372,9 @@ async fn binlog_renames(admin: &mut Conn) -> Result<Vec<String>> {
             .await?;
         for e in events {
             let info: Option<String> = e.get_opt::<String, _>("Info").and_then(|r| r.ok());
-            if let Some(info) = info.filter(|i| i.to_ascii_uppercase().contains("RENAME TABLE")) {
+            if let Some(info) = info.filter(|i| {
+                i.to_ascii_uppercase().contains("RENAME TABLE") && !i.contains(" TO `_tern`.")
+            }) {
                 renames.push(info);
             }
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use common::migrations::{column, migration_row, show_create};
+use common::migrations::{column, migration_row, parked_old_table, show_create};
 use common::{server_error, Setup};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -424,11 +424,12 @@ async fn app_tables(admin: &mut Conn) -> Result<Vec<String>> {
         .await?)
 }
 
-/// Dropping a table (or renaming it away) through Tern or not drops the
-/// previous version Tern kept for a revert, instead of leaving it in the
-/// database for the rest of the keep time (a day): `SHOW TABLES` ends as it
-/// would without Tern, and the revert says why it cannot be done. A table
-/// that lives on keeps its previous version.
+/// A previous version kept for a revert waits in Tern's schema, so the
+/// application's `SHOW TABLES` is what it would be without Tern. Dropping a
+/// table (or renaming it away), through Tern or not, drops its previous
+/// version too, instead of keeping it for the rest of the keep time (a day),
+/// and the revert says why it cannot be done. A table that lives on keeps
+/// its previous version.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
     let s = Setup::start(0, &revert_args())?;
@@ -453,20 +454,20 @@ async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
         wait_revertible(&mut steer, id).await?;
         ids.push(id);
     }
+    // Each previous version waits in Tern's schema, not beside its table.
+    for (table, id) in ["gone", "moved", "stays"].iter().zip(&ids) {
+        parked_old_table(&mut admin, &format!("{table}_tern{id}_old")).await?;
+    }
     let before = app_tables(&mut admin).await?;
     ensure!(
-        before.contains(&format!("gone_tern{}_old", ids[0])),
-        "no kept table to begin with: {before:?}"
+        before == ["gone", "moved", "stays"],
+        "the application's schema shows more than its tables: {before:?}"
     );
     c.query_drop("DROP TABLE gone").await?;
     admin
         .query_drop("RENAME TABLE moved TO moved_archive")
         .await?;
-    let want = vec![
-        "moved_archive".to_string(),
-        "stays".to_string(),
-        format!("stays_tern{}_old", ids[2]),
-    ];
+    let want = vec!["moved_archive".to_string(), "stays".to_string()];
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = app_tables(&mut admin).await?;
@@ -479,6 +480,22 @@ async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for &id in &ids[..2] {
+        loop {
+            let parked: Vec<String> = admin
+                .exec(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_tern' AND TABLE_NAME LIKE ?",
+                    (format!("%\\_tern{id}\\_old"),),
+                )
+                .await?;
+            if parked.is_empty() {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "still kept: {parked:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for &id in &ids[..2] {
         let row = migration_row(&mut steer, id).await?;
         ensure!(column(&row, COL_REVERTIBLE_UNTIL).is_empty(), "{row:?}");
@@ -486,8 +503,7 @@ async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
             column(&row, COL_REVERT_NOTE).contains("dropped or renamed away"),
             "{row:?}"
         );
-        let (code, _, message) =
-            server_error(steer.query_drop(format!("TERN REVERT {id}")).await)?;
+        let (code, _, message) = server_error(steer.query_drop(format!("TERN REVERT {id}")).await)?;
         ensure!(
             code == 1105 && message.contains("dropped or renamed away"),
             "{code} {message}"
@@ -495,6 +511,7 @@ async fn a_dropped_table_leaves_no_previous_version_behind() -> Result<()> {
     }
     let row = wait_revertible(&mut steer, ids[2]).await?;
     ensure!(column(&row, COL_REVERT_NOTE).is_empty(), "{row:?}");
+    parked_old_table(&mut admin, &format!("stays_tern{}_old", ids[2])).await?;
     Ok(())
 }
 

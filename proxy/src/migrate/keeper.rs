@@ -43,7 +43,7 @@ use super::foreign_keys::{self, cascades_of, Cascade, Plan};
 use super::mapping::Mapping;
 use super::migration::Migration;
 use super::store::{self, KeptRecord};
-use super::table::{ColumnClass, KeyTuple, Table};
+use super::table::{qualified, ColumnClass, KeyTuple, Table};
 use super::triggers;
 use super::MigrateError;
 use crate::gtid::GtidSet;
@@ -106,9 +106,86 @@ fn lock_name(id: u64) -> String {
     format!("tern-keeper-{id}")
 }
 
+/// Where a kept table waits: Tern's own schema, so that the application's
+/// database looks as it would without Tern (`SHOW TABLES`, schema dumps,
+/// frameworks comparing the schema with their migrations). Its name holds the
+/// migration id, so it is unique there. For a revert it goes back beside the
+/// live table first ([`unpark`]): the revert moves the triggers onto it, and
+/// a RENAME cannot take a table with triggers to another schema (1435).
+const PARKED_IN: &str = super::store::CONTROL_SCHEMA;
+
+/// The schema the kept table is in now, `None` when it is in neither.
+async fn kept_schema(work: &mut Conn, r: &KeptRecord) -> Result<Option<String>, MigrateError> {
+    let (kept, _) = kept_names(r);
+    for schema in [r.schema.as_str(), PARKED_IN] {
+        if cutover::table_exists(work, schema, kept).await? {
+            return Ok(Some(schema.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// Moves the kept table from beside the live one into [`PARKED_IN`]. Where
+/// the server refuses (something left on it that cannot change schema) it
+/// stays where it is, as it was kept before parking existed.
+async fn park(work: &mut Conn, r: &KeptRecord) -> Result<(), MigrateError> {
+    let (kept, _) = kept_names(r);
+    if !cutover::table_exists(work, &r.schema, kept).await? {
+        return Ok(());
+    }
+    let rename = format!(
+        "RENAME TABLE {} TO {}",
+        qualified(&r.schema, kept),
+        qualified(PARKED_IN, kept)
+    );
+    match work.query_drop(rename).await {
+        Ok(()) => {
+            tracing::info!(kept = %kept, schema = PARKED_IN, "moved the previous table out of the application's schema");
+            Ok(())
+        }
+        Err(mysql_async::Error::Server(e)) => {
+            tracing::warn!(code = e.code, error = %crate::logsafe::untrusted(&e.message), "the previous table stays beside the table");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Moves a parked kept table back beside the live one, for a revert;
+/// `Err` says why it could not.
+async fn unpark(work: &mut Conn, r: &KeptRecord) -> Result<Result<(), String>, MigrateError> {
+    let (kept, _) = kept_names(r);
+    if !cutover::table_exists(work, PARKED_IN, kept).await? {
+        return Ok(Ok(()));
+    }
+    if cutover::table_exists(work, &r.schema, kept).await? {
+        return Ok(Err(format!(
+            "a table named `{kept}` exists beside the table, where the revert needs the previous table"
+        )));
+    }
+    let rename = format!(
+        "RENAME TABLE {} TO {}",
+        qualified(PARKED_IN, kept),
+        qualified(&r.schema, kept)
+    );
+    match work.query_drop(rename).await {
+        Ok(()) => Ok(Ok(())),
+        Err(mysql_async::Error::Server(e)) => Ok(Err(format!(
+            "the previous table could not be moved back beside the table: {}",
+            e.message
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Reads both tables and decides whether the kept one can be kept exact;
-/// `Err` says why not, for the operator.
-async fn prepare(work: &mut Conn, r: &KeptRecord) -> Result<Result<Keeping, String>, MigrateError> {
+/// `Err` says why not, for the operator. With `parking`, a kept table
+/// beside the live one is parked first.
+async fn prepare(
+    work: &mut Conn,
+    r: &KeptRecord,
+    parking: bool,
+) -> Result<Result<Keeping, String>, MigrateError> {
     let AlterPlan::Online(alter) = plan(&r.statement) else {
         return Ok(Err("its statement no longer plans online".into()));
     };
@@ -128,15 +205,21 @@ async fn prepare(work: &mut Conn, r: &KeptRecord) -> Result<Result<Keeping, Stri
     if let Err(why) = repair(work, r, &plan).await? {
         return Ok(Err(why));
     }
+    if parking {
+        park(work, r).await?;
+    }
+    let Some(kept_schema) = kept_schema(work, r).await? else {
+        return Ok(Err(format!("the kept table `{kept_name}` is gone")));
+    };
     // The kept table's indexes that MariaDB made for its foreign keys would
     // be replaced when a revert gives the keys back (see `foreign_keys`).
     if !plan.final_keys.is_empty() {
-        foreign_keys::pin_indexes(work, &r.schema, kept_name).await?;
+        foreign_keys::pin_indexes(work, &kept_schema, kept_name).await?;
     }
     let Some(live) = Table::load(work, &r.schema, &r.table).await? else {
         return Ok(Err("the table is gone".into()));
     };
-    let Some(kept) = Table::load(work, &r.schema, kept_name).await? else {
+    let Some(kept) = Table::load(work, &kept_schema, kept_name).await? else {
         return Ok(Err(format!("the kept table `{kept_name}` is gone")));
     };
     let mut mapping = if r.reverts % 2 == 0 {
@@ -186,6 +269,11 @@ async fn repair(
 ) -> Result<Result<(), String>, MigrateError> {
     let (kept_name, away) = kept_names(r);
     cutover::drop_sentry(work, &r.schema, away).await?;
+    // A revert moves the kept table back beside the live one before its
+    // freeze, so a parked one was never inside an interrupted revert.
+    if cutover::table_exists(work, PARKED_IN, kept_name).await? {
+        return Ok(Ok(()));
+    }
     if !cutover::table_exists(work, &r.schema, kept_name).await? {
         if cutover::table_exists(work, &r.schema, away).await? {
             return Ok(Err(
@@ -447,7 +535,7 @@ pub(super) async fn run(
     mut record: KeptRecord,
     mut requests: mpsc::Receiver<RevertRequest>,
 ) {
-    let span = tracing::info_span!("keeper", migration = m.id, table = %crate::logsafe::untrusted(super::table::qualified(&m.schema, &m.table)));
+    let span = tracing::info_span!("keeper", migration = m.id, table = %crate::logsafe::untrusted(qualified(&m.schema, &m.table)));
     let _e = span.enter();
     let mut owner = match connect(&engine.opts).await {
         Ok(c) => c,
@@ -465,6 +553,7 @@ pub(super) async fn run(
         return;
     }
     let mut failures = 0;
+    let mut live_table_gone = false;
     let why = loop {
         let stop = tracing::Instrument::instrument(
             keep(&engine, &m, &mut record, &mut requests),
@@ -475,7 +564,7 @@ pub(super) async fn run(
             Ok(Stop::Quietly) => break None,
             Ok(Stop::NotRevertible(why)) => break Some(why),
             Ok(Stop::LiveTableGone) => {
-                drop_kept(&engine, &record).await;
+                live_table_gone = true;
                 break Some(LIVE_TABLE_GONE.to_string());
             }
             // A lost connection (the primary restarting): the position is
@@ -505,6 +594,10 @@ pub(super) async fn run(
             p.revert_note = why;
         }
     });
+    // Only once the record says it cannot be reverted.
+    if live_table_gone {
+        drop_kept(&engine, &record).await;
+    }
     let _ = owner.query_drop("DO RELEASE_ALL_LOCKS()").await;
 }
 
@@ -521,7 +614,9 @@ async fn drop_kept(engine: &Engine, record: &KeptRecord) {
     match dropped.await {
         Ok(()) => tracing::info!("the table is gone: dropped its previous version"),
         // The sweeper drops it at the end of the keep time instead.
-        Err(e) => tracing::warn!(error = %e, "the table is gone, but its previous version could not be dropped"),
+        Err(e) => {
+            tracing::warn!(error = %e, "the table is gone, but its previous version could not be dropped")
+        }
     }
 }
 
@@ -540,7 +635,7 @@ async fn keep(
         if !cutover::table_exists(&mut work, &record.schema, &record.table).await? {
             return Ok(Stop::LiveTableGone);
         }
-        let k = match prepare(&mut work, record).await? {
+        let k = match prepare(&mut work, record, true).await? {
             Ok(k) => k,
             Err(why) => return Ok(Stop::NotRevertible(why)),
         };
@@ -571,7 +666,7 @@ async fn keep(
         )
         .await?
         {
-            Followed::Reverted => continue,
+            Followed::Reverted | Followed::Again => continue,
             Followed::Stopped(stop) => return Ok(stop),
         }
     }
@@ -580,6 +675,9 @@ async fn keep(
 enum Followed {
     /// A revert swapped the tables: `record` says how they stand now.
     Reverted,
+    /// A revert did not happen, after it moved the kept table back beside
+    /// the live one: prepare again (which parks it again).
+    Again,
     Stopped(Stop),
 }
 
@@ -661,6 +759,7 @@ async fn follow(
             }
             Err(why) => {
                 let _ = request.reply.send(Err(why));
+                return Ok(Followed::Again);
             }
         }
     }
@@ -739,6 +838,14 @@ async fn revert(
     if let Err(why) = catch_up(work, k, changes).await? {
         return Ok(Err(why));
     }
+    if let Err(why) = unpark(work, record).await? {
+        return Ok(Err(why));
+    }
+    let beside = match prepare(work, record, false).await? {
+        Ok(k) => k,
+        Err(why) => return Ok(Err(why)),
+    };
+    let k = &beside;
     cutover::drop_sentry(work, &record.schema, &k.away).await?;
     if cutover::table_exists(work, &record.schema, &k.away).await? {
         return Ok(Err(format!(

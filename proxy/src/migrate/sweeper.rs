@@ -46,8 +46,9 @@ async fn sweep_old_tables(engine: &Engine) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// Drops migration `id`'s old table `schema`.`old` (none when `old` is
-/// empty) and records it dropped.
+/// Drops migration `id`'s old table `old` (none when `old` is empty), beside
+/// its table in `schema` or parked in Tern's schema (see `keeper`), and
+/// records it dropped.
 pub(super) async fn drop_old_table(
     conn: &mut Conn,
     id: u64,
@@ -56,8 +57,9 @@ pub(super) async fn drop_old_table(
 ) -> Result<(), MigrateError> {
     if !old.is_empty() {
         conn.query_drop(format!(
-            "DROP TABLE IF EXISTS {}",
-            table::qualified(schema, old)
+            "DROP TABLE IF EXISTS {}, {}",
+            table::qualified(schema, old),
+            table::qualified(store::CONTROL_SCHEMA, old)
         ))
         .await?;
     }

@@ -73,6 +73,32 @@ pub async fn show_create(conn: &mut Conn, table: &str) -> Result<String> {
     Ok(row.context("no such table")?.1)
 }
 
+/// Waits until the one old table whose name is LIKE `like` has moved out of
+/// the application's schema into Tern's (where a finished migration's
+/// previous table is kept); returns its qualified name.
+pub async fn parked_old_table(admin: &mut Conn, like: &str) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found: Vec<(String, String)> = admin
+            .exec(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA IN ('app', '_tern') AND TABLE_NAME LIKE ?",
+                (like,),
+            )
+            .await?;
+        if let [(schema, name)] = found.as_slice() {
+            if schema == "_tern" {
+                return Ok(format!("`_tern`.`{name}`"));
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "old table {like} not parked in _tern: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A plain HTTP/1.1 GET of a JSON document.
 pub async fn get_json(addr: &str, path: &str) -> Result<serde_json::Value> {
     let (_, body) = super::http_get(addr, path).await?;
