@@ -320,13 +320,21 @@ fn with_online_lock(plan: AlterPlan, online: bool) -> AlterPlan {
 fn plan_create_index(text: &Text<'_>) -> AlterPlan {
     let toks = &text.toks;
     let mut i = 1;
-    let online = kw(toks, i) == Kw::Online;
-    if matches!(kw(toks, i), Kw::Online | Kw::Offline) {
-        i += 1;
-    }
-    if kw(toks, i) == Kw::Or && kw(toks, i + 1) == Kw::Replace {
-        // Drops an index of that name first: leave it to the server.
-        return AlterPlan::Native("CREATE OR REPLACE INDEX");
+    let mut or_replace = false;
+    let mut online = false;
+    loop {
+        match kw(toks, i) {
+            Kw::Or if kw(toks, i + 1) == Kw::Replace => {
+                or_replace = true;
+                i += 2;
+            }
+            Kw::Online => {
+                online = true;
+                i += 1;
+            }
+            Kw::Offline => i += 1,
+            _ => break,
+        }
     }
     let kind = match kw(toks, i) {
         Kw::Unique => Some("UNIQUE"),
@@ -338,7 +346,12 @@ fn plan_create_index(text: &Text<'_>) -> AlterPlan {
         i += 1;
     }
     if kw(toks, i) != Kw::Index {
+        // `CREATE OR REPLACE TABLE|VIEW|FUNCTION|...` is no index at all.
         return AlterPlan::NotTableChange;
+    }
+    if or_replace {
+        // Drops an index of that name first: leave it to the server.
+        return AlterPlan::Native("CREATE OR REPLACE INDEX");
     }
     i += 1;
     let if_not_exists = kw(toks, i) == Kw::If && kw(toks, i + 1) == Kw::Not;

@@ -150,6 +150,8 @@ fn clauses_that_must_come_last_run_natively() {
         "ALTER TABLE t REMOVE PARTITIONING",
         "ALTER TABLE t ADD COLUMN c INT, ORDER BY c",
         "CREATE OR REPLACE INDEX i ON t (a)",
+        "CREATE OR REPLACE UNIQUE INDEX i ON t (a)",
+        "CREATE OR REPLACE ONLINE INDEX i ON t (a)",
     ] {
         assert!(matches!(plan(sql), AlterPlan::Native(_)), "{sql}");
     }
@@ -204,6 +206,16 @@ fn not_table_changes_are_told_apart() {
         "ALTER DATABASE d CHARACTER SET utf8mb4",
         "ALTER USER u IDENTIFIED BY 'x'",
         "ALTER TABLE t",
+        // Once all read as CREATE OR REPLACE INDEX, with a Note 1846.
+        "CREATE OR REPLACE FUNCTION f1(s CHAR(20)) RETURNS CHAR(100) RETURN CONCAT('a', s)",
+        "CREATE OR REPLACE TABLE t (a int)",
+        "CREATE OR REPLACE VIEW v AS SELECT 1",
+        "CREATE OR REPLACE PROCEDURE p() SELECT 1",
+        "CREATE OR REPLACE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET @a = 1",
+        "CREATE OR REPLACE SEQUENCE s",
+        "CREATE OR REPLACE DATABASE d",
+        "CREATE OR REPLACE USER u",
+        "CREATE OR REPLACE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1",
     ] {
         assert_eq!(plan(sql), AlterPlan::NotTableChange, "{sql}");
     }
