@@ -759,6 +759,11 @@ async fn follow(
             }
             Err(why) => {
                 let _ = request.reply.send(Err(why));
+                // Read again, for the keep time left now.
+                let keep_secs = engine.settings().keep_old.as_secs();
+                if let Some(r) = store::kept_record(work, record.id, keep_secs).await? {
+                    *record = r;
+                }
                 return Ok(Followed::Again);
             }
         }
