@@ -699,6 +699,10 @@ async fn follow(
         let over = Instant::now() >= until;
         let position = match merge_pending(work, k, changes).await? {
             Ok(p) => p,
+            // A change to a table dropped since cannot be read from it.
+            Err(_) if !cutover::table_exists(work, &record.schema, &record.table).await? => {
+                return Ok(Followed::Stopped(Stop::LiveTableGone));
+            }
             Err(why) => return Ok(Followed::Stopped(Stop::NotRevertible(why))),
         };
         if stopping || over || last_position.elapsed() >= POSITION_EVERY {
