@@ -125,6 +125,26 @@ async fn kept_schema(work: &mut Conn, r: &KeptRecord) -> Result<Option<String>, 
     Ok(None)
 }
 
+/// Renames the kept table `kept` from schema `from` to schema `to`; the
+/// server's refusal is handed back, not raised.
+async fn move_kept(
+    work: &mut Conn,
+    kept: &str,
+    from: &str,
+    to: &str,
+) -> Result<Result<(), mysql_async::ServerError>, MigrateError> {
+    let rename = format!(
+        "RENAME TABLE {} TO {}",
+        qualified(from, kept),
+        qualified(to, kept)
+    );
+    match work.query_drop(rename).await {
+        Ok(()) => Ok(Ok(())),
+        Err(mysql_async::Error::Server(e)) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Moves the kept table from beside the live one into [`PARKED_IN`]. Where
 /// the server refuses (something left on it that cannot change schema) it
 /// stays where it is, as it was kept before parking existed.
@@ -133,22 +153,15 @@ async fn park(work: &mut Conn, r: &KeptRecord) -> Result<(), MigrateError> {
     if !cutover::table_exists(work, &r.schema, kept).await? {
         return Ok(());
     }
-    let rename = format!(
-        "RENAME TABLE {} TO {}",
-        qualified(&r.schema, kept),
-        qualified(PARKED_IN, kept)
-    );
-    match work.query_drop(rename).await {
+    match move_kept(work, kept, &r.schema, PARKED_IN).await? {
         Ok(()) => {
-            tracing::info!(kept = %kept, schema = PARKED_IN, "moved the previous table out of the application's schema");
-            Ok(())
+            tracing::info!(kept = %kept, schema = PARKED_IN, "moved the previous table out of the application's schema")
         }
-        Err(mysql_async::Error::Server(e)) => {
-            tracing::warn!(code = e.code, error = %crate::logsafe::untrusted(&e.message), "the previous table stays beside the table");
-            Ok(())
+        Err(e) => {
+            tracing::warn!(code = e.code, error = %crate::logsafe::untrusted(&e.message), "the previous table stays beside the table")
         }
-        Err(e) => Err(e.into()),
     }
+    Ok(())
 }
 
 /// Moves a parked kept table back beside the live one, for a revert;
@@ -163,19 +176,14 @@ async fn unpark(work: &mut Conn, r: &KeptRecord) -> Result<Result<(), String>, M
             "a table named `{kept}` exists beside the table, where the revert needs the previous table"
         )));
     }
-    let rename = format!(
-        "RENAME TABLE {} TO {}",
-        qualified(PARKED_IN, kept),
-        qualified(&r.schema, kept)
-    );
-    match work.query_drop(rename).await {
-        Ok(()) => Ok(Ok(())),
-        Err(mysql_async::Error::Server(e)) => Ok(Err(format!(
-            "the previous table could not be moved back beside the table: {}",
-            e.message
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(move_kept(work, kept, PARKED_IN, &r.schema)
+        .await?
+        .map_err(|e| {
+            format!(
+                "the previous table could not be moved back beside the table: {}",
+                e.message
+            )
+        }))
 }
 
 /// Reads both tables and decides whether the kept one can be kept exact;
